@@ -1,0 +1,30 @@
+// `herald <command> ...`: picks the command module and hands it the rest of argv.
+// Each command lives in its own file and is loaded only when asked for, so
+// `herald validate` does not pay for the Kubernetes client or the Parquet writer.
+import type { CliIo, Command } from "./command.js";
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  validate: {
+    summary: "check IPAddressPool YAML files and print their ranges and sizes",
+    load: async () => (await import("./validate.js")).validate,
+  },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return ["usage: herald <command> [options]", "", "commands:", ...rows, ""].join("\n");
+}
+
+export async function runHerald(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.out(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    io.err(`herald: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  return (await entry.load())(rest, io);
+}
