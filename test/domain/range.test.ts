@@ -1,3 +1,5 @@
+import fc from "fast-check";
+import { expandIPv6Number, IPv4, IPv6 } from "ip-num";
 import { formatValue, parseAddress } from "../../src/domain/address.js";
 import { formatRange, parseRange, rangeSize, usableCount } from "../../src/domain/range.js";
 
@@ -77,5 +79,37 @@ describe("usableCount with avoidBuggyIPs counts without enumerating", () => {
       }
       expect(walked).toBe(expected);
     }
+  });
+});
+
+describe("address text round-trips, checked against ip-num", () => {
+  test("IPv6: format then parse gives the value back, in every spelling", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), (value) => {
+        fc.pre(value >> 32n !== 0xffffn);
+        const text = formatValue("IPv6", value);
+        expect(IPv6.fromString(text).getValue()).toBe(value);
+        for (const spelling of [text, expandIPv6Number(text), text.toUpperCase()]) {
+          const parsed = parseAddress(spelling);
+          expect(parsed.ok && parsed.value.value).toBe(value);
+        }
+      }),
+    );
+  });
+
+  test("IPv4 likewise", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }), (value) => {
+        const text = formatValue("IPv4", value);
+        expect(IPv4.fromString(text).getValue()).toBe(value);
+        const parsed = parseAddress(text);
+        expect(parsed.ok && parsed.value.value).toBe(value);
+      }),
+    );
+  });
+
+  test("IPv6 with an embedded IPv4 tail", () => {
+    const parsed = parseAddress("2001:db8::192.0.2.1");
+    expect(parsed.ok && formatValue("IPv6", parsed.value.value)).toBe("2001:db8::c000:201");
   });
 });
