@@ -5,7 +5,7 @@ import type { CliIo, Command } from "./command.js";
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   validate: {
-    summary: "check IPAddressPool YAML files and print their ranges and sizes",
+    summary: "check IPAddressPool YAML files; print their ranges and sizes or their errors",
     load: async () => (await import("./validate.js")).validate,
   },
 };
