@@ -1,0 +1,112 @@
+// Kubernetes Services as Herald reads and writes them: which ones it handles,
+// what they ask for (spec + herald.dev annotations), and the status it owes them.
+import { isDeepStrictEqual } from "node:util";
+import type { V1Service } from "@kubernetes/client-node";
+import type { Family } from "../domain/address.js";
+import type { Assignment } from "../domain/allocator.js";
+import { type Labels, labelsKey } from "../domain/selector.js";
+import type { FamilyPolicy, ServiceRequest } from "../domain/service.js";
+
+export const ANNOTATION = {
+  loadBalancerIPs: "herald.dev/loadBalancerIPs",
+  addressPool: "herald.dev/address-pool",
+  allowSharedIP: "herald.dev/allow-shared-ip",
+  allocatedFromPool: "herald.dev/allocated-from-pool",
+} as const;
+
+export type IPMode = "VIP" | "Proxy";
+
+export function serviceKey(svc: V1Service): string {
+  return `${svc.metadata?.namespace ?? ""}/${svc.metadata?.name ?? ""}`;
+}
+
+/**
+ * Whether Herald is responsible for this Service: type LoadBalancer, and the
+ * class Herald runs for (no class at all unless started with --lb-class).
+ */
+export function isHandled(svc: V1Service, lbClass: string | undefined): boolean {
+  if (svc.spec?.type !== "LoadBalancer") return false;
+  return (svc.spec.loadBalancerClass ?? undefined) === lbClass;
+}
+
+/** What the allocator needs to know of this Service. */
+export function toServiceRequest(svc: V1Service, namespaceLabels: Labels): ServiceRequest {
+  const meta = svc.metadata ?? {};
+  const spec = svc.spec ?? {};
+  const annotations = meta.annotations ?? {};
+  const listed = annotations[ANNOTATION.loadBalancerIPs];
+  const requestedAddresses =
+    listed !== undefined
+      ? listed
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "")
+      : spec.loadBalancerIP
+        ? [spec.loadBalancerIP]
+        : [];
+  const families = (spec.ipFamilies ?? []).filter((f): f is Family => f === "IPv4" || f === "IPv6");
+  if (families.length === 0) families.push(spec.clusterIP?.includes(":") ? "IPv6" : "IPv4");
+  const policy = spec.ipFamilyPolicy;
+  const familyPolicy: FamilyPolicy =
+    policy === "PreferDualStack" || policy === "RequireDualStack" ? policy : "SingleStack";
+  const local = spec.externalTrafficPolicy === "Local";
+  return {
+    key: serviceKey(svc),
+    namespace: meta.namespace ?? "",
+    namespaceLabels,
+    labels: meta.labels ?? {},
+    families,
+    familyPolicy,
+    requestedAddresses,
+    requestedPool: nonEmpty(annotations[ANNOTATION.addressPool]),
+    sharingKey: nonEmpty(annotations[ANNOTATION.allowSharedIP]),
+    ports: (spec.ports ?? []).map((p) => ({ protocol: p.protocol ?? "TCP", port: p.port })),
+    backendKey: local ? `local:${labelsKey(spec.selector ?? {})}` : "",
+  };
+}
+
+/** The ingress addresses the Service's status shows now. */
+export function ingressAddresses(svc: V1Service): string[] {
+  return (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+}
+
+export function allocatedPool(svc: V1Service): string | undefined {
+  return nonEmpty(svc.metadata?.annotations?.[ANNOTATION.allocatedFromPool]);
+}
+
+export interface ServiceStatusPatch {
+  /** Merge patch for the status subresource, or undefined when status is already right. */
+  readonly status: object | undefined;
+}
+
+/**
+ * The status (and pool annotation) the Service should have for this
+ * assignment; undefined parts are already correct, so steady state writes nothing.
+ * ipMode is set only where the API server knows the field (1.29+).
+ */
+export function statusPatch(
+  svc: V1Service,
+  assignment: Assignment | undefined,
+  ipMode: IPMode | undefined,
+): ServiceStatusPatch {
+  const want = (assignment?.addresses ?? []).map((ip) => (ipMode ? { ip, ipMode } : { ip }));
+  const have = (svc.status?.loadBalancer?.ingress ?? []).map((i) => {
+    const mode = (i as { ipMode?: string }).ipMode;
+    return ipMode && mode ? { ip: i.ip, ipMode: mode } : { ip: i.ip };
+  });
+  const poolWanted = assignment?.pool;
+  const poolHave = allocatedPool(svc);
+  const ingressSame = isDeepStrictEqual(want, have);
+  if (ingressSame && poolWanted === poolHave) return { status: undefined };
+  return {
+    status: {
+      metadata: { annotations: { [ANNOTATION.allocatedFromPool]: poolWanted ?? null } },
+      status: { loadBalancer: { ingress: want } },
+    },
+  };
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  const t = s?.trim();
+  return t ? t : undefined;
+}

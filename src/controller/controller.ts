@@ -1,0 +1,425 @@
+// The IPAM controller: level-triggered reconciles of Services and pools over
+// the allocator. Keys only ever carry names ("svc/ns/name", "pools",
+// "pool/name"); every reconcile reads the caches afresh, so the order and
+// kind of events do not matter. Only the leader writes; on becoming leader it
+// rebuilds the allocator from what Services' status says (warm start).
+import type { V1Service } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { allocatorPools, GROUP, type PoolParse, VERSION, validatePools } from "../api/ipaddresspool.js";
+import {
+  allocatedPool,
+  type IPMode,
+  ingressAddresses,
+  isHandled,
+  serviceKey,
+  statusPatch,
+  toServiceRequest,
+} from "../api/service.js";
+import { Allocator, type Assignment, type AssignResult } from "../domain/allocator.js";
+import type { ControllerMetrics } from "./metrics.js";
+import { desiredPoolStatus, sameStatus, withTransitionTimes } from "./pool-status.js";
+import type { ControllerStores, ControllerWrites, DecisionLog, EventTarget } from "./ports.js";
+import { done, type Outcome, type Timers, WorkQueue } from "./workqueue.js";
+
+export interface ControllerOptions {
+  stores: ControllerStores;
+  writes: ControllerWrites;
+  decisions: DecisionLog;
+  metrics: ControllerMetrics;
+  log: Logger;
+  isLeader: () => boolean;
+  now: () => Date;
+  timers: Timers;
+  /** Handle only Services of this loadBalancerClass; undefined: only those without a class. */
+  lbClass?: string | undefined;
+  /** Set status.loadBalancer.ingress[].ipMode (API servers 1.29+ know the field). */
+  ipMode?: IPMode | undefined;
+  workers?: number;
+}
+
+const SERVICE_API = "v1";
+const POOL_API = `${GROUP}/${VERSION}`;
+
+export class Controller {
+  private allocator = new Allocator();
+  private parses = new Map<string, PoolParse>();
+  /** Services that asked and got nothing: retried whenever an address frees up. */
+  private readonly pending = new Set<string>();
+  /** Last outcome announced per Service, so events and audit say each thing once. */
+  private readonly announced = new Map<string, string>();
+  private readonly poolVerdicts = new Map<string, string>();
+  readonly queue: WorkQueue;
+  private warmedUp = false;
+  private readyFlag = false;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.queue = new WorkQueue((key) => this.reconcile(key), {
+      workers: o.workers ?? 8,
+      baseBackoffMs: 200,
+      maxBackoffMs: 30_000,
+      timers: o.timers,
+      onProcessed: (key, ms, outcome) =>
+        o.metrics.reconcileSeconds.observe({ kind: key.split("/")[0], outcome: outcome.kind }, ms / 1000),
+    });
+  }
+
+  /** Ready once the first warm start and the full pass after it are done. */
+  get ready(): boolean {
+    return this.readyFlag;
+  }
+
+  start(): void {
+    this.queue.start();
+  }
+
+  stop(): void {
+    this.queue.stop();
+  }
+
+  // --- informer hooks ---------------------------------------------------------
+
+  serviceChanged(svc: V1Service): void {
+    this.queue.add(`svc/${serviceKey(svc)}`);
+  }
+
+  poolsChanged(): void {
+    this.queue.add("pools");
+  }
+
+  namespaceChanged(name: string): void {
+    for (const svc of this.o.stores.services.list()) {
+      if (svc.metadata?.namespace === name) this.queue.add(`svc/${serviceKey(svc)}`);
+    }
+  }
+
+  /**
+   * Rebuilds the allocator from the caches: pools first, then every Service's
+   * current addresses (oldest Service first, so it wins a conflict), and only
+   * then queues everything for reconciling. Call when the caches have synced
+   * and whenever this replica becomes leader.
+   */
+  async warmStart(): Promise<{ restored: number; conflicts: number }> {
+    this.allocator = new Allocator();
+    this.pending.clear();
+    this.announced.clear();
+    this.applyPools();
+    const services = this.o.stores.services
+      .list()
+      .filter((s) => isHandled(s, this.o.lbClass) && ingressAddresses(s).length > 0)
+      .sort(byAge);
+    let restored = 0;
+    let conflicts = 0;
+    for (const svc of services) {
+      const key = serviceKey(svc);
+      const req = toServiceRequest(svc, this.namespaceLabels(svc));
+      const r = this.allocator.restore(req, ingressAddresses(svc), allocatedPool(svc));
+      if (r.assignment) {
+        restored++;
+        this.announced.set(key, signature({ assignment: r.assignment, changed: false }));
+      }
+      for (const c of r.conflicts) {
+        conflicts++;
+        this.o.log.warn({ key, reason: c.reason }, c.message);
+        this.o.decisions.record({
+          kind: "conflict-detected",
+          service: ref(svc),
+          addresses: ingressAddresses(svc),
+          reason: c.reason,
+          message: `at start: ${c.message}`,
+        });
+      }
+    }
+    this.warmedUp = true;
+    for (const svc of this.o.stores.services.list()) this.queue.add(`svc/${serviceKey(svc)}`);
+    for (const name of this.parses.keys()) this.queue.add(`pool/${name}`);
+    this.o.log.info({ restored, conflicts, pools: this.parses.size }, "warm start");
+    await this.queue.idle();
+    this.readyFlag = true;
+    return { restored, conflicts };
+  }
+
+  debugState(): object {
+    const pools: Record<string, unknown> = {};
+    for (const [name, parse] of this.parses) {
+      const c = this.allocator.counts(name);
+      pools[name] = {
+        valid: parse.ok,
+        ...(parse.ok ? {} : { errors: parse.errors }),
+        counts: c && JSON.parse(JSON.stringify(c, (_k, v) => (typeof v === "bigint" ? v.toString() : v))),
+      };
+    }
+    return {
+      leader: this.o.isLeader(),
+      ready: this.readyFlag,
+      services: this.allocator.serviceCount,
+      addresses: this.allocator.addressCount,
+      pending: [...this.pending].sort(),
+      queueDepth: this.queue.depth,
+      pools,
+    };
+  }
+
+  // --- reconcile ---------------------------------------------------------------
+
+  private async reconcile(key: string): Promise<Outcome> {
+    if (!this.o.isLeader() || !this.warmedUp) return done;
+    if (key === "pools") return this.reconcilePools();
+    if (key.startsWith("pool/")) return this.reconcilePoolStatus(key.slice(5));
+    if (key.startsWith("svc/")) return this.reconcileService(key.slice(4));
+    this.o.log.error({ key }, "unknown work key");
+    return done;
+  }
+
+  private reconcilePools(): Outcome {
+    const before = new Set(this.parses.keys());
+    const displaced = this.applyPools();
+    for (const k of displaced) this.queue.add(`svc/${k}`);
+    this.retryPending();
+    for (const name of new Set([...before, ...this.parses.keys()])) this.queue.add(`pool/${name}`);
+    return done;
+  }
+
+  /** Parses every pool, hands them to the allocator; returns the displaced Services. */
+  private applyPools(): string[] {
+    const objs = this.o.stores.pools.list();
+    const parses = validatePools(objs);
+    this.parses = new Map(parses.filter((p) => p.name !== "").map((p) => [p.name, p]));
+    for (const p of parses) {
+      const verdict = p.ok ? "" : JSON.stringify(p.errors);
+      if ((this.poolVerdicts.get(p.name) ?? "") === verdict) continue;
+      this.poolVerdicts.set(p.name, verdict);
+      if (p.ok) continue;
+      const message = p.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+      this.o.log.warn({ pool: p.name }, `invalid pool: ${message}`);
+      void this.event(
+        { kind: "IPAddressPool", apiVersion: POOL_API, name: p.name },
+        "Warning",
+        "InvalidPool",
+        message,
+      );
+      this.o.decisions.record({
+        kind: "pool-invalid",
+        addresses: [],
+        pool: p.name,
+        reason: "InvalidPool",
+        message,
+      });
+    }
+    return this.allocator.setPools(allocatorPools(parses));
+  }
+
+  private async reconcilePoolStatus(name: string): Promise<Outcome> {
+    const obj = this.o.stores.pools.get(name);
+    const parse = this.parses.get(name);
+    if (obj === undefined || parse === undefined) return done;
+    const counts = this.allocator.counts(name);
+    for (const family of ["IPv4", "IPv6"] as const) {
+      const c = counts?.[family];
+      for (const state of ["total", "assigned", "available"] as const) {
+        this.o.metrics.poolAddresses.set({ pool: name, family, state }, Number(c?.[state] ?? 0n));
+      }
+    }
+    const generation = typeof obj.metadata?.generation === "number" ? obj.metadata.generation : undefined;
+    const want = desiredPoolStatus(parse, counts, generation);
+    if (sameStatus(want, obj.status)) return done;
+    const current = (obj.status as { conditions?: [] } | undefined)?.conditions;
+    const status = withTransitionTimes(
+      want,
+      current,
+      this.o
+        .now()
+        .toISOString()
+        .replace(/\.\d+Z$/, "Z"),
+    );
+    if (!this.o.isLeader()) return done;
+    await this.o.writes.patchPoolStatus(name, { status });
+    this.o.metrics.statusWrites.inc({ kind: "IPAddressPool" });
+    return done;
+  }
+
+  private async reconcileService(key: string): Promise<Outcome> {
+    const svc = this.o.stores.services.get(key);
+    const before = this.allocator.assignmentOf(key);
+    if (svc === undefined || !isHandled(svc, this.o.lbClass)) {
+      this.pending.delete(key);
+      this.announced.delete(key);
+      if (before !== undefined) {
+        this.allocator.release(key);
+        this.afterRelease(before);
+        this.o.metrics.allocations.inc({ result: "released" });
+        const why =
+          svc === undefined
+            ? "the Service was deleted"
+            : "the Service is no longer a LoadBalancer Herald handles";
+        this.o.decisions.record({
+          kind: "released",
+          service: svc ? ref(svc) : refFromKey(key),
+          addresses: before.addresses,
+          pool: before.pool,
+          reason: "Released",
+          message: why,
+        });
+        if (svc)
+          await this.event(
+            serviceTarget(svc),
+            "Normal",
+            "IPReleased",
+            `Released ${before.addresses.join(", ")}: ${why}`,
+          );
+      }
+      // Clear what Herald wrote earlier (its pool annotation marks it), never another implementation's status.
+      if (svc !== undefined && allocatedPool(svc) !== undefined) await this.writeStatus(svc, undefined);
+      return done;
+    }
+
+    const req = toServiceRequest(svc, this.namespaceLabels(svc));
+    const result = this.allocator.assign(req);
+    const after = result.assignment;
+    if (after === undefined) this.pending.add(key);
+    else this.pending.delete(key);
+    if (before !== undefined && !sameAddresses(before, after)) this.afterRelease(before);
+    if (after !== undefined && after.pool !== before?.pool) this.queue.add(`pool/${after.pool}`);
+
+    await this.writeStatus(svc, after);
+    await this.announce(svc, before, result);
+    return done;
+  }
+
+  private async writeStatus(svc: V1Service, assignment: Assignment | undefined): Promise<void> {
+    const patch = statusPatch(svc, assignment, this.o.ipMode);
+    if (patch.status === undefined || !this.o.isLeader()) return;
+    await this.o.writes.patchServiceStatus(
+      svc.metadata?.namespace ?? "",
+      svc.metadata?.name ?? "",
+      patch.status,
+    );
+    this.o.metrics.statusWrites.inc({ kind: "Service" });
+  }
+
+  /** Events, metrics and audit for a Service, once per distinct outcome. */
+  private async announce(
+    svc: V1Service,
+    before: Assignment | undefined,
+    result: AssignResult,
+  ): Promise<void> {
+    const key = serviceKey(svc);
+    const sig = signature(result);
+    if (this.announced.get(key) === sig) return;
+    this.announced.set(key, sig);
+    const after = result.assignment;
+    const target = serviceTarget(svc);
+    const rv = svc.metadata?.resourceVersion;
+    const base = { service: ref(svc), ...(rv ? { resourceVersion: rv } : {}) };
+    if (after !== undefined && !sameAddresses(before, after)) {
+      const shared = after.addresses.some((a) => this.allocator.holdersOf(a).length > 1);
+      const kind = before === undefined ? (shared ? "shared" : "allocated") : "moved";
+      const message =
+        before === undefined
+          ? `Assigned ${after.addresses.join(", ")} from pool ${after.pool}${shared ? " (shared)" : ""}`
+          : `Moved from ${before.addresses.join(", ")} to ${after.addresses.join(", ")} (pool ${after.pool})`;
+      this.o.metrics.allocations.inc({ result: kind === "moved" ? "moved" : "allocated" });
+      this.o.decisions.record({
+        ...base,
+        kind,
+        addresses: after.addresses,
+        pool: after.pool,
+        reason: kind,
+        message,
+      });
+      await this.event(target, "Normal", before === undefined ? "IPAllocated" : "IPMoved", message);
+    }
+    if (before !== undefined && after === undefined) {
+      this.o.metrics.allocations.inc({ result: "released" });
+      const message = `Released ${before.addresses.join(", ")}: ${result.refusal?.message ?? "no longer allowed"}`;
+      this.o.decisions.record({
+        ...base,
+        kind: "released",
+        addresses: before.addresses,
+        pool: before.pool,
+        reason: result.refusal?.reason ?? "Released",
+        message,
+      });
+    }
+    if (result.refusal !== undefined) {
+      this.o.metrics.refusals.inc({ reason: result.refusal.reason });
+      this.o.decisions.record({
+        ...base,
+        kind: "request-refused",
+        addresses: after?.addresses ?? [],
+        ...(after ? { pool: after.pool } : {}),
+        reason: result.refusal.reason,
+        message: result.refusal.message,
+      });
+      await this.event(target, "Warning", result.refusal.reason, result.refusal.message);
+    }
+  }
+
+  private afterRelease(freed: Assignment): void {
+    this.queue.add(`pool/${freed.pool}`);
+    this.retryPending();
+  }
+
+  private retryPending(): void {
+    for (const k of this.pending) this.queue.add(`svc/${k}`);
+  }
+
+  private namespaceLabels(svc: V1Service): Record<string, string> {
+    const ns = svc.metadata?.namespace ?? "";
+    return this.o.stores.namespaces.get(ns)?.metadata?.labels ?? { "kubernetes.io/metadata.name": ns };
+  }
+
+  private async event(
+    target: EventTarget,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    if (!this.o.isLeader()) return;
+    try {
+      await this.o.writes.event(target, type, reason, message);
+    } catch (e) {
+      // An event that cannot be written is not worth a retry of the whole reconcile.
+      this.o.log.warn({ reason, err: String(e) }, "could not write event");
+    }
+  }
+}
+
+function signature(r: AssignResult): string {
+  return JSON.stringify([r.assignment ?? null, r.refusal?.reason ?? null, r.refusal?.message ?? null]);
+}
+
+function sameAddresses(a: Assignment | undefined, b: Assignment | undefined): boolean {
+  return JSON.stringify(a?.addresses ?? []) === JSON.stringify(b?.addresses ?? []);
+}
+
+function byAge(a: V1Service, b: V1Service): number {
+  const ta = String(a.metadata?.creationTimestamp ?? "");
+  const tb = String(b.metadata?.creationTimestamp ?? "");
+  if (ta !== tb) return new Date(ta).getTime() - new Date(tb).getTime();
+  return serviceKey(a) < serviceKey(b) ? -1 : 1;
+}
+
+function ref(svc: V1Service): { namespace: string; name: string; uid?: string } {
+  const uid = svc.metadata?.uid;
+  return {
+    namespace: svc.metadata?.namespace ?? "",
+    name: svc.metadata?.name ?? "",
+    ...(uid ? { uid } : {}),
+  };
+}
+
+function refFromKey(key: string): { namespace: string; name: string } {
+  const [namespace = "", name = ""] = key.split("/");
+  return { namespace, name };
+}
+
+function serviceTarget(svc: V1Service): EventTarget {
+  const uid = svc.metadata?.uid;
+  return {
+    kind: "Service",
+    apiVersion: SERVICE_API,
+    namespace: svc.metadata?.namespace ?? "",
+    name: svc.metadata?.name ?? "",
+    ...(uid ? { uid } : {}),
+  };
+}

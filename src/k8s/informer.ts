@@ -1,0 +1,146 @@
+// List-then-watch cache of one resource. Survives what a long-running operator
+// meets: watch streams the server closes (re-watch from the last
+// resourceVersion), "410 Gone" when that version is too old (relist, and report
+// objects that vanished meanwhile as deleted), and an API server that is down
+// (retry with backoff; the cache keeps serving what it last knew).
+import type { Logger } from "pino";
+import { KubeError, type KubeObject, type Rest, type WatchEvent } from "./rest.js";
+
+export interface InformerHandlers<T> {
+  /** An object appeared or changed (old is the previous version, if any). */
+  onChange(obj: T, old: T | undefined): void;
+  onDelete(obj: T): void;
+}
+
+export interface InformerOptions {
+  log: Logger;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Server-side watch timeout; the stream is re-opened after it. */
+  watchTimeoutSeconds?: number;
+}
+
+export function objectKey(o: KubeObject): string {
+  const ns = o.metadata?.namespace;
+  return ns ? `${ns}/${o.metadata?.name ?? ""}` : (o.metadata?.name ?? "");
+}
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private resourceVersion = "";
+  private syncedResolve: () => void = () => {};
+  /** Resolves once the first list has filled the cache. */
+  readonly synced: Promise<void>;
+  private hasSyncedFlag = false;
+  relists = 0;
+
+  constructor(
+    private readonly rest: Rest,
+    /** Collection path, e.g. /api/v1/services or /apis/herald.dev/v1alpha1/ipaddresspools */
+    private readonly path: string,
+    private readonly handlers: InformerHandlers<T>,
+    private readonly opts: InformerOptions,
+  ) {
+    this.synced = new Promise((resolve) => {
+      this.syncedResolve = resolve;
+    });
+  }
+
+  get hasSynced(): boolean {
+    return this.hasSyncedFlag;
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  /** Runs until signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const min = this.opts.minBackoffMs ?? 500;
+    const max = this.opts.maxBackoffMs ?? 10_000;
+    let backoff = min;
+    while (!signal.aborted) {
+      try {
+        if (this.resourceVersion === "") await this.relist();
+        await this.watchOnce(signal);
+        backoff = min;
+      } catch (e) {
+        if (signal.aborted) break;
+        if (e instanceof KubeError && e.status === 410) {
+          this.opts.log.info({ path: this.path }, "watch expired (410), relisting");
+          this.resourceVersion = "";
+          continue;
+        }
+        this.opts.log.warn({ path: this.path, err: String(e), retryMs: backoff }, "list/watch failed");
+        await this.opts.sleep(backoff, signal).catch(() => {});
+        backoff = Math.min(max, backoff * 2);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.rest.request<{ items: T[]; metadata: { resourceVersion: string } }>(
+      "GET",
+      this.path,
+    );
+    this.relists++;
+    const seen = new Set<string>();
+    for (const item of list.items ?? []) {
+      const key = objectKey(item);
+      seen.add(key);
+      this.apply(key, item);
+    }
+    for (const [key, old] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.handlers.onDelete(old);
+      }
+    }
+    this.resourceVersion = list.metadata?.resourceVersion ?? "";
+    if (!this.hasSyncedFlag) {
+      this.hasSyncedFlag = true;
+      this.syncedResolve();
+    }
+  }
+
+  private async watchOnce(signal: AbortSignal): Promise<void> {
+    const timeout = this.opts.watchTimeoutSeconds ?? 300;
+    const query = `watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeout}&resourceVersion=${encodeURIComponent(this.resourceVersion)}`;
+    const sep = this.path.includes("?") ? "&" : "?";
+    await this.rest.watch(`${this.path}${sep}${query}`, (e) => this.onEvent(e), signal);
+  }
+
+  private onEvent(e: WatchEvent): void {
+    if (e.type === "ERROR") {
+      const status = (e.object as { code?: number }).code ?? 0;
+      throw new KubeError(
+        status,
+        String((e.object as { reason?: string }).reason ?? ""),
+        "watch error event",
+      );
+    }
+    const rv = e.object.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (e.type === "BOOKMARK") return;
+    const obj = e.object as T;
+    const key = objectKey(obj);
+    if (e.type === "DELETED") {
+      this.cache.delete(key);
+      this.handlers.onDelete(obj);
+    } else {
+      this.apply(key, obj);
+    }
+  }
+
+  private apply(key: string, obj: T): void {
+    const old = this.cache.get(key);
+    if (old?.metadata?.resourceVersion === obj.metadata?.resourceVersion && old !== undefined) return;
+    this.cache.set(key, obj);
+    this.handlers.onChange(obj, old);
+  }
+}

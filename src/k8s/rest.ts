@@ -1,0 +1,161 @@
+// A small JSON client for the Kubernetes API: requests and watch streams over
+// node:https, authenticated by @kubernetes/client-node's KubeConfig. Herald
+// keeps the HTTP layer this thin so that content types (merge patches), status
+// codes (404, 409, 410) and watch streams are handled where it can see them.
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node";
+
+export class KubeError extends Error {
+  readonly code = "HERALD_KUBE_HTTP";
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const MERGE_PATCH = "application/merge-patch+json";
+
+export type WatchEvent = {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: KubeObject;
+};
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string | Date;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+export interface Rest {
+  /** JSON request; resolves with the parsed body of a 2xx answer, rejects with KubeError otherwise. */
+  request<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<T>;
+  /** Streams watch events until the server ends the stream (resolve) or it fails (reject). */
+  watch(path: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
+}
+
+export function restFromKubeConfig(kc: KubeConfig, timeoutMs = 30_000): Rest {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("kubeconfig has no current cluster");
+  const base = new URL(cluster.server);
+  const send = base.protocol === "https:" ? httpsRequest : httpRequest;
+
+  async function options(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+  ): Promise<RequestOptions> {
+    const opts: RequestOptions = {
+      method,
+      hostname: base.hostname.replace(/^\[|\]$/g, ""),
+      port: base.port || (base.protocol === "https:" ? 443 : 80),
+      path: `${base.pathname.replace(/\/$/, "")}${path}`,
+      headers: { Accept: "application/json", ...headers },
+    };
+    await kc.applyToHTTPSOptions(opts);
+    return opts;
+  }
+
+  return {
+    async request<T>(method: string, path: string, body?: unknown, contentType = "application/json") {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const headers: Record<string, string> = payload ? { "Content-Type": contentType } : {};
+      const opts = await options(method, path, headers);
+      return new Promise<T>((resolve, reject) => {
+        const req = send({ ...opts, timeout: timeoutMs }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const status = res.statusCode ?? 0;
+            let json: unknown;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              json = undefined;
+            }
+            if (status >= 200 && status < 300) resolve(json as T);
+            else reject(toKubeError(status, json, `${method} ${path}`));
+          });
+        });
+        req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out after ${timeoutMs} ms`)));
+        req.on("error", reject);
+        req.end(payload);
+      });
+    },
+
+    async watch(path: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal) {
+      const opts = await options("GET", path, {});
+      return new Promise<void>((resolve, reject) => {
+        const req = send({ ...opts, signal }, (res) => {
+          const status = res.statusCode ?? 0;
+          if (status !== 200) {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+              let json: unknown;
+              try {
+                json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+              } catch {
+                json = undefined;
+              }
+              reject(toKubeError(status, json, `watch ${path}`));
+            });
+            return;
+          }
+          let buffered = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            buffered += chunk;
+            let nl = buffered.indexOf("\n");
+            while (nl >= 0) {
+              const line = buffered.slice(0, nl).trim();
+              buffered = buffered.slice(nl + 1);
+              if (line) {
+                try {
+                  onEvent(JSON.parse(line) as WatchEvent);
+                } catch (e) {
+                  req.destroy(e as Error);
+                  return;
+                }
+              }
+              nl = buffered.indexOf("\n");
+            }
+          });
+          res.on("end", () => resolve());
+          res.on("error", reject);
+        });
+        req.on("error", (e) => (signal.aborted ? resolve() : reject(e)));
+        req.end();
+      });
+    },
+  };
+}
+
+function toKubeError(status: number, body: unknown, what: string): KubeError {
+  const b = (body ?? {}) as { reason?: string; message?: string };
+  return new KubeError(
+    status,
+    b.reason ?? "",
+    `${what}: ${status} ${b.reason ?? ""} ${b.message ?? ""}`.trim(),
+  );
+}
+
+export function isStatus(e: unknown, status: number): boolean {
+  return e instanceof KubeError && e.status === status;
+}

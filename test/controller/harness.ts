@@ -1,0 +1,160 @@
+// An in-memory stand-in for the API server's side of the controller: stores
+// that the controller reads, and writes that land in those stores the way a
+// merge patch would, so steady state (no writes) can be checked.
+import type { V1Namespace, V1Service } from "@kubernetes/client-node";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { Controller } from "../../src/controller/controller.js";
+import { controllerMetrics } from "../../src/controller/metrics.js";
+import type { Decision, PoolObject, Store } from "../../src/controller/ports.js";
+
+export class MapStore<T extends { metadata?: { name?: string; namespace?: string } }> implements Store<T> {
+  readonly items = new Map<string, T>();
+  get(key: string): T | undefined {
+    return this.items.get(key);
+  }
+  list(): T[] {
+    return [...this.items.values()];
+  }
+  put(obj: T): void {
+    const ns = obj.metadata?.namespace;
+    this.items.set(ns ? `${ns}/${obj.metadata?.name}` : (obj.metadata?.name ?? ""), obj);
+  }
+}
+
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+export function lbService(
+  ns: string,
+  name: string,
+  extra: Partial<V1Service["spec"]> = {},
+  annotations: Record<string, string> = {},
+): V1Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      namespace: ns,
+      name,
+      uid: `uid-${ns}-${name}`,
+      annotations,
+      creationTimestamp: new Date(Date.now()),
+    },
+    spec: { type: "LoadBalancer", ports: [{ port: 80, protocol: "TCP" }], ipFamilies: ["IPv4"], ...extra },
+  };
+}
+
+export function poolObject(name: string, spec: unknown): PoolObject {
+  return {
+    apiVersion: "herald.dev/v1alpha1",
+    kind: "IPAddressPool",
+    metadata: { name, generation: 1 },
+    spec,
+  };
+}
+
+export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
+  const services = new MapStore<V1Service>();
+  const namespaces = new MapStore<V1Namespace>();
+  const pools = new MapStore<PoolObject>();
+  const writes: string[] = [];
+  const events: string[] = [];
+  const decisions: Decision[] = [];
+  let leader = opts.leader ?? true;
+  const registry = new Registry();
+  let queueDepth = () => 0;
+  const controller: Controller = new Controller({
+    stores: { services, namespaces, pools },
+    writes: {
+      async patchServiceStatus(ns, name, patch) {
+        writes.push(`svc ${ns}/${name}`);
+        const cur = services.get(`${ns}/${name}`);
+        if (!cur) return;
+        const next = mergePatch(cur, patch) as V1Service;
+        services.put(next);
+        controller.serviceChanged(next); // as the informer would report it
+      },
+      async patchPoolStatus(name, patch) {
+        writes.push(`pool ${name}`);
+        const cur = pools.get(name);
+        if (!cur) return;
+        pools.put(mergePatch(cur, patch) as PoolObject);
+        controller.poolsChanged();
+      },
+      async event(target, type, reason, message) {
+        events.push(
+          `${target.kind} ${target.namespace ? `${target.namespace}/` : ""}${target.name} ${type} ${reason}: ${message}`,
+        );
+      },
+    },
+    decisions: { record: (d) => decisions.push(d) },
+    metrics: controllerMetrics(registry, () => queueDepth()),
+    log: pino({ level: "silent" }),
+    isLeader: () => leader,
+    now: () => new Date("2026-01-01T00:00:00Z"),
+    timers: {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+    },
+    lbClass: opts.lbClass,
+    workers: 4,
+  });
+  queueDepth = () => controller.queue.depth;
+
+  /** Applies a change the way informers would report it, and waits until the controller is done. */
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 20; i++) {
+      await controller.queue.idle();
+      await new Promise((r) => setImmediate(r));
+      if (controller.queue.depth === 0) return;
+    }
+  }
+  function ingress(key: string): string[] {
+    return (services.get(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? "");
+  }
+  return {
+    controller,
+    services,
+    namespaces,
+    pools,
+    writes,
+    events,
+    decisions,
+    registry,
+    settle,
+    ingress,
+    setLeader: (v: boolean) => {
+      leader = v;
+    },
+    async addService(svc: V1Service) {
+      services.put(svc);
+      controller.serviceChanged(svc);
+      await settle();
+    },
+    async deleteService(key: string) {
+      const svc = services.get(key);
+      services.items.delete(key);
+      if (svc) controller.serviceChanged(svc);
+      await settle();
+    },
+    async addPool(pool: PoolObject) {
+      pools.put(pool);
+      controller.poolsChanged();
+      await settle();
+    },
+    async deletePool(name: string) {
+      pools.items.delete(name);
+      controller.poolsChanged();
+      await settle();
+    },
+  };
+}
