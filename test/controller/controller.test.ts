@@ -119,12 +119,11 @@ test("an invalid pool is marked Valid=False with the reason, gives nothing new, 
   await w.addService(lbService("ns", "a"));
   await w.addPool(poolObject("overlap", { addresses: ["192.0.2.2/31"] }));
   await w.addPool(poolObject("junk", { addresses: ["not-an-address"] }));
+  type Cond = { type: string; status: string; reason: string; message: string };
   const cond = (name: string) =>
-    (
-      w.pools.get(name)?.status as {
-        conditions: { type: string; status: string; reason: string; message: string }[];
-      }
-    ).conditions.find((c) => c.type === "Valid");
+    (w.pools.get(name)?.status as { conditions?: Cond[] } | undefined)?.conditions?.find(
+      (c) => c.type === "Valid",
+    );
   expect(cond("overlap")).toMatchObject({ status: "False", reason: "Overlap" });
   expect(cond("lan")).toMatchObject({ status: "False", reason: "Overlap" });
   expect(cond("junk")).toMatchObject({ status: "False", reason: "InvalidSpec" });
