@@ -8,6 +8,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "check IPAddressPool YAML files; print their ranges and sizes or their errors",
     load: async () => (await import("./validate.js")).validate,
   },
+  controller: {
+    summary: "run the address controller (IPAM) against the cluster",
+    load: async () => (await import("./controller.js")).controller,
+  },
 };
 
 function usage(): string {

@@ -51,6 +51,8 @@ export class Controller {
   readonly queue: WorkQueue;
   private warmedUp = false;
   private readyFlag = false;
+  /** Full passes completed while leading (0 on a standby). */
+  private leaderPasses = 0;
 
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue((key) => this.reconcile(key), {
@@ -135,6 +137,7 @@ export class Controller {
     this.o.log.info({ restored, conflicts, pools: this.parses.size }, "warm start");
     await this.queue.idle();
     this.readyFlag = true;
+    if (this.o.isLeader()) this.leaderPasses++;
     return { restored, conflicts };
   }
 
@@ -151,6 +154,7 @@ export class Controller {
     return {
       leader: this.o.isLeader(),
       ready: this.readyFlag,
+      leaderPasses: this.leaderPasses,
       services: this.allocator.serviceCount,
       addresses: this.allocator.addressCount,
       pending: [...this.pending].sort(),

@@ -36,9 +36,7 @@ export interface KubeObject {
     creationTimestamp?: string | Date;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
-    [k: string]: unknown;
   };
-  [k: string]: unknown;
 }
 
 export interface Rest {

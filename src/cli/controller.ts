@@ -1,0 +1,174 @@
+// `herald controller`: wiring only. Informers feed the controller, the Lease
+// decides who writes, fastify serves health and metrics.
+import { hostname } from "node:os";
+import { setTimeout as sleepTimer } from "node:timers/promises";
+import type { V1Namespace, V1Service } from "@kubernetes/client-node";
+import pino from "pino";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { Controller } from "../controller/controller.js";
+import { controllerMetrics } from "../controller/metrics.js";
+import type { DecisionLog, PoolObject } from "../controller/ports.js";
+import { buildHttp } from "../http/server.js";
+import { serverVersion, supportsIPMode } from "../k8s/discovery.js";
+import { Informer } from "../k8s/informer.js";
+import { loadKubeConfig } from "../k8s/kubeconfig.js";
+import { LeaderElector } from "../k8s/leader.js";
+import { restFromKubeConfig } from "../k8s/rest.js";
+import { controllerWrites } from "../k8s/writes.js";
+import type { Command } from "./command.js";
+import { FlagError, flagHelp, parseFlags, portFlag } from "./flags.js";
+
+const FLAGS = {
+  kubeconfig: { env: "KUBECONFIG", help: "kubeconfig file (default: the Pod's service account)" },
+  "lb-class": {
+    help: "handle only Services with this spec.loadBalancerClass (default: only those without one)",
+  },
+  "http-port": { default: "7472", help: "port for /healthz /readyz /metrics /debug/state" },
+  "http-address": { default: "0.0.0.0", help: "address to listen on" },
+  "log-level": { env: "HERALD_LOG_LEVEL", default: "info", help: "pino log level" },
+  "lease-namespace": {
+    env: "POD_NAMESPACE",
+    default: "herald-system",
+    help: "namespace of the leader Lease",
+  },
+  "lease-name": { default: "herald-controller", help: "name of the leader Lease" },
+  identity: { env: "POD_NAME", help: "this replica's name in the Lease (default: host name)" },
+  "audit-dir": { env: "HERALD_AUDIT_DIR", default: "/var/lib/herald/audit", help: "audit log directory" },
+} as const;
+
+export const controller: Command = async (argv, io) => {
+  if (argv.includes("--help")) {
+    io.out(`usage: herald controller [flags]\n\n${flagHelp(FLAGS)}`);
+    return 0;
+  }
+  let flags: Record<keyof typeof FLAGS, string | undefined>;
+  let port: number;
+  try {
+    flags = parseFlags(argv, FLAGS, process.env);
+    port = portFlag("http-port", flags["http-port"]);
+  } catch (e) {
+    if (e instanceof FlagError) {
+      io.err(`herald controller: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const log = pino({ level: flags["log-level"] ?? "info", base: { component: "controller" } });
+  const identity = flags.identity ?? hostname();
+  const kc = loadKubeConfig(flags.kubeconfig);
+  const rest = restFromKubeConfig(kc);
+  const stop = new AbortController();
+  const sleep = (ms: number, signal: AbortSignal) => sleepTimer(ms, undefined, { signal });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let ctl: Controller | undefined;
+  const metrics = controllerMetrics(registry, () => ctl?.queue.depth ?? 0);
+  const decisions: DecisionLog = { record: (d) => log.info({ decision: d }, d.message) };
+
+  const elector = new LeaderElector(rest, {
+    namespace: flags["lease-namespace"] ?? "herald-system",
+    name: flags["lease-name"] ?? "herald-controller",
+    identity,
+    leaseDurationMs: 6_000,
+    renewDeadlineMs: 4_000,
+    renewEveryMs: 1_000,
+    now: Date.now,
+    sleep,
+    log,
+    onChange: (leading) => {
+      metrics.leader.set(leading ? 1 : 0);
+      if (leading) void ctl?.warmStart();
+    },
+  });
+
+  const informerOpts = { log, sleep };
+  const services: Informer<V1Service> = new Informer<V1Service>(
+    rest,
+    "/api/v1/services",
+    { onChange: (s) => ctl?.serviceChanged(s), onDelete: (s) => ctl?.serviceChanged(s) },
+    informerOpts,
+  );
+  const namespaces = new Informer<V1Namespace>(
+    rest,
+    "/api/v1/namespaces",
+    {
+      onChange: (n) => ctl?.namespaceChanged(n.metadata?.name ?? ""),
+      onDelete: (n) => ctl?.namespaceChanged(n.metadata?.name ?? ""),
+    },
+    informerOpts,
+  );
+  const pools = new Informer<PoolObject>(
+    rest,
+    "/apis/herald.dev/v1alpha1/ipaddresspools",
+    { onChange: () => ctl?.poolsChanged(), onDelete: () => ctl?.poolsChanged() },
+    informerOpts,
+  );
+
+  const version = await untilReachable(() => serverVersion(rest), log, stop.signal, sleep);
+  ctl = new Controller({
+    stores: { services, namespaces, pools },
+    writes: controllerWrites(rest, "controller", identity, () => new Date()),
+    decisions,
+    metrics,
+    log,
+    isLeader: () => elector.isLeader(),
+    now: () => new Date(),
+    timers: {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+    },
+    lbClass: flags["lb-class"],
+    ipMode: version && supportsIPMode(version) ? "Proxy" : undefined,
+  });
+  const c = ctl;
+
+  const http = buildHttp({
+    registry,
+    healthy: () => !stop.signal.aborted,
+    ready: () => c.ready,
+    state: () => ({ identity, version: version?.gitVersion, ...c.debugState() }),
+  });
+  await http.listen({ port, host: flags["http-address"] ?? "0.0.0.0" });
+  log.info(
+    { port, identity, lbClass: flags["lb-class"] ?? null, server: version?.gitVersion },
+    "controller starting",
+  );
+
+  const running = [services.run(stop.signal), namespaces.run(stop.signal), pools.run(stop.signal)];
+  c.start();
+  await Promise.all([services.synced, namespaces.synced, pools.synced]);
+  await c.warmStart();
+  running.push(elector.run(stop.signal));
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+  c.stop();
+  stop.abort();
+  await Promise.allSettled(running);
+  await http.close();
+  return 0;
+};
+
+async function untilReachable<T>(
+  fn: () => Promise<T>,
+  log: pino.Logger,
+  signal: AbortSignal,
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>,
+): Promise<T | undefined> {
+  for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      return await fn();
+    } catch (e) {
+      log.warn({ err: String(e), retryMs: delay }, "API server not reachable yet");
+      await sleep(delay, signal).catch(() => {});
+    }
+  }
+  return undefined;
+}

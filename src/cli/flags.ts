@@ -1,0 +1,52 @@
+// Command-line flags: --name value or --name=value, with environment fallbacks.
+// Unknown flags are errors, so a typo never silently runs with defaults.
+export interface FlagSpec {
+  env?: string;
+  default?: string;
+  help: string;
+}
+
+export class FlagError extends Error {
+  readonly code = "HERALD_FLAG";
+}
+
+export function parseFlags<K extends string>(
+  argv: string[],
+  spec: Record<K, FlagSpec>,
+  env: NodeJS.ProcessEnv,
+): Record<K, string | undefined> {
+  const values = {} as Record<K, string | undefined>;
+  const known = new Set(Object.keys(spec));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (!arg.startsWith("--")) throw new FlagError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!known.has(name)) throw new FlagError(`unknown flag --${name}`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new FlagError(`--${name} needs a value`);
+    values[name as K] = value;
+  }
+  for (const [name, s] of Object.entries(spec) as [K, FlagSpec][]) {
+    if (values[name] === undefined) values[name] = (s.env ? env[s.env] : undefined) ?? s.default;
+  }
+  return values;
+}
+
+export function flagHelp(spec: Record<string, FlagSpec>): string {
+  return Object.entries(spec)
+    .map(([name, s]) => {
+      const extra = [s.env ? `env ${s.env}` : "", s.default !== undefined ? `default ${s.default}` : ""]
+        .filter((x) => x)
+        .join(", ");
+      return `  --${name.padEnd(22)} ${s.help}${extra ? ` (${extra})` : ""}`;
+    })
+    .join("\n");
+}
+
+export function portFlag(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new FlagError(`--${name} must be a port number, got "${value}"`);
+  return n;
+}

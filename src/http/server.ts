@@ -1,0 +1,37 @@
+// The HTTP face of a Herald component: health, readiness, Prometheus metrics
+// and a JSON view of its state. build() only assembles routes, so tests use
+// inject() without a socket; the caller decides when to listen().
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
+
+export interface HttpDeps {
+  registry: Registry;
+  /** Alive: the process can do its job at all (event loop turning, loops running). */
+  healthy(): boolean;
+  /** Ready: caches synced and the first full pass done. */
+  ready(): boolean;
+  state(): object;
+}
+
+export function buildHttp(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({ logger: false });
+  app.get("/healthz", async (_req, reply) => {
+    const ok = deps.healthy();
+    return reply
+      .code(ok ? 200 : 503)
+      .type("text/plain")
+      .send(ok ? "ok\n" : "unhealthy\n");
+  });
+  app.get("/readyz", async (_req, reply) => {
+    const ok = deps.ready();
+    return reply
+      .code(ok ? 200 : 503)
+      .type("text/plain")
+      .send(ok ? "ready\n" : "not ready\n");
+  });
+  app.get("/metrics", async (_req, reply) => {
+    return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  app.get("/debug/state", async () => deps.state());
+  return app;
+}
