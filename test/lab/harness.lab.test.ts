@@ -90,6 +90,16 @@ test("a process spawned in a node sees the node's network and its environment, a
   expect(await q.kill()).toEqual({ code: null, signal: "SIGKILL" });
 });
 
+test("kube-proxy of a node can be restarted and programs Services again", async () => {
+  const old = lab.node("node-1").kubeProxy;
+  const fresh = await lab.restartKubeProxy("node-1");
+  expect(old.running()).toBe(false);
+  expect(fresh.running()).toBe(true);
+  expect(lab.node("node-1").kubeProxy).toBe(fresh);
+  const rules = await lab.exec("node-1", ["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"]);
+  expect(rules).toContain("default/kubernetes");
+});
+
 test("a Pod marked not Ready moves to the Service's not-ready addresses, and back", async () => {
   const core = lab.kc.makeApiClient(CoreV1Api);
   const pod = await lab.createPod({ name: "flappy", node: "node-2", labels: { app: "flappy" } });

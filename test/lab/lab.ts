@@ -197,6 +197,7 @@ export class Lab {
   private stopped = false;
   private spawnCount = 0;
   private stateFields: Partial<LabState> = {};
+  private readonly createdAt = new Date().toISOString();
   /** Root-namespace kubeconfigs, written once the forwarder's port is known. */
   private readonly rootKubeconfigs: { path: string; spec: Omit<KubeconfigSpec, "server"> }[] = [];
 
@@ -278,7 +279,7 @@ export class Lab {
       dir: this.dir,
       ownerPid: process.pid,
       persistent: this.options.persistent === true,
-      createdAt: new Date().toISOString(),
+      createdAt: this.createdAt,
       rootPids: [],
       ready: false,
       ...this.stateFields,
@@ -826,6 +827,9 @@ export class Lab {
       });
       return pod;
     } catch (e) {
+      await core
+        .deleteNamespacedPod({ name: o.name, namespace, gracePeriodSeconds: 0 })
+        .catch(() => undefined);
       await this.removePod(namespace, o.name, n);
       throw e;
     }
