@@ -26,6 +26,23 @@ export async function createNetns(name: string): Promise<void> {
   await ipBatch(name, ["link set lo up"]);
 }
 
+/**
+ * A new namespace whose `eth0` is the far end of a veth pair made in `parentNetns`
+ * (where its end is called `parentEnd` and gets `parentCommands`).
+ */
+async function createLinkedNetns(
+  netns: string,
+  parentNetns: string,
+  parentEnd: string,
+  parentCommands: readonly string[],
+): Promise<void> {
+  await createNetns(netns);
+  await ipBatch(parentNetns, [
+    `link add ${parentEnd} type veth peer name eth0 netns ${netns}`,
+    ...parentCommands,
+  ]);
+}
+
 /** The lab namespace with its bridge: the LAN every node and the client sit on. */
 export async function createLan(labNetns: string): Promise<void> {
   await createNetns(labNetns);
@@ -51,9 +68,7 @@ export interface HostSpec {
 
 /** A namespace with `eth0` on the bridge. */
 export async function addHost(h: HostSpec): Promise<void> {
-  await createNetns(h.netns);
-  await ipBatch(h.labNetns, [
-    `link add ${h.bridgePort} type veth peer name eth0 netns ${h.netns}`,
+  await createLinkedNetns(h.netns, h.labNetns, h.bridgePort, [
     `link set ${h.bridgePort} master ${BRIDGE} up`,
   ]);
   const commands = [
@@ -89,9 +104,7 @@ export interface PodNetSpec {
 
 /** A pod namespace hanging off its node, reachable at `ip` from the node. */
 export async function addPodNetwork(p: PodNetSpec): Promise<void> {
-  await createNetns(p.podNetns);
-  await ipBatch(p.nodeNetns, [
-    `link add ${p.nodePort} type veth peer name eth0 netns ${p.podNetns}`,
+  await createLinkedNetns(p.podNetns, p.nodeNetns, p.nodePort, [
     `addr add ${POD_GATEWAY}/32 dev ${p.nodePort}`,
     `link set ${p.nodePort} up`,
     `route add ${p.ip}/32 dev ${p.nodePort}`,
