@@ -29,14 +29,30 @@ export interface RunningController {
   metrics(): Promise<string>;
 }
 
-export function startController(lab: Lab, name: string, port: number, extra: string[] = []): RunningController {
+export function startController(
+  lab: Lab,
+  name: string,
+  port: number,
+  extra: string[] = [],
+): RunningController {
   const proc = lab.spawn("lab", {
     name,
     command: process.execPath,
-    args: [MAIN, "controller", "--kubeconfig", lab.innerKubeconfig, "--http-port", `${port}`, "--http-address", "127.0.0.1", ...extra],
+    args: [
+      MAIN,
+      "controller",
+      "--kubeconfig",
+      lab.innerKubeconfig,
+      "--http-port",
+      `${port}`,
+      "--http-address",
+      "127.0.0.1",
+      ...extra,
+    ],
     env: { POD_NAME: name, POD_NAMESPACE: "herald-system", HERALD_LOG_LEVEL: "info" },
   });
-  const curl = async (path: string) => lab.exec("lab", ["curl", "-sf", "--max-time", "2", `http://127.0.0.1:${port}${path}`]);
+  const curl = async (path: string) =>
+    lab.exec("lab", ["curl", "-sf", "--max-time", "2", `http://127.0.0.1:${port}${path}`]);
   return {
     proc,
     port,
@@ -45,7 +61,11 @@ export function startController(lab: Lab, name: string, port: number, extra: str
   };
 }
 
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -55,7 +75,8 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -65,12 +86,21 @@ export async function leading(c: RunningController): Promise<boolean> {
   return s?.leader === true && s.ready === true && Number(s.leaderPasses) > 0;
 }
 
-export function lbService(name: string, extra: Record<string, unknown> = {}, annotations: Record<string, string> = {}) {
+export function lbService(
+  name: string,
+  extra: Record<string, unknown> = {},
+  annotations: Record<string, string> = {},
+) {
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name, annotations },
-    spec: { type: "LoadBalancer", selector: { app: name }, ports: [{ port: 80, targetPort: 8080, protocol: "TCP" }], ...extra },
+    spec: {
+      type: "LoadBalancer",
+      selector: { app: name },
+      ports: [{ port: 80, targetPort: 8080, protocol: "TCP" }],
+      ...extra,
+    },
   };
 }
 
@@ -101,7 +131,10 @@ export async function ingress(api: Rest, ns: string, name: string): Promise<stri
 export async function applyPool(api: Rest, name: string, spec: object): Promise<void> {
   const body = { apiVersion: "herald.dev/v1alpha1", kind: "IPAddressPool", metadata: { name }, spec };
   try {
-    const cur = await api.request<{ metadata: { resourceVersion: string } }>("GET", `/apis/herald.dev/v1alpha1/ipaddresspools/${name}`);
+    const cur = await api.request<{ metadata: { resourceVersion: string } }>(
+      "GET",
+      `/apis/herald.dev/v1alpha1/ipaddresspools/${name}`,
+    );
     await api.request("PUT", `/apis/herald.dev/v1alpha1/ipaddresspools/${name}`, {
       ...body,
       metadata: { name, resourceVersion: cur.metadata.resourceVersion },
@@ -117,13 +150,20 @@ export async function deletePool(api: Rest, name: string): Promise<void> {
 
 /** Events on one object, newest last, as "Type Reason: message". */
 export async function eventsOf(api: Rest, ns: string, name: string): Promise<string[]> {
-  const list = await api.request<{ items: { type: string; reason: string; message: string; involvedObject: { name: string } }[] }>(
-    "GET",
-    `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name%3D${name}`,
-  );
+  const list = await api.request<{
+    items: { type: string; reason: string; message: string; involvedObject: { name: string } }[];
+  }>("GET", `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name%3D${name}`);
   return list.items.map((e) => `${e.type} ${e.reason}: ${e.message}`);
 }
 
-export async function createNamespace(api: Rest, name: string, labels: Record<string, string> = {}): Promise<void> {
-  await api.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
+export async function createNamespace(
+  api: Rest,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
+  await api.request("POST", "/api/v1/namespaces", {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name, labels },
+  });
 }

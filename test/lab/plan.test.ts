@@ -58,7 +58,7 @@ test("pod addresses are handed out lowest first, reused after release, and run o
   expect(nextPodAddress(used)).toBe(first);
   const full = new Set(Array.from({ length: 126 }, (_, i) => i + 1));
   expect(() => nextPodAddress(full)).toThrow(expect.objectContaining({ code: "LAB_ADDRESSES_EXHAUSTED" }));
-  // Pods stay below the Service range (198.51.100.128/25).
+  // Pods stay in 198.51.100.0/25, clear of the pools' 198.51.100.128/25.
   expect(podAddress(126)).toBe("198.51.100.126");
   expect(() => podAddress(127)).toThrow(expect.objectContaining({ code: "LAB_BAD_ARGUMENT" }));
 });

@@ -1,7 +1,8 @@
 // The lab's names and addresses, as pure functions of the run's prefix and indexes.
 // Every address is in a documentation range: the LAN is 192.0.2.0/24 and
-// 2001:db8::/64, pods take 198.51.100.0/25, Services 198.51.100.128/25, and
-// 203.0.113.0/24 is left free for the tests (load-balancer pools, for example).
+// 2001:db8::/64, pods take 198.51.100.0/25, Services 203.0.113.0/24 (room for a
+// few hundred), and 198.51.100.128/25 plus the LAN above .100 are left free for
+// the tests' load-balancer pools (announced addresses belong on the LAN).
 import { randomBytes } from "node:crypto";
 import { LabError } from "./errors.js";
 
@@ -13,9 +14,9 @@ export const LAN_V6 = { gateway: "2001:db8::1", prefixLength: 64 } as const;
 export const CLIENT_V4 = "192.0.2.100";
 export const CLIENT_V6 = "2001:db8::100";
 export const POD_CIDR = "198.51.100.0/25";
-export const SERVICE_CIDR = "198.51.100.128/25";
+export const SERVICE_CIDR = "203.0.113.0/24";
 /** First address of the Service range: the `kubernetes` Service's ClusterIP. */
-export const KUBERNETES_SERVICE_IP = "198.51.100.129";
+export const KUBERNETES_SERVICE_IP = "203.0.113.1";
 /** The pods' default gateway, on the node's end of every pod veth (as Calico does). */
 export const POD_GATEWAY = "169.254.1.1";
 export const API_PORT = 6443;
