@@ -18,11 +18,12 @@ if [ ! -x "$bin" ]; then
   mkdir -p "$cache"
   # No module downloads here: GOPATH mode against Debian's Go sources.
   if ! (cd "$src" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= CGO_ENABLED=0 \
-    go build -o "$bin.tmp" .) >&2; then
+    go build -o "$bin.$$" .) >&2; then
     echo "helm-render: build failed; run scripts/deps-debian.sh (golang-github-masterminds-sprig-dev, golang-k8s-sigs-yaml-dev)" >&2
     exit 1
   fi
-  mv "$bin.tmp" "$bin"
+  # Concurrent first runs each build their own file; the rename is atomic.
+  mv -f "$bin.$$" "$bin"
 fi
 # The chart directory defaults to helm/herald when the last argument is not one.
 if [ $# -eq 0 ] || [ ! -d "${!#}" ]; then set -- "$@" "$root/helm/herald"; fi

@@ -3,13 +3,14 @@
 // uses on top of text/template and sprig: .Values (chart defaults merged with
 // -f files), .Release, .Chart, .Capabilities, .Template, .Files.Get, and the
 // functions include, tpl, required, fail, toYaml, fromYaml, toJson, fromJson
-// and lookup (always empty, as in `helm template`).
+// and lookup (empty, as in `helm template`, unless --cluster names a file of
+// objects to play the cluster's part, as on `helm upgrade`).
 //
 // Usage:
 //
 //	helm-render [-f values.yaml]... [--name herald] [--namespace herald-system]
 //	            [--kube-version 1.20.2] [--api-versions g/v,...] [--include-crds]
-//	            [--notes] CHART_DIR
+//	            [--cluster objects.yaml] [--notes] CHART_DIR
 //
 // Output: a multi-document YAML stream on stdout, each document preceded by
 // "# Source: <chart>/<path>", CRDs first with --include-crds. With --notes it
@@ -85,6 +86,7 @@ func run() error {
 	apiVersions := flag.String("api-versions", "", "extra API versions for .Capabilities.APIVersions.Has, comma separated")
 	includeCRDs := flag.Bool("include-crds", false, "print the chart's crds/ first")
 	notes := flag.Bool("notes", false, "print the rendered NOTES.txt instead of the manifests")
+	clusterFile := flag.String("cluster", "", "multi-document YAML of objects that lookup finds (default: none)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		return errors.New("usage: helm-render [flags] CHART_DIR")
@@ -125,7 +127,13 @@ func run() error {
 		"Capabilities": caps,
 		"Files":        chartFiles,
 	}
-	rendered, err := render(chartName, templates, top)
+	var cluster []map[string]interface{}
+	if *clusterFile != "" {
+		if cluster, err = readObjects(*clusterFile); err != nil {
+			return err
+		}
+	}
+	rendered, err := render(chartName, templates, top, cluster)
 	if err != nil {
 		return err
 	}
@@ -313,6 +321,24 @@ func capabilities(version, extra string) (Capabilities, error) {
 
 type namedFile struct{ name, body string }
 
+func readObjects(file string) ([]map[string]interface{}, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]interface{}
+	for _, doc := range splitDocs(string(data)) {
+		o := map[string]interface{}{}
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		if len(o) > 0 {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
 func readChartFiles(dir string) (Files, []namedFile, error) {
 	files := Files{}
 	var templates []namedFile
@@ -364,9 +390,9 @@ func readCRDs(dir string) ([]namedFile, error) {
 	return out, nil
 }
 
-func render(chartName string, templates []namedFile, top map[string]interface{}) (map[string]string, error) {
+func render(chartName string, templates []namedFile, top map[string]interface{}, cluster []map[string]interface{}) (map[string]string, error) {
 	root := template.New("gotpl")
-	funcs := funcMap(root)
+	funcs := funcMap(root, cluster)
 	root.Funcs(funcs).Option("missingkey=zero")
 	for _, t := range templates {
 		if _, err := root.New(chartName + "/" + t.name).Parse(t.body); err != nil {
@@ -394,7 +420,7 @@ func render(chartName string, templates []namedFile, top map[string]interface{})
 	return out, nil
 }
 
-func funcMap(root *template.Template) template.FuncMap {
+func funcMap(root *template.Template, cluster []map[string]interface{}) template.FuncMap {
 	f := sprig.TxtFuncMap()
 	// Helm removes these: a chart must not depend on the renderer's environment.
 	delete(f, "env")
@@ -437,8 +463,26 @@ func funcMap(root *template.Template) template.FuncMap {
 		return v, nil
 	}
 	f["fail"] = func(msg string) (string, error) { return "", errors.New(msg) }
-	// `helm template` has no cluster to ask: lookup finds nothing.
+	// `helm template` has no cluster to ask: lookup finds nothing, or what --cluster holds.
 	f["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
+		var items []interface{}
+		for _, o := range cluster {
+			meta, _ := o["metadata"].(map[string]interface{})
+			if o["apiVersion"] != apiVersion || o["kind"] != kind {
+				continue
+			}
+			if namespace != "" && meta["namespace"] != namespace {
+				continue
+			}
+			if name == "" {
+				items = append(items, o)
+			} else if meta["name"] == name {
+				return o, nil
+			}
+		}
+		if name == "" {
+			return map[string]interface{}{"items": items}, nil
+		}
 		return map[string]interface{}{}, nil
 	}
 	f["toYaml"] = func(v interface{}) string {

@@ -225,6 +225,15 @@ describe("the heartbeat key", () => {
     expect(keyOf(render())).not.toBe(key);
   });
 
+  test("an upgrade keeps the key already in the cluster, so running speakers keep trusting each other", () => {
+    const installed = find(defaults, "Secret", "herald-heartbeat");
+    expect(keyOf(render({ cluster: [installed] }))).toBe(keyOf(defaults));
+    const other = { ...installed, metadata: { ...installed.metadata, namespace: "elsewhere" } };
+    expect(keyOf(render({ cluster: [other] }))).not.toBe(keyOf(defaults));
+    const empty = { ...installed, data: {} };
+    expect(keyOf(render({ cluster: [empty] }))).toMatch(/^[A-Za-z0-9]{64}$/);
+  });
+
   test("can be given in the values, and a short one is refused", () => {
     expect(keyOf(allOn)).toBe("an-explicit-key-of-at-least-32-characters-for-gitops");
     expect(() => render({ values: "heartbeat: {key: short}\n" })).toThrow(/at least 32 characters/);

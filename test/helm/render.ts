@@ -31,8 +31,13 @@ export function renderRaw(args: string[]): string {
   });
 }
 
-/** Renders with the given values files (and/or inline values), returns every object. */
-export function render(options: { files?: string[]; values?: string; crds?: boolean } = {}): K8sObject[] {
+/**
+ * Renders with the given values files (and/or inline values), returns every object. `cluster`
+ * holds objects that the chart's `lookup` finds, as on an upgrade.
+ */
+export function render(
+  options: { files?: string[]; values?: string; crds?: boolean; cluster?: K8sObject[] } = {},
+): K8sObject[] {
   const dir = mkdtempSync(join(tmpdir(), "herald-values-"));
   try {
     const files = [...(options.files ?? [])];
@@ -42,6 +47,12 @@ export function render(options: { files?: string[]; values?: string; crds?: bool
       files.push(file);
     }
     const args = [...files.flatMap((f) => ["-f", f]), ...(options.crds ? ["--include-crds"] : [])];
+    if (options.cluster !== undefined) {
+      const file = join(dir, "cluster.json");
+      // JSON is YAML: one object per document.
+      writeFileSync(file, options.cluster.map((o) => JSON.stringify(o)).join("\n---\n"));
+      args.push("--cluster", file);
+    }
     return parseStream(renderRaw(args));
   } finally {
     rmSync(dir, { recursive: true, force: true });
