@@ -2,7 +2,9 @@
 # Installs the Debian packages Herald's tests and lab use, when missing.
 # Idempotent: a machine that has them all does not touch apt.
 set -euo pipefail
-packages=(iproute2 nftables iptables iputils-arping tcpdump wrk etcd-server conntrack procps socat curl openssl)
+# golang-go, sprig and sigs.k8s.io/yaml: scripts/helm-render.sh renders the Helm chart with them.
+packages=(iproute2 nftables iptables iputils-arping tcpdump wrk etcd-server conntrack procps socat curl openssl
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
