@@ -29,11 +29,13 @@ export interface RunningController {
   metrics(): Promise<string>;
 }
 
+/** Runs `herald controller` in the lab namespace; kubeconfig defaults to the lab's admin (inner) one. */
 export function startController(
   lab: Lab,
   name: string,
   port: number,
   extra: string[] = [],
+  kubeconfig = lab.innerKubeconfig,
 ): RunningController {
   const proc = lab.spawn("lab", {
     name,
@@ -42,7 +44,7 @@ export function startController(
       MAIN,
       "controller",
       "--kubeconfig",
-      lab.innerKubeconfig,
+      kubeconfig,
       "--http-port",
       `${port}`,
       "--http-address",
