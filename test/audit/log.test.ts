@@ -71,7 +71,7 @@ test("segments roll into Parquet by age, and a query sees events still in the jo
   await log.stop();
 });
 
-async function writeSegment(firstSeq: number, count: number, tail = Buffer.alloc(0)) {
+async function writeSegment(firstSeq: number, count: number, tail: Buffer = Buffer.alloc(0)) {
   await mkdir(join(dir, "journal"), { recursive: true });
   const frames = [];
   for (let i = 0; i < count; i++) {
