@@ -18,6 +18,7 @@ import { type AuditEvent, type AuditEventInput, validateEvent } from "./event.js
 import { encodeFrame } from "./frame.js";
 import { isTempName, JOURNAL_DIR, parseParquetName, parseSegmentName, segmentName } from "./layout.js";
 import { type AuditMetrics, auditMetrics } from "./metrics.js";
+import { DEFAULT_ROW_GROUP_ROWS } from "./parquet-file.js";
 import { encodeRecord } from "./record.js";
 import { planRetention, type RetainedFile, type RetentionLimits } from "./retention.js";
 import { convertSegment } from "./segment.js";
@@ -33,7 +34,7 @@ export interface AuditLogOptions {
   segmentBytes?: number;
   /** Seal the active segment this long after its first record (default 60 s). */
   segmentAgeMs?: number;
-  /** Rows per Parquet row group (default 8192). */
+  /** Rows per Parquet row group (default DEFAULT_ROW_GROUP_ROWS). */
   rowGroupRows?: number;
   retention?: RetentionLimits;
   /** Events waiting for the disk beyond which record() answers HERALD_AUDIT_BACKLOG (default 100 000). */
@@ -96,7 +97,7 @@ export class AuditLog implements AuditSink {
     this.metrics = auditMetrics(options.registry);
     this.segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     this.segmentAgeMs = options.segmentAgeMs ?? 60_000;
-    this.rowGroupRows = options.rowGroupRows ?? 8192;
+    this.rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
     this.retention = options.retention ?? {};
     this.maxPending = options.maxPending ?? 100_000;
     this.commitDelayMs = Math.min(100, Math.max(0, options.commitDelayMs ?? 0));

@@ -13,6 +13,7 @@ import thrift from "@dsnp/parquetjs/dist/gen-nodejs/parquet_types.js";
 import type { RowGroupExt } from "@dsnp/parquetjs/dist/lib/declare.js";
 import shred from "@dsnp/parquetjs/dist/lib/shred.js";
 import parquetUtil from "@dsnp/parquetjs/dist/lib/util.js";
+import { bloomBytesFor, bloomHasher, SplitBlockBloom } from "./bloom.js";
 import { AuditError, describe } from "./errors.js";
 import { AUDIT_SCHEMA_VERSION, type AuditEvent, type Component, type EventKind } from "./event.js";
 
@@ -103,8 +104,17 @@ function fromRow(r: Row): AuditEvent {
   return e;
 }
 
+/**
+ * Small row groups keep a lookup cheap: a Bloom filter hit costs decoding one
+ * group, and parquetjs decodes on the order of 10^5 rows per second.
+ */
+export const DEFAULT_ROW_GROUP_ROWS = 1024;
+
 /** Encodes events (in seq order) as one Parquet file, in memory. */
-export async function encodeParquet(events: AuditEvent[], rowGroupRows: number): Promise<Buffer> {
+export async function encodeParquet(
+  events: AuditEvent[],
+  rowGroupRows = DEFAULT_ROW_GROUP_ROWS,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -120,14 +130,25 @@ export async function encodeParquet(events: AuditEvent[], rowGroupRows: number):
   writer.setMetadata(META_FIRST_SEQ, String(events[0]?.seq ?? 0));
   writer.setMetadata(META_LAST_SEQ, String(events.at(-1)?.seq ?? 0));
   await writer.close();
-  return withNanosecondTime(Buffer.concat(chunks));
+  return finishFooter(Buffer.concat(chunks), events);
 }
 
-function withNanosecondTime(file: Buffer): Buffer {
+/** Columns that get a Bloom filter per row group: the ones looked up by equality. */
+const BLOOM_COLUMNS: Record<string, (e: AuditEvent) => string[]> = {
+  addresses: (e) => e.addresses ?? [],
+  service_name: (e) => (e.service ? [e.service.name] : []),
+};
+
+/**
+ * Rewrites the footer: TIMESTAMP(NANOS) on `time`, and Bloom filters (placed
+ * between the row groups and the footer) on the BLOOM_COLUMNS.
+ */
+async function finishFooter(file: Buffer, events: AuditEvent[]): Promise<Buffer> {
   const footerLength = file.readUInt32LE(file.length - 8);
   const footerStart = file.length - 8 - footerLength;
   const metadata = new thrift.FileMetaData();
   parquetUtil.decodeThrift(metadata, file.subarray(footerStart, file.length - 8));
+  const blooms = await bloomFilters(metadata, events, footerStart);
   const time = metadata.schema.find((el) => el.name === "time");
   if (!time) throw new Error("time column missing from the written schema");
   // isAdjustedToUTC=false: engines then keep all nine digits (DuckDB reads TIMESTAMP_NS;
@@ -142,7 +163,46 @@ function withNanosecondTime(file: Buffer): Buffer {
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(encoded.length, 0);
   trailer.write("PAR1", 4, "latin1");
-  return Buffer.concat([file.subarray(0, footerStart), encoded, trailer]);
+  return Buffer.concat([file.subarray(0, footerStart), ...blooms, encoded, trailer]);
+}
+
+async function bloomFilters(
+  metadata: thrift.FileMetaData,
+  events: AuditEvent[],
+  start: number,
+): Promise<Buffer[]> {
+  const hash = await bloomHasher();
+  // thrift's Int64 (node-int64) without depending on it directly
+  const Int64 = metadata.num_rows.constructor as new (n: number) => typeof metadata.num_rows;
+  const out: Buffer[] = [];
+  let offset = start;
+  let first = 0;
+  for (const rg of metadata.row_groups) {
+    const rows = events.slice(first, first + Number(rg.num_rows));
+    first += rows.length;
+    for (const col of rg.columns) {
+      const name = col.meta_data?.path_in_schema[0];
+      const values = name === undefined ? undefined : BLOOM_COLUMNS[name];
+      if (!values || !col.meta_data) continue;
+      const distinct = new Set(rows.flatMap(values));
+      const filter = SplitBlockBloom.withBytes(bloomBytesFor(distinct.size));
+      for (const v of distinct) filter.insert(hash(Buffer.from(v)));
+      const bitset = filter.bitset();
+      const header = parquetUtil.serializeThrift(
+        new thrift.BloomFilterHeader({
+          numBytes: bitset.length,
+          algorithm: new thrift.BloomFilterAlgorithm({ BLOCK: new thrift.SplitBlockAlgorithm() }),
+          hash: new thrift.BloomFilterHash({ XXHASH: new thrift.XxHash() }),
+          compression: new thrift.BloomFilterCompression({ UNCOMPRESSED: new thrift.Uncompressed() }),
+        }),
+      );
+      col.meta_data.bloom_filter_offset = new Int64(offset);
+      col.meta_data.bloom_filter_length = header.length + bitset.length;
+      out.push(header, bitset);
+      offset += header.length + bitset.length;
+    }
+  }
+  return out;
 }
 
 export interface ColumnRange {
@@ -159,6 +219,8 @@ export interface RowGroupInfo {
 export interface AuditFile {
   schemaVersion: number;
   rowGroups: RowGroupInfo[];
+  /** False when the row group's Bloom filter on `column` rules `value` out. */
+  mayContain(index: number, column: string, value: string): Promise<boolean>;
   /** Reads the given columns (all when empty) of one row group, as events. */
   readRowGroup(index: number, columns?: string[]): Promise<AuditEvent[]>;
   close(): Promise<void>;
@@ -201,9 +263,60 @@ export async function openAuditFile(path: string): Promise<AuditFile> {
     }
     return { rows: Number(rg.num_rows), stats };
   });
+  // All Bloom filters sit together before the footer: one read fetches them all.
+  let bloomRegion: Promise<{ start: number; bytes: Buffer }> | undefined;
+  const region = () => {
+    bloomRegion ??= (async () => {
+      let start = Number.POSITIVE_INFINITY;
+      let end = 0;
+      for (const rg of groups) {
+        for (const c of rg.columns) {
+          const m = c.meta_data;
+          if (m?.bloom_filter_offset === undefined || !m.bloom_filter_length) continue;
+          start = Math.min(start, Number(m.bloom_filter_offset));
+          end = Math.max(end, Number(m.bloom_filter_offset) + m.bloom_filter_length);
+        }
+      }
+      return end === 0
+        ? { start: 0, bytes: Buffer.alloc(0) }
+        : { start, bytes: await envelope.read(start, end - start) };
+    })();
+    return bloomRegion;
+  };
+  const filters = new Map<string, SplitBlockBloom | undefined>();
+  const bloom = async (index: number, column: string) => {
+    const key = `${index}/${column}`;
+    if (filters.has(key)) return filters.get(key);
+    const meta = groups[index]?.columns.find((c) => c.meta_data?.path_in_schema[0] === column)?.meta_data;
+    let filter: SplitBlockBloom | undefined;
+    if (meta?.bloom_filter_offset !== undefined && meta.bloom_filter_length) {
+      const { start, bytes } = await region();
+      const from = Number(meta.bloom_filter_offset) - start;
+      const raw = bytes.subarray(from, from + meta.bloom_filter_length);
+      const header = new thrift.BloomFilterHeader();
+      const headerLength = parquetUtil.decodeThrift(header, raw);
+      if (header.algorithm?.BLOCK && header.hash?.XXHASH && header.compression?.UNCOMPRESSED) {
+        filter = SplitBlockBloom.fromBitset(raw.subarray(headerLength, headerLength + header.numBytes));
+      }
+    }
+    filters.set(key, filter);
+    return filter;
+  };
   return {
     schemaVersion,
     rowGroups,
+    async mayContain(index, column, value) {
+      try {
+        const filter = await bloom(index, column);
+        return filter === undefined || filter.mayContain((await bloomHasher())(Buffer.from(value)));
+      } catch (error) {
+        throw new AuditError(
+          "HERALD_AUDIT_BAD_FILE",
+          `${path}: Bloom filter of ${column}: ${describe(error)}`,
+          error,
+        );
+      }
+    },
     async readRowGroup(index, columns = []) {
       const rg = groups[index];
       if (!rg) return [];

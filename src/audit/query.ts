@@ -37,8 +37,17 @@ async function* fromParquet(path: string, f: AuditFilter, stats: QueryStats): As
         stats.rowGroupsSkipped++;
         continue;
       }
+      if (
+        (f.address !== undefined && !(await file.mayContain(index, "addresses", f.address))) ||
+        (f.service !== undefined && !(await file.mayContain(index, "service_name", f.service.name)))
+      ) {
+        stats.rowGroupsSkipped++;
+        continue;
+      }
       let wanted: Set<number> | undefined;
-      if (extra.length > 0) {
+      // Bloom filters answer for addresses and Services; a probe of the filter's own
+      // columns pays off only for the rest (node, kind).
+      if (extra.length > 0 && f.address === undefined && f.service === undefined) {
         const probe = await file.readRowGroup(index, ["seq", "time", ...extra]);
         wanted = new Set(probe.filter((e) => matches(e, f)).map((e) => e.seq));
         if (wanted.size === 0) {

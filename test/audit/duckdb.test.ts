@@ -69,6 +69,16 @@ test("DuckDB reads the files Herald wrote: same rows, same types", async () => {
       )
     ).getRowObjectsJS();
     expect(kv).toEqual([{ v: "1" }]);
+    // DuckDB checks Herald's Bloom filters with its own hashing: a Service's row group
+    // is never excluded, the other row groups are (4 rows per group here).
+    const probe = async (name: string) =>
+      (
+        await conn.runAndReadAll(
+          `SELECT row_group_id AS g, bloom_filter_excludes AS x FROM parquet_bloom_probe('${glob}', 'service_name', '${name}') ORDER BY g`,
+        )
+      ).getRowObjectsJS();
+    expect(await probe("svc-5")).toEqual([0n, 1n, 2n].map((g) => ({ g, x: g !== 1n })));
+    expect((await probe("svc-none")).every((r) => r.x === true)).toBe(true);
     conn.closeSync();
   } finally {
     await cleanup();
