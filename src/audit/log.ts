@@ -41,8 +41,10 @@ export interface AuditLogOptions {
   maxPending?: number;
   /** Extra wait before each sync to gather a larger batch (default 0, at most 100 ms). */
   commitDelayMs?: number;
-  /** How often age-based rolling, failed conversions and retention are looked at (default 1 s). */
+  /** How often age-based rolling and pending conversions are looked at (default 1 s). */
   housekeepingMs?: number;
+  /** Wait before retrying a failed conversion or recovery (default 5 s). */
+  retryMs?: number;
 }
 
 interface Pending {
@@ -72,6 +74,7 @@ export class AuditLog implements AuditSink {
   private readonly maxPending: number;
   private readonly commitDelayMs: number;
   private readonly housekeepingMs: number;
+  private readonly retryMs: number;
 
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private nextSeq = 1;
@@ -81,6 +84,9 @@ export class AuditLog implements AuditSink {
   private active: ActiveSegment | undefined;
   /** Serialises segment conversions and retention. */
   private background: Promise<void> = Promise.resolve();
+  private backgroundQueued = false;
+  /** After a failed conversion or recovery, housekeeping waits until then before trying again. */
+  private retryAtMs = 0;
   private sealed: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private recovered = false;
@@ -102,6 +108,7 @@ export class AuditLog implements AuditSink {
     this.maxPending = options.maxPending ?? 100_000;
     this.commitDelayMs = Math.min(100, Math.max(0, options.commitDelayMs ?? 0));
     this.housekeepingMs = options.housekeepingMs ?? 1000;
+    this.retryMs = options.retryMs ?? 5000;
     this.metrics.ready.set(0);
   }
 
@@ -249,9 +256,19 @@ export class AuditLog implements AuditSink {
     this.scheduleConversions();
   }
 
-  private scheduleConversions(): Promise<void> {
-    this.background = this.background.then(() => this.convertSealed());
+  /** Queues background work unless some is already waiting: housekeeping must not pile it up. */
+  private runInBackground(work: () => Promise<void>): Promise<void> {
+    if (this.backgroundQueued) return this.background;
+    this.backgroundQueued = true;
+    this.background = this.background.then(() => {
+      this.backgroundQueued = false;
+      return work();
+    });
     return this.background;
+  }
+
+  private scheduleConversions(): Promise<void> {
+    return this.runInBackground(() => this.convertSealed());
   }
 
   private async convertSealed(): Promise<void> {
@@ -360,7 +377,7 @@ export class AuditLog implements AuditSink {
   private housekeeping(): void {
     if (this.state !== "running") return;
     if (!this.recovered) {
-      this.background = this.background.then(() => (this.recovered ? undefined : this.tryRecover()));
+      if (Date.now() >= this.retryAtMs) void this.runInBackground(() => this.tryRecover());
       return;
     }
     const segment = this.active;
@@ -371,7 +388,7 @@ export class AuditLog implements AuditSink {
       !this.draining
     ) {
       void this.seal();
-    } else if (this.sealed.length > 0 || !this.parquetOk) {
+    } else if ((this.sealed.length > 0 || !this.parquetOk) && Date.now() >= this.retryAtMs) {
       void this.scheduleConversions();
     }
   }
@@ -382,7 +399,10 @@ export class AuditLog implements AuditSink {
     this.lastError = failure;
     this.metrics.errors.inc({ op, code: failure.sysCode ?? failure.code });
     if (op === "journal") this.journalOk = false;
-    if (op === "parquet" || op === "recover") this.parquetOk = false;
+    if (op === "parquet" || op === "recover") {
+      this.parquetOk = false;
+      this.retryAtMs = Date.now() + this.retryMs;
+    }
     this.updateReady();
     this.logger.error(
       { dir: this.dir, op, code: failure.code, sys_code: systemCode(error) },

@@ -22,7 +22,7 @@ export function memoryLogger() {
 export function newLog(dir: string, extra: Partial<AuditLogOptions> = {}) {
   const { logger, lines } = memoryLogger();
   const registry = new Registry();
-  const log = new AuditLog({ dir, logger, registry, housekeepingMs: 20, ...extra });
+  const log = new AuditLog({ dir, logger, registry, housekeepingMs: 20, retryMs: 20, ...extra });
   return { log, registry, lines };
 }
 

@@ -7,6 +7,7 @@ import { parquetName, segmentName } from "../../src/audit/layout.js";
 import { encodeParquet } from "../../src/audit/parquet-file.js";
 import { queryEvents } from "../../src/audit/query.js";
 import { encodeRecord } from "../../src/audit/record.js";
+import { followEvents, lastSeq } from "../../src/audit/tail.js";
 import { event, faultyDisk, metric, newLog, tempDir } from "./helpers.js";
 
 let dir: string;
@@ -170,4 +171,53 @@ test("retention removes files by age and by total size, oldest first, never the 
   expect((await all()).map((e) => e.seq)).toEqual([31]);
   await appendFile(join(dir, "unrelated.txt"), "kept");
   expect(await readdir(dir)).toContain("unrelated.txt");
+});
+
+test("a failed conversion keeps the segment in the journal and is retried once the disk has room", async () => {
+  let full: string | undefined;
+  const disk = faultyDisk(nodeDisk, () => full);
+  const { log, registry } = newLog(dir, {
+    disk: { ...disk, createAppend: nodeDisk.createAppend },
+    segmentBytes: 1,
+  });
+  await log.start();
+  full = "ENOSPC";
+  expect((await log.record(event("moved", 1))).durable).toBe(true); // the journal still has room
+  for (let i = 0; i < 100 && log.isReady(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(log.isReady()).toBe(false);
+  expect(
+    await metric(registry, "herald_audit_errors_total", { op: "parquet", code: "ENOSPC" }),
+  ).toBeGreaterThan(0);
+  expect(await readdir(join(dir, "journal"))).toHaveLength(1);
+  expect((await all()).map((e) => e.seq)).toEqual([1]); // still queryable from the journal
+  full = undefined;
+  for (let i = 0; i < 200 && !log.isReady(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(log.isReady()).toBe(true);
+  expect(await readdir(join(dir, "journal"))).toEqual([]);
+  await log.stop();
+  expect((await all()).map((e) => e.seq)).toEqual([1]);
+});
+
+test("herald audit tail follows events as they become durable", async () => {
+  const { log } = newLog(dir);
+  await log.start();
+  await log.record(event("allocated", 1));
+  const seen: number[] = [];
+  const stop = new AbortController();
+  const following = followEvents(
+    dir,
+    { kinds: ["announce"] },
+    await lastSeq(dir),
+    (e) => seen.push(e.seq),
+    stop.signal,
+    10,
+  );
+  await log.record(event("announce", 2));
+  await log.record(event("withdraw", 3));
+  await log.record(event("announce", 4));
+  for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  stop.abort();
+  await following;
+  expect(seen).toEqual([2, 4]);
+  await log.stop();
 });
