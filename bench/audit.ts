@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { Registry } from "prom-client";
+import { workerConverter } from "../src/audit/converter.js";
 import type { AuditEvent, AuditEventInput } from "../src/audit/event.js";
 import { parseFilter } from "../src/audit/filter.js";
 import { parquetName } from "../src/audit/layout.js";
@@ -59,6 +60,7 @@ async function durableThroughput(dir: string) {
     logger: pino({ level: "warn" }),
     registry: new Registry(),
     segmentBytes: 8 * 1024 * 1024,
+    converter: workerConverter(),
   });
   await log.start();
   let acked = 0;

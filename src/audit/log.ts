@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type Clock, systemClock } from "./clock.js";
+import { inlineConverter, type SegmentConverter } from "./converter.js";
 import { type AppendFile, type Disk, nodeDisk } from "./disk.js";
 import { AuditError, type AuditErrorCode, describe, systemCode } from "./errors.js";
 import { type AuditEvent, type AuditEventInput, validateEvent } from "./event.js";
@@ -21,7 +22,6 @@ import { type AuditMetrics, auditMetrics } from "./metrics.js";
 import { DEFAULT_ROW_GROUP_ROWS } from "./parquet-file.js";
 import { encodeRecord } from "./record.js";
 import { planRetention, type RetainedFile, type RetentionLimits } from "./retention.js";
-import { convertSegment } from "./segment.js";
 import { type AuditAck, type AuditSink, toAuditError } from "./sink.js";
 
 export interface AuditLogOptions {
@@ -43,6 +43,11 @@ export interface AuditLogOptions {
   commitDelayMs?: number;
   /** How often age-based rolling and pending conversions are looked at (default 1 s). */
   housekeepingMs?: number;
+  /**
+   * Where segments become Parquet (default: this thread). Components pass
+   * workerConverter() so that encoding runs beside journal commits, not between them.
+   */
+  converter?: SegmentConverter;
   /** Wait before retrying a failed conversion or recovery (default 5 s). */
   retryMs?: number;
 }
@@ -75,6 +80,7 @@ export class AuditLog implements AuditSink {
   private readonly commitDelayMs: number;
   private readonly housekeepingMs: number;
   private readonly retryMs: number;
+  private readonly converter: SegmentConverter;
 
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private nextSeq = 1;
@@ -109,6 +115,7 @@ export class AuditLog implements AuditSink {
     this.commitDelayMs = Math.min(100, Math.max(0, options.commitDelayMs ?? 0));
     this.housekeepingMs = options.housekeepingMs ?? 1000;
     this.retryMs = options.retryMs ?? 5000;
+    this.converter = options.converter ?? inlineConverter(this.disk);
     this.metrics.ready.set(0);
   }
 
@@ -143,6 +150,7 @@ export class AuditLog implements AuditSink {
     await this.draining;
     await this.seal();
     await this.background;
+    await this.converter.close();
     this.state = "stopped";
     this.updateReady();
   }
@@ -275,7 +283,7 @@ export class AuditLog implements AuditSink {
     while (this.sealed.length > 0) {
       const name = this.sealed[0] as string;
       try {
-        const result = await convertSegment(this.disk, this.dir, name, this.rowGroupRows);
+        const result = await this.converter.convert(this.dir, name, this.rowGroupRows);
         this.reportDamage(name, result.skipped, result.badRecords);
         this.sealed.shift();
       } catch (error) {
@@ -331,7 +339,7 @@ export class AuditLog implements AuditSink {
       .filter((n) => parseSegmentName(n) !== undefined)
       .sort();
     for (const name of segments) {
-      const result = await convertSegment(this.disk, this.dir, name, this.rowGroupRows);
+      const result = await this.converter.convert(this.dir, name, this.rowGroupRows);
       this.reportDamage(name, result.skipped, result.badRecords);
       const parsed = result.file ? parseParquetName(result.file) : undefined;
       maxSeq = Math.max(maxSeq, parsed?.lastSeq ?? 0, parseSegmentName(name) ?? 0);

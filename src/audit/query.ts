@@ -1,7 +1,8 @@
 // Reading an audit directory: Parquet files first, then the journal segments not
 // converted yet, all in sequence order. Files and row groups that min/max
-// statistics rule out are not decoded; a selective filter reads its own columns
-// first and decodes whole rows only for the groups that hold a match.
+// statistics or Bloom filters rule out are not decoded; a filter on node or kind
+// reads its own columns first and decodes whole rows only for the groups that
+// hold a match.
 import { join } from "node:path";
 import { type Disk, nodeDisk } from "./disk.js";
 import { systemCode } from "./errors.js";
@@ -27,8 +28,10 @@ export const emptyStats = (): QueryStats => ({
   rowGroupsDecoded: 0,
 });
 
-async function* fromParquet(path: string, f: AuditFilter, stats: QueryStats): AsyncGenerator<AuditEvent> {
+/** The matching events of one file, in seq order (rows are stored by address). */
+async function fromParquet(path: string, f: AuditFilter, stats: QueryStats): Promise<AuditEvent[]> {
   const file = await openAuditFile(path);
+  const found: AuditEvent[] = [];
   try {
     const extra = filterColumns(f);
     for (const [index, group] of file.rowGroups.entries()) {
@@ -57,12 +60,13 @@ async function* fromParquet(path: string, f: AuditFilter, stats: QueryStats): As
       }
       stats.rowGroupsDecoded++;
       for (const e of await file.readRowGroup(index)) {
-        if ((wanted === undefined || wanted.has(e.seq)) && matches(e, f)) yield e;
+        if ((wanted === undefined || wanted.has(e.seq)) && matches(e, f)) found.push(e);
       }
     }
   } finally {
     await file.close();
   }
+  return found.sort((a, b) => a.seq - b.seq);
 }
 
 /** Every matching event in the directory, in sequence (and so time) order. */
@@ -99,7 +103,7 @@ export async function* queryEvents(
       continue;
     }
     const before = stats.rowGroupsDecoded;
-    for await (const e of fromParquet(join(dir, name), f, stats)) yield* fresh([e]);
+    yield* fresh(await fromParquet(join(dir, name), f, stats));
     if (stats.rowGroupsDecoded === before) stats.filesSkipped++;
   }
   for (const segment of segments) {
@@ -111,7 +115,7 @@ export async function* queryEvents(
       if (systemCode(error) !== "ENOENT") throw error;
       const converted = (await disk.list(dir)).find((n) => n.startsWith(parquetPrefix(firstSeq)));
       if (!converted) continue;
-      for await (const e of fromParquet(join(dir, converted), f, stats)) yield* fresh([e]);
+      yield* fresh(await fromParquet(join(dir, converted), f, stats));
       continue;
     }
     yield* fresh(events.filter((e) => matches(e, f)));

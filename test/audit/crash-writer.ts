@@ -2,6 +2,7 @@
 // "ack <seq>" for each one the log acknowledged as durable.
 import { pino } from "pino";
 import { Registry } from "prom-client";
+import { workerConverter } from "../../src/audit/converter.js";
 import { AuditLog } from "../../src/audit/log.js";
 
 const dir = process.argv[2];
@@ -12,6 +13,7 @@ const log = new AuditLog({
   registry: new Registry(),
   segmentBytes: 64 * 1024, // roll often, so the kill also lands in conversions
   rowGroupRows: 500,
+  converter: workerConverter(),
 });
 await log.start();
 process.stdout.write("ready\n");

@@ -69,8 +69,13 @@ test("row-group statistics skip whole files and row groups", async () => {
   const { stats } = await seqs({ since: at(2, 15) });
   expect(stats.files).toBe(3);
   expect(stats.filesSkipped).toBe(2);
-  const byAddress = await seqs({ address: "203.0.113.1" });
-  expect(byAddress.stats.rowGroupsDecoded).toBe(0);
+  const absent = await seqs({ address: "203.0.113.1" });
+  expect(absent.stats.rowGroupsDecoded).toBe(0);
+  // Bloom filters leave only the row group that holds the address
+  const present = await seqs({ address: "2001:db8::5" });
+  expect(present.stats.rowGroupsDecoded).toBe(1);
+  const service = await seqs({ service: "ns-1/svc-33" });
+  expect(service.stats.rowGroupsDecoded).toBe(1);
 });
 
 test.each([
