@@ -4,21 +4,8 @@ import { type AuditEvent, formatTimeNs } from "./event.js";
 export const FORMATS = ["table", "json", "csv"] as const;
 export type Format = (typeof FORMATS)[number];
 
-export interface EventJson {
-  seq: number;
-  time: string;
-  component: string;
-  node?: string;
-  kind: string;
-  service?: { namespace: string; name: string; uid?: string };
-  addresses: string[];
-  pool?: string;
-  fromNode?: string;
-  toNode?: string;
-  reason?: string;
-  message?: string;
-  resourceVersion?: string;
-}
+/** An event as JSON: RFC 3339 time with nanoseconds instead of a bigint. */
+export type EventJson = Omit<AuditEvent, "timeNs" | "addresses"> & { time: string; addresses: string[] };
 
 export function eventJson(e: AuditEvent): EventJson {
   const { seq, timeNs, addresses, ...rest } = e;

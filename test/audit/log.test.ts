@@ -221,3 +221,22 @@ test("herald audit tail follows events as they become durable", async () => {
   expect(seen).toEqual([2, 4]);
   await log.stop();
 });
+
+test("times keep nanosecond digits and never go backwards, even when the clock does", async () => {
+  const readings = [
+    1_795_000_000_123_456_789n,
+    1_795_000_000_123_456_789n,
+    1_794_999_999_000_000_000n,
+    1_795_000_001_000_000_001n,
+  ];
+  const { log } = newLog(dir, { clock: { nowNs: () => readings.shift() ?? 0n } });
+  await log.start();
+  for (let i = 0; i < 4; i++) await log.record(event("announce", i));
+  await log.stop();
+  expect((await all()).map((e) => e.timeNs)).toEqual([
+    1_795_000_000_123_456_789n,
+    1_795_000_000_123_456_790n,
+    1_795_000_000_123_456_791n,
+    1_795_000_001_000_000_001n,
+  ]);
+});
