@@ -4,6 +4,10 @@
 import type { CliIo, Command } from "./command.js";
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  audit: {
+    summary: "query or follow the audit log (which Service and node held an address, when)",
+    load: async () => (await import("./audit.js")).audit,
+  },
   validate: {
     summary: "check IPAddressPool YAML files; print their ranges and sizes or their errors",
     load: async () => (await import("./validate.js")).validate,
