@@ -2,7 +2,7 @@
 # Installs the Debian packages Herald's tests and lab use, when missing.
 # Idempotent: a machine that has them all does not touch apt.
 set -euo pipefail
-packages=(iproute2 nftables iptables iputils-arping tcpdump wrk etcd-server conntrack procps)
+packages=(iproute2 nftables iptables iputils-arping iputils-ping ndisc6 tcpdump wrk etcd-server conntrack procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
