@@ -1,29 +1,20 @@
 // The responder on a real AF_PACKET socket: two network namespaces joined by a veth, the speaker
 // in one (a Node process running the Responder for 192.0.2.10 and 2001:db8::a), a client in the
 // other using arping, ndisc6 and the kernel's own neighbour resolution.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { inNs, ip, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
+import { compileTree, SpeakerProcess } from "./speaker-process.js";
 
 const id = runId();
 const speakerNs = `${PREFIX}${id}-spk`;
 const clientNs = `${PREFIX}${id}-cli`;
 const speakerIf = `hs${id}`;
 const clientIf = `hc${id}`;
-const root = process.cwd();
-
-let child: ChildProcess | undefined;
+const speaker = new SpeakerProcess(speakerNs, [speakerIf, "192.0.2.10", "2001:db8::a"]);
 let speakerMac = "";
-const stdoutLines: string[] = [];
 
 beforeAll(async () => {
   removeLeftovers();
-  // The fixture runs as plain JavaScript in its own process: compile the tree once.
-  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], {
-    cwd: root,
-  });
+  compileTree();
   ip("netns", "add", speakerNs);
   ip("netns", "add", clientNs);
   ip(
@@ -47,25 +38,12 @@ beforeAll(async () => {
   inNs(clientNs, "ip", "addr", "add", "2001:db8::64/64", "dev", clientIf, "nodad");
   inNs(clientNs, "ip", "link", "set", clientIf, "up");
 
-  const script = join(root, "dist/test/speaker/l2/fixtures/respond.js");
-  child = spawn(
-    "ip",
-    ["netns", "exec", speakerNs, process.execPath, script, speakerIf, "192.0.2.10", "2001:db8::a"],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  lines.on("line", (l) => stdoutLines.push(l));
-  const [first] = (await once(lines, "line")) as [string];
-  speakerMac = first.replace(/^ready /, "");
+  await speaker.start();
+  speakerMac = speaker.mac;
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    child.kill("SIGKILL");
-    await once(child, "exit");
-  }
+  await speaker.kill();
   for (const ns of [speakerNs, clientNs]) {
     if (tryInNs(ns, "true").status === 0) ip("netns", "delete", ns);
   }
@@ -110,13 +88,10 @@ test("the client's kernel resolves the IPv6 address through NDP", () => {
 });
 
 test("the speaker counted what it answered and why it dropped the rest", async () => {
-  const proc = child as ChildProcess;
-  proc.kill("SIGTERM");
-  await once(proc, "exit");
-  const stats = JSON.parse(stdoutLines.find((l) => l.startsWith("{")) ?? "{}");
-  expect(stats.replies.arp).toBeGreaterThanOrEqual(4);
-  expect(stats.replies.ndp).toBeGreaterThanOrEqual(2);
-  expect(stats.drops.notOwned).toBeGreaterThanOrEqual(2);
+  const stats = await speaker.stop();
+  expect(stats.replies?.arp).toBeGreaterThanOrEqual(4);
+  expect(stats.replies?.ndp).toBeGreaterThanOrEqual(2);
+  expect(stats.drops?.notOwned).toBeGreaterThanOrEqual(2);
   // The kernel filter kept out the pings' echo requests and every frame the speaker's host sent
   // (its own replies included): none of them reached the responder.
   expect(stats.drops).not.toHaveProperty("otherProtocol");
