@@ -112,6 +112,39 @@ static packet_socket* get_socket(napi_env env, napi_value value) {
   return s;
 }
 
+// Reads (handle, ...) arguments; throws and returns NULL when the handle is bad or closed.
+static packet_socket* open_socket_arg(napi_env env, napi_callback_info info, napi_value* second, const char* usage) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  packet_socket* s = argc >= 1 ? get_socket(env, argv[0]) : NULL;
+  if (!s) {
+    throw_usage(env, usage);
+    return NULL;
+  }
+  if (s->closing) {
+    throw_errno(env, usage, EBADF);
+    return NULL;
+  }
+  if (second) *second = argc >= 2 ? argv[1] : NULL;
+  return s;
+}
+
+// Reads (handle, buffer) arguments.
+static packet_socket* socket_and_buffer(napi_env env, napi_callback_info info, const char* usage, void** data,
+                                        size_t* len) {
+  napi_value buffer;
+  packet_socket* s = open_socket_arg(env, info, &buffer, usage);
+  if (!s) return NULL;
+  bool is_buffer = false;
+  if (buffer == NULL || napi_is_buffer(env, buffer, &is_buffer) != napi_ok || !is_buffer) {
+    throw_usage(env, usage);
+    return NULL;
+  }
+  napi_get_buffer_info(env, buffer, data, len);
+  return s;
+}
+
 static void on_poll_closed(uv_handle_t* handle) {
   packet_socket* s = (packet_socket*)handle->data;
   free(s);
@@ -254,17 +287,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  packet_socket* s = argc >= 1 ? get_socket(env, argv[0]) : NULL;
-  if (!s) return throw_usage(env, "start(handle, onFrame): bad handle");
-  if (s->closing) return throw_errno(env, "start", EBADF);
+  napi_value on_frame;
+  packet_socket* s = open_socket_arg(env, info, &on_frame, "start(handle, onFrame)");
+  if (!s) return NULL;
   napi_valuetype type;
-  if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function)
+  if (on_frame == NULL || napi_typeof(env, on_frame, &type) != napi_ok || type != napi_function)
     return throw_usage(env, "start(handle, onFrame): onFrame must be a function");
   if (s->polling) return throw_usage(env, "start: already started");
-  napi_create_reference(env, argv[1], 1, &s->on_frame);
+  napi_create_reference(env, on_frame, 1, &s->on_frame);
   napi_value name;
   napi_create_string_utf8(env, "herald:packet-socket", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &s->async_context);
@@ -281,18 +311,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  packet_socket* s = argc >= 1 ? get_socket(env, argv[0]) : NULL;
-  if (!s) return throw_usage(env, "send(handle, frame): bad handle");
-  if (s->closing) return throw_errno(env, "send", EBADF);
   void* data;
   size_t len;
-  bool is_buffer = false;
-  if (argc < 2 || napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer)
-    return throw_usage(env, "send(handle, frame): frame must be a Buffer");
-  napi_get_buffer_info(env, argv[1], &data, &len);
+  packet_socket* s = socket_and_buffer(env, info, "send(handle, frame: Buffer)", &data, &len);
+  if (!s) return NULL;
   if (len < 14) return throw_usage(env, "send: frame shorter than an Ethernet header");
   // Bound sockets send on the bound interface; the frame carries its own Ethernet header.
   ssize_t n = send(s->fd, data, len, MSG_DONTWAIT);
@@ -303,18 +325,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value membership(napi_env env, napi_callback_info info, int option) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  packet_socket* s = argc >= 1 ? get_socket(env, argv[0]) : NULL;
-  if (!s) return throw_usage(env, "membership(handle, mac): bad handle");
-  if (s->closing) return throw_errno(env, "membership", EBADF);
   void* data;
   size_t len;
-  bool is_buffer = false;
-  if (argc < 2 || napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer)
-    return throw_usage(env, "membership(handle, mac): mac must be a Buffer");
-  napi_get_buffer_info(env, argv[1], &data, &len);
+  packet_socket* s = socket_and_buffer(env, info, "membership(handle, mac: Buffer)", &data, &len);
+  if (!s) return NULL;
   if (len != 6) return throw_usage(env, "membership: mac must be 6 bytes");
   struct packet_mreq mreq;
   memset(&mreq, 0, sizeof mreq);
@@ -337,12 +351,8 @@ static napi_value js_drop_membership(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  packet_socket* s = argc >= 1 ? get_socket(env, argv[0]) : NULL;
-  if (!s) return throw_usage(env, "stats(handle): bad handle");
-  if (s->closing) return throw_errno(env, "stats", EBADF);
+  packet_socket* s = open_socket_arg(env, info, NULL, "stats(handle)");
+  if (!s) return NULL;
   struct tpacket_stats st;
   socklen_t len = sizeof st;
   if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)

@@ -1,28 +1,7 @@
 import fc from "fast-check";
-import {
-  type ArpPacket,
-  arpAnnouncement,
-  arpProbe,
-  arpReplyTo,
-  decodeArp,
-  encodeArp,
-} from "../../../src/speaker/l2/arp.js";
+import { arpAnnouncement, arpProbe, arpReplyTo, decodeArp, encodeArp } from "../../../src/speaker/l2/arp.js";
 import { ipv4, unicastMac } from "./arbitraries.js";
-
-const client = "02:00:00:00:00:64";
-const speaker = "02:00:00:00:00:0b";
-
-function request(targetIp: string): ArpPacket {
-  return {
-    ethernetDestination: "ff:ff:ff:ff:ff:ff",
-    ethernetSource: client,
-    operation: "request",
-    senderMac: client,
-    senderIp: "192.0.2.100",
-    targetMac: "00:00:00:00:00:00",
-    targetIp,
-  };
-}
+import { client, speaker, whoHas } from "./frames.js";
 
 // A broadcast request laid out as arping sends it (who has 192.0.2.10, tell 192.0.2.100), zero padded.
 const arpingRequest = Buffer.from(
@@ -34,11 +13,11 @@ const arpingRequest = Buffer.from(
 
 test("a broadcast request from arping decodes", () => {
   const d = decodeArp(arpingRequest);
-  expect(d).toEqual({ ok: true, value: request("192.0.2.10") });
+  expect(d).toEqual({ ok: true, value: whoHas("192.0.2.10") });
 });
 
 test("the reply goes unicast to the asker and names the speaker's MAC", () => {
-  const reply = arpReplyTo(request("192.0.2.10"), speaker);
+  const reply = arpReplyTo(whoHas("192.0.2.10"), speaker);
   const d = decodeArp(encodeArp(reply));
   expect(d).toEqual({
     ok: true,

@@ -6,23 +6,12 @@ import {
   encodeNdp,
   icmpv6Checksum,
   type NdpPacket,
-  type NeighborSolicitation,
   unsolicitedAdvertisement,
 } from "../../../src/speaker/l2/ndp.js";
 import { unicastIpv6, unicastMac } from "./arbitraries.js";
+import { client, solicitation as solicitationFor, speaker } from "./frames.js";
 
-const client = "02:00:00:00:00:64";
-const speaker = "02:00:00:00:00:0b";
-
-const solicitation: NeighborSolicitation = {
-  kind: "solicitation",
-  ethernetDestination: "33:33:ff:00:00:0a",
-  ethernetSource: client,
-  ipSource: "2001:db8::64",
-  ipDestination: "ff02::1:ff00:a",
-  target: "2001:db8::a",
-  sourceLinkAddress: client,
-};
+const solicitation = solicitationFor();
 
 test("the checksum is the complemented one's-complement sum over pseudo-header and message", () => {
   // Pseudo-header of :: to :: with a 4-byte message 00 01 f2 03: sum = 4 + 58 + 0x0001 + 0xf203.

@@ -16,34 +16,14 @@ import {
 import { FrameType } from "../../../src/speaker/l2/packet-socket.js";
 import { type Claim, Responder } from "../../../src/speaker/l2/responder.js";
 import { FakeSocket } from "./fakes.js";
-
-const speaker = "02:00:00:00:00:0b";
-const client = "02:00:00:00:00:64";
+import { client, solicitation, speaker, whoHas } from "./frames.js";
 
 function who(targetIp: string, extra: Partial<ArpPacket> = {}): Uint8Array {
-  return encodeArp({
-    ethernetDestination: "ff:ff:ff:ff:ff:ff",
-    ethernetSource: client,
-    operation: "request",
-    senderMac: client,
-    senderIp: "192.0.2.100",
-    targetMac: "00:00:00:00:00:00",
-    targetIp,
-    ...extra,
-  });
+  return encodeArp(whoHas(targetIp, extra));
 }
 
 function ns(target: string): Uint8Array {
-  const p: NeighborSolicitation = {
-    kind: "solicitation",
-    ethernetDestination: "33:33:ff:00:00:0a",
-    ethernetSource: client,
-    ipSource: "2001:db8::64",
-    ipDestination: "ff02::1:ff00:a",
-    target,
-    sourceLinkAddress: client,
-  };
-  return encodeNdp(p);
+  return encodeNdp(solicitation(target));
 }
 
 function setup(owned: string[] = ["192.0.2.10", "2001:db8::a"]) {
