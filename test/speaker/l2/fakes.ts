@@ -1,5 +1,6 @@
 // A PacketSocket and a Clock for tests: frames sent are recorded, frames received are injected.
 import type { Clock } from "../../../src/speaker/l2/clock.js";
+import type { DatagramTransport } from "../../../src/speaker/l2/heartbeats.js";
 import { macToBytes, macToString } from "../../../src/speaker/l2/link-address.js";
 import { type FrameHandler, FrameType, type PacketSocket } from "../../../src/speaker/l2/packet-socket.js";
 
@@ -75,5 +76,23 @@ export class FakeClock implements Clock {
   }
   pending() {
     return this.timers.size;
+  }
+}
+
+/** A network of speakers on one fake clock; links can be cut. */
+export class FakeNetwork {
+  readonly inboxes = new Map<string, (p: Uint8Array) => void>();
+  readonly captured: { to: string; packet: Uint8Array }[] = [];
+  readonly cut = new Set<string>();
+  transport(address: string): DatagramTransport {
+    return {
+      start: (onMessage) => this.inboxes.set(address, onMessage),
+      send: (packet, to) => {
+        if (this.cut.has(address) || this.cut.has(to)) return;
+        this.captured.push({ to, packet });
+        this.inboxes.get(to)?.(packet);
+      },
+      close: () => this.inboxes.delete(address),
+    };
   }
 }

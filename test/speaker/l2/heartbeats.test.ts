@@ -1,27 +1,9 @@
 import { encodeHeartbeat, type Heartbeat } from "../../../src/speaker/l2/heartbeat.js";
-import { type DatagramTransport, Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
+import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
 import { Membership, type MembershipChange } from "../../../src/speaker/l2/membership.js";
-import { FakeClock } from "./fakes.js";
+import { FakeClock, FakeNetwork } from "./fakes.js";
 
 const key = Buffer.from("cluster heartbeat key");
-
-/** A network of speakers on one fake clock; links can be cut. */
-class FakeNetwork {
-  readonly inboxes = new Map<string, (p: Uint8Array) => void>();
-  readonly captured: { to: string; packet: Uint8Array }[] = [];
-  readonly cut = new Set<string>();
-  transport(address: string): DatagramTransport {
-    return {
-      start: (onMessage) => this.inboxes.set(address, onMessage),
-      send: (packet, to) => {
-        if (this.cut.has(address) || this.cut.has(to)) return;
-        this.captured.push({ to, packet });
-        this.inboxes.get(to)?.(packet);
-      },
-      close: () => this.inboxes.delete(address),
-    };
-  }
-}
 
 const addresses = new Map([
   ["a", "192.0.2.11"],
