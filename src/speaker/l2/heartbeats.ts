@@ -88,12 +88,21 @@ export class Heartbeats {
     this.schedule();
   }
 
-  /** SIGTERM: from now on every peer gets a fast heartbeat marked leaving, starting at once. */
-  leave(): void {
-    this.leaving = true;
+  /**
+   * Whether peers may elect this node. Unavailable (starting up, or SIGTERM) heartbeats carry the
+   * leaving flag, go to every peer at the fast interval, and the change is sent at once.
+   */
+  setAvailable(available: boolean): void {
+    if (this.leaving === !available) return;
+    this.leaving = !available;
     const now = this.o.clock.now();
     for (const node of this.peers.keys()) this.due.set(node, now);
-    this.sendDue(now);
+    if (this.timer !== undefined) this.sendDue(now);
+  }
+
+  /** SIGTERM: peers stop counting on this node from the next packet on. */
+  leave(): void {
+    this.setAvailable(false);
   }
 
   stop(): void {

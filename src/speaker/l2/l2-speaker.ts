@@ -44,6 +44,12 @@ export interface L2SpeakerOptions {
   isFirstAnnouncement?: (address: string) => boolean;
   /** How long a leaving node keeps answering after telling its peers (default 500 ms). */
   handoverMs?: number;
+  /**
+   * How long a starting node listens before it may own anything (default 1500 ms: every live
+   * peer sends at least one slow heartbeat meanwhile). Claiming at once would steal addresses
+   * from their owners on every restart, since a new node first believes it is alone.
+   */
+  settleMs?: number;
   onChange?: (change: OwnershipChange) => void;
   onConflict?: (address: string, mac: string) => void;
 }
@@ -56,12 +62,22 @@ export class L2Speaker {
   private readonly owned = new Set<string>();
   private elections = new Map<string, Election>();
   private leaving = false;
+  private settled = false;
+  /** leave() was called: never become available again. */
+  private departing = false;
 
   constructor(private readonly o: L2SpeakerOptions) {}
 
   start(): void {
     for (const link of this.o.links) link.responder.start();
+    this.o.heartbeats.setAvailable(false);
     this.o.heartbeats.start();
+    this.o.clock.setTimeout(() => {
+      if (this.departing) return;
+      this.settled = true;
+      this.o.heartbeats.setAvailable(true);
+      this.reconcile();
+    }, this.o.settleMs ?? 1500);
     this.reconcile();
   }
 
@@ -90,6 +106,7 @@ export class L2Speaker {
    * for `handoverMs` so no request goes unanswered in between, then stops.
    */
   leave(): Promise<void> {
+    this.departing = true;
     this.o.heartbeats.leave();
     return new Promise((resolve) => {
       this.o.clock.setTimeout(() => {
@@ -111,7 +128,7 @@ export class L2Speaker {
   private reconcile(): void {
     const now = this.o.clock.now();
     const live = new Set(this.o.membership.liveNodes(now));
-    if (this.leaving) live.delete(this.o.self);
+    if (this.leaving || !this.settled) live.delete(this.o.self);
     this.elections = electOwner({ nodes: this.state.nodes, live, services: this.state.services });
     const next = new Set<string>();
     for (const s of this.state.services) {

@@ -2,17 +2,15 @@
 // whose bridge joins them. The client learns the address from speaker A; when A dies and B takes
 // over, B's gratuitous ARP and unsolicited NA move the client's neighbour entries without the
 // client asking. A probe for an address the client itself holds reports a conflict.
-import { inNs, ip, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
+import { createLan, type Lan } from "./lan.js";
+import { inNs, tryInNs } from "./netns.js";
 import { compileTree, SpeakerProcess } from "./speaker-process.js";
 
-const id = runId();
-const ns = { a: `${PREFIX}${id}-a`, b: `${PREFIX}${id}-b`, client: `${PREFIX}${id}-c` };
-const ifs = { a: `ha${id}`, b: `hb${id}` };
-const bridge = `br${id}`;
+let lan: Lan;
 const started: SpeakerProcess[] = [];
 
-async function speaker(namespace: string, args: string[]): Promise<SpeakerProcess> {
-  const s = new SpeakerProcess(namespace, args);
+async function speaker(index: number, args: string[]): Promise<SpeakerProcess> {
+  const s = new SpeakerProcess(lan.speakers[index]?.ns as string, args);
   started.push(s);
   await s.start();
   return s;
@@ -20,41 +18,30 @@ async function speaker(namespace: string, args: string[]): Promise<SpeakerProces
 
 function neighbour(addr: string): string {
   const family = addr.includes(":") ? "-6" : "-4";
-  return inNs(ns.client, "ip", family, "neigh", "show", addr, "dev", bridge);
+  return inNs(lan.client, "ip", family, "neigh", "show", addr, "dev", lan.bridge);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
-  removeLeftovers();
   compileTree();
-  for (const n of Object.values(ns)) ip("netns", "add", n);
-  inNs(ns.client, "ip", "link", "add", bridge, "type", "bridge");
-  for (const side of ["a", "b"] as const) {
-    const port = `p${side}${id}`;
-    ip("link", "add", ifs[side], "netns", ns[side], "type", "veth", "peer", "name", port, "netns", ns.client);
-    inNs(ns.client, "ip", "link", "set", port, "master", bridge, "up");
-    inNs(ns[side], "ip", "link", "set", ifs[side], "up");
-  }
-  inNs(ns.client, "ip", "addr", "add", "192.0.2.100/24", "dev", bridge);
-  inNs(ns.client, "ip", "addr", "add", "2001:db8::64/64", "dev", bridge, "nodad");
-  inNs(ns.client, "ip", "link", "set", bridge, "up");
+  lan = createLan(2, false);
 });
 
 afterAll(async () => {
   for (const s of started) await s.kill();
-  for (const n of Object.values(ns)) if (tryInNs(n, "true").status === 0) ip("netns", "delete", n);
+  lan?.destroy();
 });
 
 test("after the owner dies, the successor's announcements repoint the client's entries", async () => {
-  const a = await speaker(ns.a, [ifs.a, "192.0.2.10", "2001:db8::a"]);
-  tryInNs(ns.client, "ping", "-c", "1", "-W", "1", "192.0.2.10");
-  tryInNs(ns.client, "ping", "-6", "-c", "1", "-W", "1", "2001:db8::a");
+  const a = await speaker(0, [lan.speakers[0]?.ifname as string, "192.0.2.10", "2001:db8::a"]);
+  tryInNs(lan.client, "ping", "-c", "1", "-W", "1", "192.0.2.10");
+  tryInNs(lan.client, "ping", "-6", "-c", "1", "-W", "1", "2001:db8::a");
   expect(neighbour("192.0.2.10")).toContain(`lladdr ${a.mac}`);
   expect(neighbour("2001:db8::a")).toContain(`lladdr ${a.mac}`);
 
   await a.kill();
-  const b = await speaker(ns.b, ["--announce", ifs.b, "192.0.2.10", "2001:db8::a"]);
+  const b = await speaker(1, ["--announce", lan.speakers[1]?.ifname as string, "192.0.2.10", "2001:db8::a"]);
   expect(b.mac).not.toBe(a.mac);
   // Linux ignores an ARP update within a second (locktime) of the last one: the repeats at
   // 1 s and 2 s land after it.
@@ -65,8 +52,14 @@ test("after the owner dies, the successor's announcements repoint the client's e
 });
 
 test("probing an address the client already holds reports a conflict with the client's MAC", async () => {
-  const clientMac = inNs(ns.client, "cat", `/sys/class/net/${bridge}/address`).trim();
-  const s = await speaker(ns.a, ["--probe", ifs.a, "192.0.2.100", "2001:db8::64", "192.0.2.20"]);
+  const clientMac = inNs(lan.client, "cat", `/sys/class/net/${lan.bridge}/address`).trim();
+  const s = await speaker(0, [
+    "--probe",
+    lan.speakers[0]?.ifname as string,
+    "192.0.2.100",
+    "2001:db8::64",
+    "192.0.2.20",
+  ]);
   const outcome = async (addr: string) =>
     JSON.parse((await s.waitFor((l) => l.startsWith(`outcome ${addr} `))).split(" ")[2] as string);
   expect(await outcome("192.0.2.100")).toEqual({ outcome: "conflict", mac: clientMac });
@@ -74,8 +67,8 @@ test("probing an address the client already holds reports a conflict with the cl
   expect(await outcome("192.0.2.20")).toEqual({ outcome: "announced" });
   // The conflicting address was not stolen: the client still answers for itself, and only the
   // free one is answered by the speaker.
-  const r = tryInNs(ns.client, "arping", "-c", "1", "-w", "2", "-I", bridge, "192.0.2.20");
+  const r = tryInNs(lan.client, "arping", "-c", "1", "-w", "2", "-I", lan.bridge, "192.0.2.20");
   expect(r.out.toLowerCase()).toContain(s.mac);
   const stats = await s.stop();
-  expect(stats.replies?.arp).toBeGreaterThanOrEqual(1);
+  expect((stats.replies as { arp: number }).arp).toBeGreaterThanOrEqual(1);
 });

@@ -65,7 +65,7 @@ function pair(firstAnnouncement = false) {
   const clock = new FakeClock();
   const a = node("a", "02:00:00:00:00:0a", net, clock, firstAnnouncement);
   const b = node("b", "02:00:00:00:00:0b", net, clock, firstAnnouncement);
-  clock.advance(1000);
+  clock.advance(2000);
   const owner = a.speaker.ownedAddresses().length ? a : b;
   const other = owner === a ? b : a;
   return { net, clock, owner, other, ownerIp: owner === a ? "192.0.2.11" : "192.0.2.12" };
@@ -122,7 +122,8 @@ test("a first announcement is probed: nothing is answered until the probe passes
   const net = new FakeNetwork();
   const clock = new FakeClock();
   const a = node("a", "02:00:00:00:00:0a", net, clock, true);
-  // Alone at first: a owns the address, probes it, answers only afterwards.
+  // Alone: after listening for peers, a owns the address, probes it, answers only afterwards.
+  clock.advance(1500);
   expect(a.answers()).toBe(false);
   clock.advance(700);
   await new Promise((resolve) => setImmediate(resolve));
@@ -133,7 +134,7 @@ test("a first announcement answered by a foreign host is reported and never answ
   const net = new FakeNetwork();
   const clock = new FakeClock();
   const a = node("a", "02:00:00:00:00:0a", net, clock, true);
-  clock.advance(250);
+  clock.advance(1500 + 250);
   // A host outside the cluster already uses the address and answers the probe.
   a.socket.receive(
     encodeArp({
@@ -148,5 +149,27 @@ test("a first announcement answered by a foreign host is reported and never answ
   await new Promise((resolve) => setImmediate(resolve));
   clock.advance(5000);
   expect(a.conflicts).toEqual(["192.0.2.10 02:00:00:00:00:99"]);
+  expect(a.answers()).toBe(false);
+});
+
+test("a starting speaker listens before claiming, so a running owner keeps its address until then", () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock);
+  clock.advance(2000);
+  expect(a.answers()).toBe(true);
+  const b = node("b", "02:00:00:00:00:0b", net, clock);
+  // b believes itself alone at first but claims nothing, and a does not hand over to it yet.
+  expect(b.answers()).toBe(false);
+  clock.advance(1400);
+  expect(b.answers()).toBe(false);
+  expect(a.answers()).toBe(true);
+  // Around b's settling, someone answers at every millisecond; afterwards exactly one does.
+  for (let t = 0; t < 400; t++) {
+    clock.advance(1);
+    expect([a.answers(), b.answers()].filter(Boolean).length).toBeGreaterThanOrEqual(1);
+  }
+  // b ranks first for 192.0.2.10, so the address moved to it, once.
+  expect(b.answers()).toBe(true);
   expect(a.answers()).toBe(false);
 });

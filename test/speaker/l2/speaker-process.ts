@@ -19,13 +19,15 @@ export class SpeakerProcess {
   private child: ChildProcess | undefined;
   private waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];
 
+  /** `fixture`: a file name in test/speaker/l2/fixtures, without extension. */
   constructor(
     private readonly ns: string,
     private readonly args: string[],
+    private readonly fixture = "respond",
   ) {}
 
   async start(): Promise<void> {
-    const script = join(root, "dist/test/speaker/l2/fixtures/respond.js");
+    const script = join(root, `dist/test/speaker/l2/fixtures/${this.fixture}.js`);
     const child = spawn("ip", ["netns", "exec", this.ns, process.execPath, script, ...this.args], {
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -35,7 +37,7 @@ export class SpeakerProcess {
       for (const w of this.waiters.filter((x) => x.match(l))) w.resolve(l);
       this.waiters = this.waiters.filter((x) => !x.match(l));
     });
-    this.mac = (await this.waitFor((l) => l.startsWith("ready "))).slice("ready ".length);
+    this.mac = (await this.waitFor((l) => l.startsWith("ready"))).slice("ready ".length);
   }
 
   waitFor(match: (line: string) => boolean): Promise<string> {
@@ -44,13 +46,17 @@ export class SpeakerProcess {
     return new Promise((resolve) => this.waiters.push({ match, resolve }));
   }
 
-  /** SIGTERM: the fixture prints its counters, which are returned. */
-  async stop(): Promise<Record<string, Record<string, number>>> {
+  /** SIGTERM: the fixture prints a JSON line (its counters), which is returned. */
+  async stop(): Promise<Record<string, unknown>> {
     const child = this.child;
     if (!child || child.exitCode !== null) return {};
     child.kill("SIGTERM");
     await once(child, "exit");
     return JSON.parse(this.lines.find((l) => l.startsWith("{")) ?? "{}");
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   async kill(): Promise<void> {
