@@ -27,6 +27,17 @@ function speaker(self: string, net: FakeNetwork, clock: FakeClock) {
   return { hb, membership, changes };
 }
 
+/** Speakers a and b, started, on one fake network and clock. */
+function startedPair() {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = speaker("a", net, clock);
+  const b = speaker("b", net, clock);
+  a.hb.start();
+  b.hb.start();
+  return { net, clock, a, b };
+}
+
 test("peers that hear each other see each other live", () => {
   const net = new FakeNetwork();
   const clock = new FakeClock();
@@ -97,12 +108,7 @@ test("a node that becomes a successor is told at once", () => {
 });
 
 test("on leave, peers drop the node at once instead of waiting for its deadline", () => {
-  const net = new FakeNetwork();
-  const clock = new FakeClock();
-  const a = speaker("a", net, clock);
-  const b = speaker("b", net, clock);
-  a.hb.start();
-  b.hb.start();
+  const { clock, a, b } = startedPair();
   clock.advance(1000);
   a.hb.leave();
   expect(b.changes).toContainEqual({ node: "a", from: "live", to: "left" });
@@ -110,12 +116,7 @@ test("on leave, peers drop the node at once instead of waiting for its deadline"
 });
 
 test("replayed, forged and garbage packets are counted and change nothing", () => {
-  const net = new FakeNetwork();
-  const clock = new FakeClock();
-  const a = speaker("a", net, clock);
-  const b = speaker("b", net, clock);
-  a.hb.start();
-  b.hb.start();
+  const { net, clock, a, b } = startedPair();
   clock.advance(500);
   const old = net.captured.find((p) => p.to === "192.0.2.12")?.packet as Uint8Array;
   a.hb.stop();
