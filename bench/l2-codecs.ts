@@ -19,7 +19,7 @@ const socket: PacketSocket = {
   },
   joinMulticast: () => {},
   leaveMulticast: () => {},
-  stats: () => ({ packets: 0, drops: 0 }),
+  stats: () => ({ packets: 0, drops: 0, handlerErrors: 0 }),
   close: () => {},
 };
 const owned = Array.from({ length: 1000 }, (_, i) => `192.0.2.${i % 250}`).concat(

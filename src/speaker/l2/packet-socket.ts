@@ -30,9 +30,18 @@ export interface PacketSocket {
   /** Receives frames sent to this link-layer multicast address (IPv6 solicited-node groups). */
   joinMulticast(mac: Uint8Array): void;
   leaveMulticast(mac: Uint8Array): void;
-  /** Frames the kernel queued and dropped (queue full) since the previous call. */
-  stats(): { packets: number; drops: number };
+  /**
+   * Since the previous call: frames the kernel passed and dropped (queue full), and frames whose
+   * handler threw (caught here, as a throw from the native callback would end the process).
+   */
+  stats(): PacketSocketStats;
   close(): void;
+}
+
+export interface PacketSocketStats {
+  packets: number;
+  drops: number;
+  handlerErrors: number;
 }
 
 export class PacketSocketError extends Error {
@@ -96,6 +105,7 @@ export function openPacketSocket(interfaceName: string): PacketSocket {
   const opened = call(() => native.open(interfaceName));
   const handle = opened.handle;
   let closed = false;
+  let handlerErrors = 0;
   return {
     interfaceName,
     interfaceIndex: opened.ifindex,
@@ -103,10 +113,11 @@ export function openPacketSocket(interfaceName: string): PacketSocket {
     start(onFrame) {
       call(() =>
         native.start(handle, (frame, type) => {
-          // A throw here would surface from the native poll callback as an uncaught exception.
           try {
             onFrame(frame, type as FrameType);
-          } catch {}
+          } catch {
+            handlerErrors++;
+          }
         }),
       );
     },
@@ -120,7 +131,10 @@ export function openPacketSocket(interfaceName: string): PacketSocket {
       call(() => native.dropMembership(handle, Buffer.from(mac)));
     },
     stats() {
-      return call(() => native.stats(handle));
+      const kernel = call(() => native.stats(handle));
+      const result = { ...kernel, handlerErrors };
+      handlerErrors = 0;
+      return result;
     },
     close() {
       if (closed) return;

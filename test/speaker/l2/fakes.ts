@@ -38,7 +38,7 @@ export class FakeSocket implements PacketSocket {
     else this.groups.delete(k);
   }
   stats() {
-    return { packets: 0, drops: 0 };
+    return { packets: 0, drops: 0, handlerErrors: 0 };
   }
   close() {
     this.closed = true;
