@@ -1,0 +1,169 @@
+// Runs the heartbeat protocol: sends signed heartbeats to each peer at the interval the plan
+// gives it, takes in the ones received, and reports liveness changes. I/O (a datagram socket)
+// and time come in through the constructor; decisions stay in Membership and planHeartbeats.
+//
+// One timer ticks every `tickMs` (20 ms): it sends the heartbeats that are due and expires
+// peers, so a peer is declared dead at most one tick after its deadline (300-320 ms at 100 ms).
+import type { Clock } from "./clock.js";
+import { decodeHeartbeat, encodeHeartbeat, type HeartbeatDropReason, ownedDigest } from "./heartbeat.js";
+import type { HeartbeatPlan } from "./heartbeat-plan.js";
+import type { Membership, MembershipChange } from "./membership.js";
+
+export interface DatagramTransport {
+  start(onMessage: (packet: Uint8Array) => void): void;
+  /** May throw (unreachable network); counted, never fatal. */
+  send(packet: Uint8Array, address: string): void;
+  close(): void;
+}
+
+export interface HeartbeatsOptions {
+  self: string;
+  key: Uint8Array;
+  /** Must grow across restarts of this node: its start time in ms is the usual choice. */
+  incarnation: number;
+  transport: DatagramTransport;
+  clock: Clock;
+  membership: Membership;
+  onChange: (changes: MembershipChange[]) => void;
+  fastIntervalMs?: number;
+  slowIntervalMs?: number;
+  tickMs?: number;
+}
+
+export interface HeartbeatsStats {
+  sent: number;
+  sendErrors: number;
+  accepted: number;
+  replayed: number;
+  dropped: Partial<Record<HeartbeatDropReason, number>>;
+}
+
+export class Heartbeats {
+  private readonly fast: number;
+  private readonly slow: number;
+  private readonly tick: number;
+  private peers = new Map<string, string>();
+  private plan: HeartbeatPlan = new Map();
+  private readonly due = new Map<string, number>();
+  private owned = { count: 0, digest: ownedDigest([]) };
+  private sequence = 0;
+  private leaving = false;
+  private timer: unknown;
+  private readonly counts: HeartbeatsStats = {
+    sent: 0,
+    sendErrors: 0,
+    accepted: 0,
+    replayed: 0,
+    dropped: {},
+  };
+
+  constructor(private readonly o: HeartbeatsOptions) {
+    this.fast = o.fastIntervalMs ?? 100;
+    this.slow = o.slowIntervalMs ?? 1000;
+    this.tick = o.tickMs ?? 20;
+  }
+
+  /** Peers by node name and the address their heartbeats go to (node addresses). */
+  setPeers(peers: ReadonlyMap<string, string>): void {
+    this.peers = new Map([...peers].filter(([node]) => node !== this.o.self));
+    for (const node of [...this.due.keys()]) if (!this.peers.has(node)) this.due.delete(node);
+  }
+
+  setPlan(plan: HeartbeatPlan): void {
+    const now = this.o.clock.now();
+    for (const [node, interval] of plan) {
+      // A peer that just became a successor hears from this node at once, not after a slow interval.
+      if (interval < (this.plan.get(node) ?? this.slow)) this.due.set(node, now);
+    }
+    this.plan = plan;
+  }
+
+  setOwned(addresses: readonly string[]): void {
+    this.owned = { count: addresses.length, digest: ownedDigest(addresses) };
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.o.transport.start((packet) => this.receive(packet));
+    this.schedule();
+  }
+
+  /**
+   * Whether peers may elect this node. Unavailable (starting up, or SIGTERM) heartbeats carry the
+   * leaving flag, go to every peer at the fast interval, and the change is sent at once.
+   */
+  setAvailable(available: boolean): void {
+    if (this.leaving === !available) return;
+    this.leaving = !available;
+    const now = this.o.clock.now();
+    for (const node of this.peers.keys()) this.due.set(node, now);
+    if (this.timer !== undefined) this.sendDue(now);
+  }
+
+  /** SIGTERM: peers stop counting on this node from the next packet on. */
+  leave(): void {
+    this.setAvailable(false);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.o.transport.close();
+  }
+
+  stats(): HeartbeatsStats {
+    return structuredClone(this.counts);
+  }
+
+  private schedule(): void {
+    this.timer = this.o.clock.setTimeout(() => {
+      const now = this.o.clock.now();
+      this.sendDue(now);
+      const changes = this.o.membership.expire(now);
+      if (changes.length) this.o.onChange(changes);
+      this.schedule();
+    }, this.tick);
+  }
+
+  private intervalFor(node: string): number {
+    return this.leaving ? this.fast : (this.plan.get(node) ?? this.slow);
+  }
+
+  private sendDue(now: number): void {
+    for (const [node, address] of this.peers) {
+      if ((this.due.get(node) ?? now) > now) continue;
+      const interval = this.intervalFor(node);
+      this.due.set(node, now + interval);
+      const packet = encodeHeartbeat(
+        {
+          node: this.o.self,
+          incarnation: this.o.incarnation,
+          sequence: ++this.sequence,
+          intervalMs: interval,
+          leaving: this.leaving,
+          ownedCount: this.owned.count,
+          ownedDigest: this.owned.digest,
+        },
+        this.o.key,
+      );
+      try {
+        this.o.transport.send(packet, address);
+        this.counts.sent++;
+      } catch {
+        this.counts.sendErrors++;
+      }
+    }
+  }
+
+  private receive(packet: Uint8Array): void {
+    const d = decodeHeartbeat(packet, this.o.key);
+    if (!d.ok) {
+      this.counts.dropped[d.reason] = (this.counts.dropped[d.reason] ?? 0) + 1;
+      return;
+    }
+    const { result, change } = this.o.membership.observe(d.value, this.o.clock.now());
+    if (result === "replayed") this.counts.replayed++;
+    if (result === "accepted") this.counts.accepted++;
+    if (change) this.o.onChange([change]);
+  }
+}

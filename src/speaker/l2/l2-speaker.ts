@@ -1,0 +1,180 @@
+// The layer-2 half of the speaker without Kubernetes: given the cluster state (nodes, Services,
+// peers' addresses, fed by informers elsewhere) and liveness from heartbeats, it elects owners
+// and makes this node answer and announce exactly the addresses it owns, on the interfaces it
+// may use. Level-triggered: every change recomputes the whole desired state.
+import {
+  type Election,
+  type ElectionNode,
+  type ElectionService,
+  electOwner,
+  shouldAnnounce,
+} from "../../domain/election.js";
+import type { Announcer } from "./announcer.js";
+import type { Clock } from "./clock.js";
+import { planHeartbeats } from "./heartbeat-plan.js";
+import type { Heartbeats } from "./heartbeats.js";
+import type { Membership } from "./membership.js";
+import type { Responder } from "./responder.js";
+
+export interface ClusterState {
+  nodes: readonly ElectionNode[];
+  services: readonly ElectionService[];
+  /** Node name -> the address its speaker receives heartbeats on. */
+  peers: ReadonlyMap<string, string>;
+}
+
+export interface L2Link {
+  responder: Responder;
+  announcer: Announcer;
+}
+
+export interface OwnershipChange {
+  address: string;
+  owned: boolean;
+}
+
+export interface L2SpeakerOptions {
+  self: string;
+  clock: Clock;
+  membership: Membership;
+  heartbeats: Heartbeats;
+  /** One per interface this node may announce on. */
+  links: readonly L2Link[];
+  /** True when no speaker has announced this address before: probe it first (RFC 5227). */
+  isFirstAnnouncement?: (address: string) => boolean;
+  /** How long a leaving node keeps answering after telling its peers (default 500 ms). */
+  handoverMs?: number;
+  /**
+   * How long a starting node listens before it may own anything (default 1500 ms: every live
+   * peer sends at least one slow heartbeat meanwhile). Claiming at once would steal addresses
+   * from their owners on every restart, since a new node first believes it is alone.
+   */
+  settleMs?: number;
+  onChange?: (change: OwnershipChange) => void;
+  onConflict?: (address: string, mac: string) => void;
+}
+
+export class L2Speaker {
+  private state: ClusterState = { nodes: [], services: [], peers: new Map() };
+  /** Addresses the election gives this node. */
+  private readonly wanted = new Set<string>();
+  /** Addresses this node answers for: wanted, and free (probe passed or not needed). */
+  private readonly owned = new Set<string>();
+  private elections = new Map<string, Election>();
+  private leaving = false;
+  private settled = false;
+  /** leave() was called: never become available again. */
+  private departing = false;
+
+  constructor(private readonly o: L2SpeakerOptions) {}
+
+  start(): void {
+    for (const link of this.o.links) link.responder.start();
+    this.o.heartbeats.setAvailable(false);
+    this.o.heartbeats.start();
+    this.o.clock.setTimeout(() => {
+      if (this.departing) return;
+      this.settled = true;
+      this.o.heartbeats.setAvailable(true);
+      this.reconcile();
+    }, this.o.settleMs ?? 1500);
+    this.reconcile();
+  }
+
+  setState(state: ClusterState): void {
+    this.state = state;
+    this.o.heartbeats.setPeers(state.peers);
+    this.reconcile();
+  }
+
+  /** Liveness changed (Heartbeats' onChange). */
+  membershipChanged(): void {
+    this.reconcile();
+  }
+
+  /** Elections as last computed, by Service key (for status and debugging). */
+  currentElections(): ReadonlyMap<string, Election> {
+    return this.elections;
+  }
+
+  ownedAddresses(): string[] {
+    return [...this.owned].sort();
+  }
+
+  /**
+   * SIGTERM: peers learn at once that this node leaves and take over; this node keeps answering
+   * for `handoverMs` so no request goes unanswered in between, then stops.
+   */
+  leave(): Promise<void> {
+    this.departing = true;
+    this.o.heartbeats.leave();
+    return new Promise((resolve) => {
+      this.o.clock.setTimeout(() => {
+        this.leaving = true;
+        this.reconcile();
+        resolve();
+      }, this.o.handoverMs ?? 500);
+    });
+  }
+
+  stop(): void {
+    for (const link of this.o.links) {
+      link.announcer.stop();
+      link.responder.stop();
+    }
+    this.o.heartbeats.stop();
+  }
+
+  private reconcile(): void {
+    const now = this.o.clock.now();
+    const live = new Set(this.o.membership.liveNodes(now));
+    if (this.leaving || !this.settled) live.delete(this.o.self);
+    this.elections = electOwner({ nodes: this.state.nodes, live, services: this.state.services });
+    const next = new Set<string>();
+    for (const s of this.state.services) {
+      if (shouldAnnounce(this.o.self, this.elections.get(s.key)) === "")
+        for (const a of s.addresses) next.add(a);
+    }
+    for (const address of [...this.wanted]) if (!next.has(address)) this.release(address);
+    for (const address of next) if (!this.wanted.has(address)) this.take(address);
+    this.publish();
+    this.o.heartbeats.setPlan(planHeartbeats(this.o.self, this.state.peers.keys(), this.elections.values()));
+  }
+
+  /** Answer for what is owned and not still being probed or found in conflict. */
+  private publish(): void {
+    const addresses = [...this.owned];
+    for (const link of this.o.links) link.responder.setOwned(addresses);
+    this.o.heartbeats.setOwned(addresses);
+  }
+
+  private take(address: string): void {
+    this.wanted.add(address);
+    const probe = this.o.isFirstAnnouncement?.(address) ?? false;
+    if (!probe) this.own(address);
+    for (const link of this.o.links) {
+      void link.announcer.announce(address, { probe }).then((result) => {
+        if (!this.wanted.has(address) || !probe) return;
+        if (result.outcome === "announced") {
+          this.own(address);
+          this.publish();
+        } else if (result.outcome === "conflict") {
+          // A foreign host holds it: report, and do not steal it while this node stays owner.
+          this.o.onConflict?.(address, result.mac);
+        }
+      });
+    }
+  }
+
+  private own(address: string): void {
+    if (this.owned.has(address)) return;
+    this.owned.add(address);
+    this.o.onChange?.({ address, owned: true });
+  }
+
+  private release(address: string): void {
+    this.wanted.delete(address);
+    if (this.owned.delete(address)) this.o.onChange?.({ address, owned: false });
+    for (const link of this.o.links) link.announcer.withdraw(address);
+  }
+}

@@ -1,0 +1,121 @@
+// Who is alive, from the heartbeats received: a pure state machine. Time comes in as an argument
+// (milliseconds on any monotonic clock), so the same inputs always give the same view.
+//
+// A peer is live from its first accepted heartbeat until either it says it is leaving or
+// `missedIntervals` of its own announced interval pass without a heartbeat (3 x 100 ms = 300 ms
+// for the peers that watch it closely). Replay protection: a heartbeat counts only if its
+// (incarnation, sequence) is newer than the last one accepted from that node. A node that
+// restarted with a clock that went backwards gets a lower incarnation; it is accepted again once
+// the old one has been silent for `forgetAfterMs`.
+import type { Heartbeat } from "./heartbeat.js";
+
+export type PeerState = "live" | "dead" | "left";
+
+export interface Peer {
+  node: string;
+  state: PeerState;
+  incarnation: number;
+  sequence: number;
+  lastSeen: number;
+  /** lastSeen + missedIntervals x the interval it announced. */
+  deadline: number;
+  ownedCount: number;
+  ownedDigest: string;
+}
+
+export interface MembershipOptions {
+  self: string;
+  /** Heartbeats a peer may miss before it is declared dead (default 3). */
+  missedIntervals?: number;
+  /** Floor for the interval a peer announces, so a bogus 0 cannot flap it (default 20 ms). */
+  minIntervalMs?: number;
+  /** After this long without a heartbeat, a lower incarnation is accepted again (default 30 s). */
+  forgetAfterMs?: number;
+}
+
+export type ObserveResult = "accepted" | "self" | "replayed";
+
+export interface MembershipChange {
+  node: string;
+  from: PeerState | "unknown";
+  to: PeerState;
+}
+
+export class Membership {
+  readonly self: string;
+  private readonly missed: number;
+  private readonly minInterval: number;
+  private readonly forgetAfter: number;
+  private readonly peers = new Map<string, Peer>();
+
+  constructor(options: MembershipOptions) {
+    this.self = options.self;
+    this.missed = options.missedIntervals ?? 3;
+    this.minInterval = options.minIntervalMs ?? 20;
+    this.forgetAfter = options.forgetAfterMs ?? 30_000;
+  }
+
+  /** Takes in one authenticated heartbeat received at `now`. */
+  observe(h: Heartbeat, now: number): { result: ObserveResult; change?: MembershipChange } {
+    if (h.node === this.self) return { result: "self" };
+    const known = this.peers.get(h.node);
+    if (known && !this.isNewer(known, h, now)) return { result: "replayed" };
+    const state: PeerState = h.leaving ? "left" : "live";
+    const interval = Math.max(h.intervalMs, this.minInterval);
+    this.peers.set(h.node, {
+      node: h.node,
+      state,
+      incarnation: h.incarnation,
+      sequence: h.sequence,
+      lastSeen: now,
+      deadline: now + this.missed * interval,
+      ownedCount: h.ownedCount,
+      ownedDigest: h.ownedDigest,
+    });
+    const from = known?.state ?? "unknown";
+    return from === state
+      ? { result: "accepted" }
+      : { result: "accepted", change: { node: h.node, from, to: state } };
+  }
+
+  private isNewer(known: Peer, h: Heartbeat, now: number): boolean {
+    if (h.incarnation > known.incarnation) return true;
+    if (h.incarnation === known.incarnation) return h.sequence > known.sequence;
+    return now - known.lastSeen >= this.forgetAfter;
+  }
+
+  /** Declares dead every live peer whose deadline passed (and forgets long-gone ones); returns what changed. */
+  expire(now: number): MembershipChange[] {
+    const changes: MembershipChange[] = [];
+    for (const peer of this.peers.values()) {
+      if (peer.state === "live" && now > peer.deadline) {
+        peer.state = "dead";
+        changes.push({ node: peer.node, from: "live", to: "dead" });
+      } else if (peer.state !== "live" && now - peer.lastSeen >= this.forgetAfter) {
+        // Same effect on replay protection as isNewer's rule, and the map stays bounded.
+        this.peers.delete(peer.node);
+      }
+    }
+    return changes;
+  }
+
+  /** Nodes that count as alive at `now`, this node included, sorted. */
+  liveNodes(now: number): string[] {
+    const live = [this.self];
+    for (const peer of this.peers.values())
+      if (peer.state === "live" && now <= peer.deadline) live.push(peer.node);
+    return live.sort();
+  }
+
+  /** The earliest time at which expire() can change something, for the caller's timer. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const p of this.peers.values())
+      if (p.state === "live" && (next === undefined || p.deadline < next)) next = p.deadline;
+    return next;
+  }
+
+  snapshot(): Peer[] {
+    return [...this.peers.values()].map((p) => ({ ...p })).sort((a, b) => a.node.localeCompare(b.node));
+  }
+}

@@ -1,0 +1,98 @@
+// A PacketSocket and a Clock for tests: frames sent are recorded, frames received are injected.
+import type { Clock } from "../../../src/speaker/l2/clock.js";
+import type { DatagramTransport } from "../../../src/speaker/l2/heartbeats.js";
+import { macToBytes, macToString } from "../../../src/speaker/l2/link-address.js";
+import { type FrameHandler, FrameType, type PacketSocket } from "../../../src/speaker/l2/packet-socket.js";
+
+export class FakeSocket implements PacketSocket {
+  readonly interfaceName = "eth0";
+  readonly interfaceIndex = 2;
+  readonly mac: Uint8Array;
+  readonly sent: Uint8Array[] = [];
+  readonly groups = new Map<string, number>();
+  failSends = false;
+  closed = false;
+  private handler: FrameHandler | undefined;
+
+  constructor(mac = "02:00:00:00:00:0b") {
+    this.mac = macToBytes(mac) as Uint8Array;
+  }
+  start(onFrame: FrameHandler) {
+    this.handler = onFrame;
+  }
+  receive(frame: Uint8Array, type = FrameType.Broadcast) {
+    this.handler?.(frame, type);
+  }
+  send(frame: Uint8Array) {
+    if (this.failSends) throw Object.assign(new Error("send: Network is down"), { code: "ENETDOWN" });
+    this.sent.push(frame);
+  }
+  joinMulticast(mac: Uint8Array) {
+    const k = macToString(mac);
+    this.groups.set(k, (this.groups.get(k) ?? 0) + 1);
+  }
+  leaveMulticast(mac: Uint8Array) {
+    const k = macToString(mac);
+    const n = (this.groups.get(k) ?? 0) - 1;
+    if (n > 0) this.groups.set(k, n);
+    else this.groups.delete(k);
+  }
+  stats() {
+    return { packets: 0, drops: 0, handlerErrors: 0 };
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+export class FakeClock implements Clock {
+  private time = 0;
+  private seq = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  now() {
+    return this.time;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.time + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown) {
+    this.timers.delete(handle as number);
+  }
+  /** Runs every timer due up to now + ms, in time order (ties in creation order). */
+  advance(ms: number) {
+    const end = this.time + ms;
+    for (;;) {
+      const next = [...this.timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = end;
+  }
+  pending() {
+    return this.timers.size;
+  }
+}
+
+/** A network of speakers on one fake clock; links can be cut. */
+export class FakeNetwork {
+  readonly inboxes = new Map<string, (p: Uint8Array) => void>();
+  readonly captured: { to: string; packet: Uint8Array }[] = [];
+  readonly cut = new Set<string>();
+  transport(address: string): DatagramTransport {
+    return {
+      start: (onMessage) => this.inboxes.set(address, onMessage),
+      send: (packet, to) => {
+        if (this.cut.has(address) || this.cut.has(to)) return;
+        this.captured.push({ to, packet });
+        this.inboxes.get(to)?.(packet);
+      },
+      close: () => this.inboxes.delete(address),
+    };
+  }
+}

@@ -1,0 +1,175 @@
+import { Announcer } from "../../../src/speaker/l2/announcer.js";
+import { decodeArp, encodeArp } from "../../../src/speaker/l2/arp.js";
+import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
+import { L2Speaker } from "../../../src/speaker/l2/l2-speaker.js";
+import { Membership } from "../../../src/speaker/l2/membership.js";
+import { Responder } from "../../../src/speaker/l2/responder.js";
+import { FakeClock, FakeNetwork, FakeSocket } from "./fakes.js";
+import { whoHas } from "./frames.js";
+
+const key = Buffer.from("k");
+const peers = new Map([
+  ["a", "192.0.2.11"],
+  ["b", "192.0.2.12"],
+]);
+const nodes = ["a", "b"].map((name) => ({ name, labels: {}, ready: true, networkUnavailable: false }));
+const service = {
+  key: "ns/web",
+  addresses: ["192.0.2.10"],
+  advertisements: [{}],
+  trafficPolicy: "Cluster" as const,
+  endpointNodes: [],
+};
+
+function node(self: string, mac: string, net: FakeNetwork, clock: FakeClock, firstAnnouncement = false) {
+  const socket = new FakeSocket(mac);
+  const membership = new Membership({ self });
+  const announcer = new Announcer(socket, clock);
+  const responder = new Responder(socket, (c) => announcer.observe(c));
+  const conflicts: string[] = [];
+  let speaker: L2Speaker | undefined;
+  const heartbeats = new Heartbeats({
+    self,
+    key,
+    incarnation: 1,
+    transport: net.transport(peers.get(self) as string),
+    clock,
+    membership,
+    onChange: () => speaker?.membershipChanged(),
+  });
+  speaker = new L2Speaker({
+    self,
+    clock,
+    membership,
+    heartbeats,
+    links: [{ responder, announcer }],
+    isFirstAnnouncement: () => firstAnnouncement,
+    onConflict: (address, m) => conflicts.push(`${address} ${m}`),
+  });
+  speaker.setState({ nodes, services: [service], peers });
+  speaker.start();
+  /** Does this node answer an ARP request for the address right now? */
+  const answers = () => {
+    const before = socket.sent.length;
+    socket.receive(encodeArp(whoHas("192.0.2.10")));
+    return socket.sent.slice(before).some((f) => {
+      const d = decodeArp(f);
+      return d.ok && d.value.operation === "reply";
+    });
+  };
+  return { speaker, socket, answers, conflicts };
+}
+
+function pair(firstAnnouncement = false) {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, firstAnnouncement);
+  const b = node("b", "02:00:00:00:00:0b", net, clock, firstAnnouncement);
+  clock.advance(2000);
+  const owner = a.speaker.ownedAddresses().length ? a : b;
+  const other = owner === a ? b : a;
+  return { net, clock, owner, other, ownerIp: owner === a ? "192.0.2.11" : "192.0.2.12" };
+}
+
+test("once both speakers hear each other, exactly one answers", () => {
+  const { owner, other } = pair();
+  expect(owner.answers()).toBe(true);
+  expect(other.answers()).toBe(false);
+  expect(owner.speaker.ownedAddresses()).toEqual(["192.0.2.10"]);
+});
+
+test("when the owner goes silent, the other takes over within about 300 ms and announces", () => {
+  const { net, clock, owner, other, ownerIp } = pair();
+  net.cut.add(ownerIp);
+  const sentBefore = other.socket.sent.length;
+  clock.advance(200);
+  expect(other.answers()).toBe(false);
+  clock.advance(120);
+  expect(other.answers()).toBe(true);
+  const gratuitous = other.socket.sent
+    .slice(sentBefore)
+    .map((f) => decodeArp(f))
+    .filter((d) => d.ok && d.value.senderIp === d.value.targetIp);
+  expect(gratuitous.length).toBeGreaterThanOrEqual(1);
+  expect(owner.answers()).toBe(true); // cut off, it cannot know; the conflict detection is for this case
+});
+
+test("on SIGTERM the successor answers before the leaving owner stops: no gap", async () => {
+  const { clock, owner, other } = pair();
+  const left = owner.speaker.leave();
+  expect(other.answers()).toBe(true);
+  expect(owner.answers()).toBe(true);
+  clock.advance(500);
+  await left;
+  expect(owner.answers()).toBe(false);
+  expect(other.answers()).toBe(true);
+});
+
+test("the owner comes back: the address moves back once and stays", () => {
+  const { net, clock, owner, other, ownerIp } = pair();
+  net.cut.add(ownerIp);
+  clock.advance(400);
+  net.cut.delete(ownerIp);
+  clock.advance(1100);
+  expect(owner.answers()).toBe(true);
+  expect(other.answers()).toBe(false);
+  clock.advance(10_000);
+  expect(owner.answers()).toBe(true);
+  expect(other.answers()).toBe(false);
+});
+
+test("a first announcement is probed: nothing is answered until the probe passes", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  // Alone: after listening for peers, a owns the address, probes it, answers only afterwards.
+  clock.advance(1500);
+  expect(a.answers()).toBe(false);
+  clock.advance(700);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(a.answers()).toBe(true);
+});
+
+test("a first announcement answered by a foreign host is reported and never answered", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  clock.advance(1500 + 250);
+  // A host outside the cluster already uses the address and answers the probe.
+  a.socket.receive(
+    encodeArp({
+      ...whoHas("192.0.2.100"),
+      operation: "reply",
+      senderMac: "02:00:00:00:00:99",
+      ethernetSource: "02:00:00:00:00:99",
+      senderIp: "192.0.2.10",
+      targetIp: "0.0.0.0",
+    }),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  clock.advance(5000);
+  expect(a.conflicts).toEqual(["192.0.2.10 02:00:00:00:00:99"]);
+  expect(a.answers()).toBe(false);
+});
+
+test("a starting speaker listens before claiming, so a running owner keeps its address until then", () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock);
+  clock.advance(2000);
+  expect(a.answers()).toBe(true);
+  const b = node("b", "02:00:00:00:00:0b", net, clock);
+  // b believes itself alone at first but claims nothing, and a does not hand over to it yet.
+  expect(b.answers()).toBe(false);
+  clock.advance(1400);
+  expect(b.answers()).toBe(false);
+  expect(a.answers()).toBe(true);
+  // Around b's settling, someone answers at every millisecond; afterwards exactly one does.
+  for (let t = 0; t < 400; t++) {
+    clock.advance(1);
+    expect([a.answers(), b.answers()].filter(Boolean).length).toBeGreaterThanOrEqual(1);
+  }
+  // b ranks first for 192.0.2.10, so the address moved to it, once.
+  expect(b.answers()).toBe(true);
+  expect(a.answers()).toBe(false);
+});

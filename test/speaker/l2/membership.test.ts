@@ -1,0 +1,104 @@
+import type { Heartbeat } from "../../../src/speaker/l2/heartbeat.js";
+import { Membership } from "../../../src/speaker/l2/membership.js";
+
+function hb(node: string, sequence: number, extra: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    node,
+    incarnation: 1000,
+    sequence,
+    intervalMs: 100,
+    leaving: false,
+    ownedCount: 0,
+    ownedDigest: "0".repeat(16),
+    ...extra,
+  };
+}
+
+test("a peer is live from its first heartbeat and dead after three missed intervals", () => {
+  const m = new Membership({ self: "a" });
+  expect(m.observe(hb("b", 1), 0).change).toEqual({ node: "b", from: "unknown", to: "live" });
+  expect(m.liveNodes(300)).toEqual(["a", "b"]);
+  expect(m.expire(300)).toEqual([]);
+  expect(m.liveNodes(301)).toEqual(["a"]);
+  expect(m.expire(301)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  expect(m.expire(400)).toEqual([]);
+});
+
+test("regular heartbeats keep a peer live indefinitely", () => {
+  const m = new Membership({ self: "a" });
+  for (let t = 0, seq = 1; t <= 10_000; t += 100, seq++) {
+    m.observe(hb("b", seq), t);
+    expect(m.expire(t + 99)).toEqual([]);
+  }
+  expect(m.liveNodes(10_050)).toEqual(["a", "b"]);
+});
+
+test("the deadline follows the interval the peer announced", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("slow", 1, { intervalMs: 1000 }), 0);
+  m.observe(hb("bogus", 1, { intervalMs: 0 }), 0);
+  expect(m.liveNodes(2999)).toEqual(["a", "slow"]);
+  expect(m.nextDeadline()).toBe(60);
+  expect(
+    m
+      .expire(3001)
+      .map((c) => c.node)
+      .sort(),
+  ).toEqual(["bogus", "slow"]);
+});
+
+test("replayed and reordered heartbeats do not refresh a peer", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 5), 0);
+  expect(m.observe(hb("b", 5), 250).result).toBe("replayed");
+  expect(m.observe(hb("b", 4), 250).result).toBe("replayed");
+  expect(m.observe(hb("b", 6, { incarnation: 999 }), 250).result).toBe("replayed");
+  expect(m.expire(301)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  // A replayed packet cannot bring it back either.
+  expect(m.observe(hb("b", 5), 400).result).toBe("replayed");
+  expect(m.liveNodes(400)).toEqual(["a"]);
+});
+
+test("a restarted peer (higher incarnation, sequence from 1) is live again at once", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 900), 0);
+  m.expire(500);
+  expect(m.observe(hb("b", 1, { incarnation: 2000 }), 600).change).toEqual({
+    node: "b",
+    from: "dead",
+    to: "live",
+  });
+});
+
+test("a leaving peer drops out at once, before its deadline", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 1), 0);
+  expect(m.observe(hb("b", 2, { leaving: true }), 50).change).toEqual({
+    node: "b",
+    from: "live",
+    to: "left",
+  });
+  expect(m.liveNodes(60)).toEqual(["a"]);
+});
+
+test("its own heartbeats (looped back) are ignored", () => {
+  const m = new Membership({ self: "a" });
+  expect(m.observe(hb("a", 1), 0).result).toBe("self");
+  expect(m.snapshot()).toEqual([]);
+});
+
+test("a lower incarnation is accepted only after the old one was silent for forgetAfterMs", () => {
+  const m = new Membership({ self: "a", forgetAfterMs: 10_000 });
+  m.observe(hb("b", 1, { incarnation: 5000 }), 0);
+  expect(m.observe(hb("b", 1, { incarnation: 10 }), 9_999).result).toBe("replayed");
+  expect(m.observe(hb("b", 1, { incarnation: 10 }), 10_000).result).toBe("accepted");
+});
+
+test("peers gone for longer than forgetAfterMs are forgotten", () => {
+  const m = new Membership({ self: "a", forgetAfterMs: 1000 });
+  m.observe(hb("b", 1), 0);
+  m.expire(400);
+  expect(m.snapshot().map((p) => p.state)).toEqual(["dead"]);
+  m.expire(1000);
+  expect(m.snapshot()).toEqual([]);
+});
