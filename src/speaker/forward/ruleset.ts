@@ -1,0 +1,296 @@
+// The nftables table `inet herald` as data: static chains, and everything that changes
+// per Service in sets, verdict maps and one small chain per frontend. Built purely from
+// a ForwardingPlan; printed by render.ts, interpreted by tracer.ts.
+//
+// Packet path (first packet of a connection; conntrack carries the rest):
+//   prerouting  nat  dstnat-10   source-range check, then frontends vmap -> svc-<id>
+//   svc-<id>                     affinity lookups, then numgen spread -> dnat to a target
+//   postrouting nat  srcnat-10   masquerade what went to another node's NodePort, and hairpin
+//   forward/input filter-10      reject frontends without endpoints and unknown ports
+//
+// Why the owner never DNATs to its own NodeIP:NodePort: a connection gets one destination
+// NAT in prerouting and the first nat chain wins, so kube-proxy's NodePort rules would be
+// skipped and the connection breaks. Local endpoints are reached by DNAT to the pod itself;
+// other nodes by DNAT to their NodePort plus masquerade, so replies come back through here.
+// Local pods need no masquerade: their replies route through this node (their gateway),
+// where conntrack undoes the DNAT; so Cluster keeps the client address for local pods too.
+import type { Family, ForwardingPlan, Frontend, Target } from "./state.js";
+import { addressToken } from "./state.js";
+
+export const tableName = "herald";
+
+export type Field = "saddr" | "daddr" | "l4proto" | "dport" | "ctOriginalDaddr";
+
+export type Match =
+  /** `<fields> [!=] @set`: the fields' values, concatenated, are (not) an element. */
+  | { kind: "lookup"; family: Family; fields: Field[]; set: string; negate?: boolean }
+  | { kind: "ctStatusDnat" }
+  | { kind: "l4proto"; protocol: "tcp" | "udp" }
+  /** `numgen random mod N 0`: true with probability 1/N. */
+  | { kind: "numgen"; modulus: number };
+
+export type Statement =
+  | { kind: "vmap"; family: Family; fields: Field[]; map: string }
+  | { kind: "goto"; chain: string }
+  | { kind: "updateSet"; family: Family; set: string }
+  | { kind: "dnat"; family: Family; address: string; port: number }
+  | { kind: "masquerade" }
+  | { kind: "drop" }
+  | { kind: "reject"; with: "tcp reset" | "icmpx port-unreachable" };
+
+export interface Rule {
+  match: Match[];
+  statements: Statement[];
+  comment?: string;
+}
+
+export interface Hook {
+  type: "nat" | "filter";
+  hook: "prerouting" | "postrouting" | "forward" | "input";
+  priority: string;
+}
+
+export interface Chain {
+  name: string;
+  hook?: Hook;
+  rules: Rule[];
+}
+
+export interface Element {
+  /** One value per field of the set's type; CIDRs in interval fields. */
+  key: string[];
+  /** Maps: the chain a verdict map element jumps to (goto). */
+  goto?: string;
+}
+
+export interface NamedSet {
+  name: string;
+  type: string[];
+  flags: string[];
+  /** Dynamic sets are filled by the packet path (affinity); their elements are not ours. */
+  dynamic: boolean;
+  timeoutSeconds?: number;
+  map: boolean;
+  elements: Element[];
+}
+
+export interface Ruleset {
+  table: string;
+  sets: NamedSet[];
+  chains: Chain[];
+}
+
+const addrType = (f: Family) => (f === 4 ? "ipv4_addr" : "ipv6_addr");
+const sfx = (f: Family) => (f === 4 ? "v4" : "v6");
+const frontendKey: Field[] = ["daddr", "l4proto", "dport"];
+
+export const setNames = {
+  frontends: (f: Family) => `frontends-${sfx(f)}`,
+  noEndpoints: (f: Family) => `no-endpoints-${sfx(f)}`,
+  owned: (f: Family) => `owned-${sfx(f)}`,
+  restricted: (f: Family) => `restricted-${sfx(f)}`,
+  allowed: (f: Family) => `allowed-${sfx(f)}`,
+  nodes: (f: Family) => `nodes-${sfx(f)}`,
+  hairpin: (f: Family) => `hairpin-${sfx(f)}`,
+};
+
+export const serviceChain = (fe: Frontend) => `svc-${fe.id}`;
+const targetToken = (t: Target) => `${addressToken(t.address)}-${t.port}`;
+const endpointChain = (fe: Frontend, t: Target) => `ep-${fe.id}-${targetToken(t)}`;
+const affinitySet = (fe: Frontend, t: Target) => `aff-${fe.id}-${targetToken(t)}`;
+
+function staticSets(f: Family): NamedSet[] {
+  const a = addrType(f);
+  const set = (name: string, type: string[], flags: string[] = [], map = false): NamedSet => ({
+    name,
+    type,
+    flags,
+    dynamic: false,
+    map,
+    elements: [],
+  });
+  return [
+    set(setNames.frontends(f), [a, "inet_proto", "inet_service"], [], true),
+    set(setNames.noEndpoints(f), [a, "inet_proto", "inet_service"]),
+    set(setNames.owned(f), [a]),
+    set(setNames.restricted(f), [a, "inet_proto", "inet_service"]),
+    set(setNames.allowed(f), [a, "inet_proto", "inet_service", a], ["interval"]),
+    set(setNames.nodes(f), [a]),
+    set(setNames.hairpin(f), [a, a]),
+  ];
+}
+
+function staticChains(): Chain[] {
+  const families: Family[] = [4, 6];
+  const rejectUnserved = families.flatMap((f): Rule[] => [
+    {
+      match: [{ kind: "lookup", family: f, fields: frontendKey, set: setNames.noEndpoints(f) }],
+      statements: [{ kind: "goto", chain: "reject-service" }],
+    },
+    ...(["tcp", "udp"] as const).map(
+      (protocol): Rule => ({
+        match: [
+          { kind: "lookup", family: f, fields: ["daddr"], set: setNames.owned(f) },
+          { kind: "l4proto", protocol },
+        ],
+        statements: [{ kind: "goto", chain: "reject-service" }],
+        comment: "owned address, port not forwarded",
+      }),
+    ),
+  ]);
+  return [
+    {
+      name: "prerouting",
+      hook: { type: "nat", hook: "prerouting", priority: "dstnat - 10" },
+      rules: families.flatMap((f): Rule[] => [
+        {
+          match: [
+            { kind: "lookup", family: f, fields: frontendKey, set: setNames.restricted(f) },
+            {
+              kind: "lookup",
+              family: f,
+              fields: [...frontendKey, "saddr"],
+              set: setNames.allowed(f),
+              negate: true,
+            },
+          ],
+          statements: [{ kind: "drop" }],
+          comment: "loadBalancerSourceRanges",
+        },
+        { match: [], statements: [{ kind: "vmap", family: f, fields: frontendKey, map: setNames.frontends(f) }] },
+      ]),
+    },
+    {
+      name: "postrouting",
+      hook: { type: "nat", hook: "postrouting", priority: "srcnat - 10" },
+      rules: families.flatMap((f): Rule[] => [
+        {
+          match: [
+            { kind: "ctStatusDnat" },
+            { kind: "lookup", family: f, fields: ["ctOriginalDaddr"], set: setNames.owned(f) },
+            { kind: "lookup", family: f, fields: ["daddr"], set: setNames.nodes(f) },
+          ],
+          statements: [{ kind: "masquerade" }],
+          comment: "to another node's NodePort",
+        },
+        {
+          match: [
+            { kind: "ctStatusDnat" },
+            { kind: "lookup", family: f, fields: ["ctOriginalDaddr"], set: setNames.owned(f) },
+            { kind: "lookup", family: f, fields: ["saddr", "daddr"], set: setNames.hairpin(f) },
+          ],
+          statements: [{ kind: "masquerade" }],
+          comment: "hairpin: a pod reaching itself",
+        },
+      ]),
+    },
+    { name: "forward", hook: { type: "filter", hook: "forward", priority: "filter - 10" }, rules: rejectUnserved },
+    { name: "input", hook: { type: "filter", hook: "input", priority: "filter - 10" }, rules: rejectUnserved },
+    {
+      name: "reject-service",
+      rules: [
+        { match: [{ kind: "l4proto", protocol: "tcp" }], statements: [{ kind: "reject", with: "tcp reset" }] },
+        { match: [], statements: [{ kind: "reject", with: "icmpx port-unreachable" }] },
+      ],
+    },
+  ];
+}
+
+function dnat(fe: Frontend, t: Target): Statement {
+  return { kind: "dnat", family: fe.family, address: t.address, port: t.port };
+}
+
+/**
+ * Spreads over n choices without anonymous maps (which cost nft a set each and make
+ * 10,000 Services take seconds): rule i fires with probability 1/(n-i), which is
+ * uniform overall, the way kube-proxy's iptables mode does it.
+ */
+function spread(fe: Frontend, pick: (t: Target) => Statement[]): Rule[] {
+  const n = fe.targets.length;
+  return fe.targets.map((t, i) => {
+    const match: Match[] = [];
+    if (i < n - 1) match.push({ kind: "numgen", modulus: n - i });
+    match.push({ kind: "l4proto", protocol: fe.protocol });
+    return { match, statements: pick(t) };
+  });
+}
+
+function frontendObjects(fe: Frontend): { sets: NamedSet[]; chains: Chain[] } {
+  const name = serviceChain(fe);
+  const comment = fe.service;
+  if (fe.affinityTimeoutSeconds === null) {
+    const rules = spread(fe, (t) => [dnat(fe, t)]);
+    if (rules[0]) rules[0].comment = comment;
+    return { sets: [], chains: [{ name, rules }] };
+  }
+  // ClientIP affinity, as kube-proxy's nftables mode: one dynamic set of recent clients
+  // per target, refreshed on every new connection; a known client goes where it went before.
+  const timeout = fe.affinityTimeoutSeconds;
+  const sets: NamedSet[] = [];
+  const chains: Chain[] = [];
+  const lookups: Rule[] = [];
+  for (const t of fe.targets) {
+    const set = affinitySet(fe, t);
+    const chain = endpointChain(fe, t);
+    sets.push({
+      name: set,
+      type: [addrType(fe.family)],
+      flags: ["dynamic", "timeout"],
+      dynamic: true,
+      timeoutSeconds: timeout,
+      map: false,
+      elements: [],
+    });
+    chains.push({
+      name: chain,
+      rules: [
+        { match: [], statements: [{ kind: "updateSet", family: fe.family, set }] },
+        { match: [{ kind: "l4proto", protocol: fe.protocol }], statements: [dnat(fe, t)] },
+      ],
+    });
+    lookups.push({
+      match: [{ kind: "lookup", family: fe.family, fields: ["saddr"], set }],
+      statements: [{ kind: "goto", chain }],
+    });
+  }
+  const rules = [...lookups, ...spread(fe, (t) => [{ kind: "goto", chain: endpointChain(fe, t) }])];
+  if (rules[0]) rules[0].comment = comment;
+  return { sets, chains: [{ name, rules }, ...chains] };
+}
+
+export function buildRuleset(plan: ForwardingPlan): Ruleset {
+  const sets = new Map<string, NamedSet>();
+  for (const s of [...staticSets(4), ...staticSets(6)]) sets.set(s.name, s);
+  const chains: Chain[] = staticChains();
+  const add = (set: string, e: Element) => sets.get(set)?.elements.push(e);
+  const seen = new Set<string>();
+  const once = (set: string, key: string[]) => {
+    const k = `${set}|${key.join("|")}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      add(set, { key });
+    }
+  };
+  for (const fe of plan.frontends) {
+    const f = fe.family;
+    const key = [fe.address, fe.protocol, String(fe.port)];
+    once(setNames.owned(f), [fe.address]);
+    if (fe.sourceRanges !== null) {
+      add(setNames.restricted(f), { key });
+      for (const r of fe.sourceRanges) add(setNames.allowed(f), { key: [...key, r] });
+    }
+    if (fe.targets.length === 0) {
+      add(setNames.noEndpoints(f), { key });
+      continue;
+    }
+    for (const t of fe.targets) {
+      if (t.kind === "node") once(setNames.nodes(f), [t.address]);
+      else once(setNames.hairpin(f), [t.address, t.address]);
+    }
+    const objects = frontendObjects(fe);
+    for (const s of objects.sets) sets.set(s.name, s);
+    chains.push(...objects.chains);
+    add(setNames.frontends(f), { key, goto: serviceChain(fe) });
+  }
+  return { table: tableName, sets: [...sets.values()], chains };
+}

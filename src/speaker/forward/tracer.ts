@@ -1,0 +1,189 @@
+// A packet tracer over the rendered Ruleset: follows the first packet of a connection
+// through Herald's chains the way the kernel would (prerouting nat, then postrouting nat
+// after a DNAT, or the forward filter when nothing was translated) and says what happens.
+// For behaviour tests without a kernel; the root tests check the same with one.
+import type { Chain, Element, Field, Match, NamedSet, Rule, Ruleset } from "./ruleset.js";
+import { addressBits, canonicalAddress, type Family } from "./state.js";
+
+export interface Packet {
+  src: string;
+  dst: string;
+  protocol: "tcp" | "udp";
+  dport: number;
+}
+
+export type Verdict =
+  | { verdict: "dnat"; address: string; port: number; masquerade: boolean }
+  | { verdict: "drop" }
+  | { verdict: "reject"; with: "tcp reset" | "icmpx port-unreachable" }
+  /** Herald does not touch it; the rest of the host decides. */
+  | { verdict: "accept" };
+
+/** Contents of the dynamic (affinity) sets: set name -> client -> expiry in seconds. */
+export type DynamicSets = Map<string, Map<string, number>>;
+
+export interface TraceOptions {
+  /** numgen: true means "this rule's 1/N chance fires". */
+  pick?: (modulus: number) => boolean;
+  /** Affinity memory, carried from one trace to the next. */
+  dynamic?: DynamicSets;
+  /** Current time in seconds, for affinity expiry. */
+  now?: number;
+}
+
+type Outcome =
+  | { kind: "dnat"; address: string; port: number }
+  | { kind: "drop" }
+  | { kind: "masquerade" }
+  | { kind: "reject"; with: "tcp reset" | "icmpx port-unreachable" };
+
+interface Context {
+  family: Family;
+  values: Record<Field, string>;
+  dnat: boolean;
+}
+
+class Interpreter {
+  private readonly sets: Map<string, NamedSet>;
+  private readonly chains: Map<string, Chain>;
+
+  constructor(
+    rs: Ruleset,
+    private readonly opts: Required<TraceOptions>,
+  ) {
+    this.sets = new Map(rs.sets.map((s) => [s.name, s]));
+    this.chains = new Map(rs.chains.map((c) => [c.name, c]));
+  }
+
+  run(chain: string, ctx: Context): Outcome | null {
+    const c = this.chains.get(chain);
+    if (!c) throw new Error(`chain ${chain} is not in the ruleset`);
+    for (const rule of c.rules) {
+      if (!rule.match.every((m) => this.matches(m, ctx))) continue;
+      const out = this.execute(rule, ctx);
+      if (out !== "next") return out;
+    }
+    return null;
+  }
+
+  private execute(rule: Rule, ctx: Context): Outcome | null | "next" {
+    for (const s of rule.statements) {
+      switch (s.kind) {
+        case "vmap": {
+          if (s.family !== ctx.family) return "next";
+          const hit = this.find(s.map, s.fields.map((f) => ctx.values[f]));
+          if (hit?.goto) return this.run(hit.goto, ctx);
+          return "next";
+        }
+        case "goto":
+          return this.run(s.chain, ctx);
+        case "updateSet": {
+          const set = this.sets.get(s.set);
+          const members = this.opts.dynamic.get(s.set) ?? new Map<string, number>();
+          this.opts.dynamic.set(s.set, members);
+          members.set(ctx.values.saddr, this.opts.now + (set?.timeoutSeconds ?? 0));
+          break;
+        }
+        case "dnat":
+          return { kind: "dnat", address: s.address, port: s.port };
+        case "drop":
+          return { kind: "drop" };
+        case "reject":
+          return { kind: "reject", with: s.with };
+        case "masquerade":
+          return { kind: "masquerade" };
+      }
+    }
+    return "next";
+  }
+
+  private matches(m: Match, ctx: Context): boolean {
+    switch (m.kind) {
+      case "lookup": {
+        if (m.family !== ctx.family) return false;
+        const key = m.fields.map((f) => ctx.values[f]);
+        const set = this.sets.get(m.set);
+        let found: boolean;
+        if (set?.dynamic) {
+          const expiry = this.opts.dynamic.get(m.set)?.get(key.join(" . "));
+          found = expiry !== undefined && expiry > this.opts.now;
+        } else found = this.find(m.set, key) !== undefined;
+        return m.negate ? !found : found;
+      }
+      case "ctStatusDnat":
+        return ctx.dnat;
+      case "l4proto":
+        return ctx.values.l4proto === m.protocol;
+      case "numgen":
+        return this.opts.pick(m.modulus);
+    }
+  }
+
+  private find(set: string, key: string[]): Element | undefined {
+    const s = this.sets.get(set);
+    if (!s) throw new Error(`set ${set} is not in the ruleset`);
+    return s.elements.find((e) => e.key.every((v, i) => valueMatches(v, key[i] ?? "")));
+  }
+}
+
+function valueMatches(element: string, value: string): boolean {
+  if (!element.includes("/")) return element === value;
+  const [net = "", bits = "0"] = element.split("/");
+  const n = canonicalAddress(net);
+  const v = canonicalAddress(value);
+  if (!n || !v || n.family !== v.family) return false;
+  const host = BigInt((n.family === 4 ? 32 : 128) - Number(bits));
+  return addressBits(n.address, n.family) >> host === addressBits(v.address, v.family) >> host;
+}
+
+/** Follows one packet; numgen choices come from `pick` (default: the first rule fires). */
+export function trace(rs: Ruleset, packet: Packet, options: TraceOptions = {}): Verdict {
+  const src = canonicalAddress(packet.src);
+  const dst = canonicalAddress(packet.dst);
+  if (!src || !dst || src.family !== dst.family) throw new Error("packet addresses must be one family");
+  const opts: Required<TraceOptions> = {
+    pick: options.pick ?? (() => true),
+    dynamic: options.dynamic ?? new Map(),
+    now: options.now ?? 0,
+  };
+  const vm = new Interpreter(rs, opts);
+  const values: Record<Field, string> = {
+    saddr: src.address,
+    daddr: dst.address,
+    l4proto: packet.protocol,
+    dport: String(packet.dport),
+    ctOriginalDaddr: dst.address,
+  };
+  const pre = vm.run("prerouting", { family: dst.family, values, dnat: false });
+  if (pre?.kind === "drop") return { verdict: "drop" };
+  if (pre?.kind === "dnat") {
+    const after = { ...values, daddr: pre.address, dport: String(pre.port) };
+    const post = vm.run("postrouting", { family: dst.family, values: after, dnat: true });
+    const masquerade = post?.kind === "masquerade";
+    return { verdict: "dnat", address: pre.address, port: pre.port, masquerade };
+  }
+  const fwd = vm.run("forward", { family: dst.family, values, dnat: false });
+  if (fwd?.kind === "reject") return { verdict: "reject", with: fwd.with };
+  if (fwd?.kind === "drop") return { verdict: "drop" };
+  return { verdict: "accept" };
+}
+
+/** Every verdict the packet can get, over all numgen outcomes (affinity memory ignored). */
+export function traceAll(rs: Ruleset, packet: Packet): Verdict[] {
+  const seen = new Map<string, Verdict>();
+  const pending: boolean[][] = [[]];
+  for (let prefix = pending.pop(); prefix !== undefined; prefix = pending.pop()) {
+    const taken = [...prefix];
+    let i = 0;
+    const pick = () => {
+      if (i < taken.length) return taken[i++] ?? false;
+      pending.push([...taken, true]);
+      taken.push(false);
+      i++;
+      return false;
+    };
+    const v = trace(rs, packet, { pick });
+    seen.set(JSON.stringify(v), v);
+  }
+  return [...seen.values()];
+}
