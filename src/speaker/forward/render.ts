@@ -48,9 +48,7 @@ function statement(s: Statement): string {
     case "updateSet":
       return `update @${s.set} { ${fam(s.family)} saddr }`;
     case "dnat":
-      return s.family === 4
-        ? `dnat ip to ${s.address}:${s.port}`
-        : `dnat ip6 to [${s.address}]:${s.port}`;
+      return s.family === 4 ? `dnat ip to ${s.address}:${s.port}` : `dnat ip6 to [${s.address}]:${s.port}`;
     case "masquerade":
       return "masquerade";
     case "drop":
@@ -84,7 +82,11 @@ function hookLine(c: Chain): string | null {
 }
 
 export function renderTable(rs: Ruleset): string {
-  const out: string[] = [`table inet ${rs.table} {}`, `delete table inet ${rs.table}`, `table inet ${rs.table} {`];
+  const out: string[] = [
+    `table inet ${rs.table} {}`,
+    `delete table inet ${rs.table}`,
+    `table inet ${rs.table} {`,
+  ];
   for (const s of rs.sets) {
     out.push(`\t${s.map ? "map" : "set"} ${s.name} {`, `\t\t${setHeader(s)}`);
     if (s.elements.length > 0) {
@@ -134,7 +136,9 @@ export function renderUpdate(from: Ruleset, to: Ruleset): string | null {
     if (!old) {
       addSets.push(`add ${s.map ? "map" : "set"} ${t} ${name} { ${setHeader(s)} }`);
       if (!s.dynamic && s.elements.length > 0) {
-        addElements.push(`add element ${t} ${name} { ${s.elements.map((e) => renderElement(s, e)).join(", ")} }`);
+        addElements.push(
+          `add element ${t} ${name} { ${s.elements.map((e) => renderElement(s, e)).join(", ")} }`,
+        );
       }
       continue;
     }

@@ -157,7 +157,10 @@ function staticChains(): Chain[] {
           statements: [{ kind: "drop" }],
           comment: "loadBalancerSourceRanges",
         },
-        { match: [], statements: [{ kind: "vmap", family: f, fields: frontendKey, map: setNames.frontends(f) }] },
+        {
+          match: [],
+          statements: [{ kind: "vmap", family: f, fields: frontendKey, map: setNames.frontends(f) }],
+        },
       ]),
     },
     {
@@ -184,12 +187,23 @@ function staticChains(): Chain[] {
         },
       ]),
     },
-    { name: "forward", hook: { type: "filter", hook: "forward", priority: "filter - 10" }, rules: rejectUnserved },
-    { name: "input", hook: { type: "filter", hook: "input", priority: "filter - 10" }, rules: rejectUnserved },
+    {
+      name: "forward",
+      hook: { type: "filter", hook: "forward", priority: "filter - 10" },
+      rules: rejectUnserved,
+    },
+    {
+      name: "input",
+      hook: { type: "filter", hook: "input", priority: "filter - 10" },
+      rules: rejectUnserved,
+    },
     {
       name: "reject-service",
       rules: [
-        { match: [{ kind: "l4proto", protocol: "tcp" }], statements: [{ kind: "reject", with: "tcp reset" }] },
+        {
+          match: [{ kind: "l4proto", protocol: "tcp" }],
+          statements: [{ kind: "reject", with: "tcp reset" }],
+        },
         { match: [], statements: [{ kind: "reject", with: "icmpx port-unreachable" }] },
       ],
     },

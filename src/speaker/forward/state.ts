@@ -189,13 +189,20 @@ export function planForwarding(state: ForwardingState): ForwardingPlan {
         const id = `${addressToken(vip.address)}-${protocol}-${p.port}`;
         const holder = frontends.get(id);
         if (holder) {
-          report("portConflict", `${vip.address} ${protocol}/${p.port} is already forwarded for ${holder.service}`);
+          report(
+            "portConflict",
+            `${vip.address} ${protocol}/${p.port} is already forwarded for ${holder.service}`,
+          );
           continue;
         }
         const targets = new Map<string, Target>();
         for (const e of pods) {
           if (e?.family === vip.family) {
-            targets.set(`${e.address}|${p.targetPort}`, { address: e.address, port: p.targetPort, kind: "pod" });
+            targets.set(`${e.address}|${p.targetPort}`, {
+              address: e.address,
+              port: p.targetPort,
+              kind: "pod",
+            });
           }
         }
         if (svc.externalTrafficPolicy === "Cluster") {
@@ -204,7 +211,12 @@ export function planForwarding(state: ForwardingState): ForwardingPlan {
             report("noNodePort", `${protocol}/${p.port} has no NodePort; other nodes are not used`);
           } else if (validPort(p.nodePort)) {
             for (const n of remote) {
-              if (n) targets.set(`${n.address}|${p.nodePort}`, { address: n.address, port: p.nodePort, kind: "node" });
+              if (n)
+                targets.set(`${n.address}|${p.nodePort}`, {
+                  address: n.address,
+                  port: p.nodePort,
+                  kind: "node",
+                });
             }
           }
         }

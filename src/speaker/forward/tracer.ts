@@ -71,7 +71,10 @@ class Interpreter {
       switch (s.kind) {
         case "vmap": {
           if (s.family !== ctx.family) return "next";
-          const hit = this.find(s.map, s.fields.map((f) => ctx.values[f]));
+          const hit = this.find(
+            s.map,
+            s.fields.map((f) => ctx.values[f]),
+          );
           if (hit?.goto) return this.run(hit.goto, ctx);
           return "next";
         }
@@ -168,22 +171,27 @@ export function trace(rs: Ruleset, packet: Packet, options: TraceOptions = {}): 
   return { verdict: "accept" };
 }
 
-/** Every verdict the packet can get, over all numgen outcomes (affinity memory ignored). */
-export function traceAll(rs: Ruleset, packet: Packet): Verdict[] {
-  const seen = new Map<string, Verdict>();
+/** Every verdict the packet can get, with its probability over the numgen draws (affinity memory ignored). */
+export function traceAll(rs: Ruleset, packet: Packet): Array<{ probability: number } & Verdict> {
+  const seen = new Map<string, { probability: number } & Verdict>();
   const pending: boolean[][] = [[]];
   for (let prefix = pending.pop(); prefix !== undefined; prefix = pending.pop()) {
     const taken = [...prefix];
     let i = 0;
-    const pick = () => {
-      if (i < taken.length) return taken[i++] ?? false;
-      pending.push([...taken, true]);
-      taken.push(false);
-      i++;
-      return false;
+    let probability = 1;
+    const pick = (modulus: number) => {
+      if (i >= taken.length) {
+        pending.push([...taken, true]);
+        taken.push(false);
+      }
+      const fire = taken[i++] ?? false;
+      probability *= fire ? 1 / modulus : (modulus - 1) / modulus;
+      return fire;
     };
     const v = trace(rs, packet, { pick });
-    seen.set(JSON.stringify(v), v);
+    const key = JSON.stringify(v);
+    const prior = seen.get(key)?.probability ?? 0;
+    seen.set(key, { ...v, probability: prior + probability });
   }
   return [...seen.values()];
 }
