@@ -42,3 +42,29 @@ export function manyServices(n: number): ForwardingState {
   }
   return { services };
 }
+
+/** Both families, both protocols, both policies, affinity, source ranges, a Service without endpoints. */
+export function mixedState(): ForwardingState {
+  return state(
+    service({
+      addresses: ["192.0.2.10", "2001:db8::10"],
+      ports: [
+        { protocol: "TCP", port: 80, nodePort: 30080, targetPort: 8080 },
+        { protocol: "UDP", port: 80, nodePort: 30081, targetPort: 8081 },
+      ],
+      loadBalancerSourceRanges: ["203.0.113.0/25", "2001:db8:1::/48"],
+      remoteNodes: ["192.0.2.12", "2001:db8::12"],
+      localEndpoints: ["198.51.100.5", "2001:db8:2::5"],
+    }),
+    service({
+      name: "default/sticky",
+      addresses: ["192.0.2.11"],
+      ports: [{ protocol: "TCP", port: 443, nodePort: 30443, targetPort: 8443 }],
+      externalTrafficPolicy: "Local",
+      sessionAffinity: { timeoutSeconds: 600 },
+      remoteNodes: ["192.0.2.12"],
+      localEndpoints: ["198.51.100.6", "198.51.100.5"],
+    }),
+    service({ name: "default/empty", addresses: ["192.0.2.13"] }),
+  );
+}

@@ -3,7 +3,7 @@ import { describe, expect, test } from "@jest/globals";
 import { renderTable, renderUpdate } from "../../../src/speaker/forward/render.js";
 import { buildRuleset } from "../../../src/speaker/forward/ruleset.js";
 import { type ForwardingState, planForwarding } from "../../../src/speaker/forward/state.js";
-import { manyServices, service, state } from "./fixtures.js";
+import { manyServices, mixedState, service, state } from "./fixtures.js";
 
 const golden = (name: string) => new URL(`./golden/${name}`, import.meta.url);
 const render = (s: ForwardingState) => renderTable(buildRuleset(planForwarding(s)));
@@ -12,7 +12,7 @@ const render = (s: ForwardingState) => renderTable(buildRuleset(planForwarding(s
  * Order-insensitive form of a rendered table: objects in any order, set elements in any
  * order; rules keep their order (it matters).
  */
-export function normalize(text: string): string[] {
+function normalize(text: string): string[] {
   const blocks: string[] = [];
   let current: string[] = [];
   let elements: string[] | null = null;
@@ -36,31 +36,7 @@ export function normalize(text: string): string[] {
 }
 
 const cases: Array<[string, ForwardingState]> = [
-  [
-    "mixed.nft",
-    state(
-      service({
-        addresses: ["192.0.2.10", "2001:db8::10"],
-        ports: [
-          { protocol: "TCP", port: 80, nodePort: 30080, targetPort: 8080 },
-          { protocol: "UDP", port: 80, nodePort: 30081, targetPort: 8081 },
-        ],
-        loadBalancerSourceRanges: ["203.0.113.0/25", "2001:db8:1::/48"],
-        remoteNodes: ["192.0.2.12", "2001:db8::12"],
-        localEndpoints: ["198.51.100.5", "2001:db8:2::5"],
-      }),
-      service({
-        name: "default/sticky",
-        addresses: ["192.0.2.11"],
-        ports: [{ protocol: "TCP", port: 443, nodePort: 30443, targetPort: 8443 }],
-        externalTrafficPolicy: "Local",
-        sessionAffinity: { timeoutSeconds: 600 },
-        remoteNodes: ["192.0.2.12"],
-        localEndpoints: ["198.51.100.6", "198.51.100.5"],
-      }),
-      service({ name: "default/empty", addresses: ["192.0.2.13"] }),
-    ),
-  ],
+  ["mixed.nft", mixedState()],
   ["empty.nft", state()],
 ];
 
