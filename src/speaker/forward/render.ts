@@ -32,6 +32,8 @@ function match(m: Match): string {
       return `${fields(m.family, m.fields)} ${m.negate ? "!= " : ""}@${m.set}`;
     case "ctStatusDnat":
       return "ct status dnat";
+    case "ctStateNew":
+      return "ct state new";
     case "l4proto":
       return `meta l4proto ${m.protocol}`;
     case "numgen":

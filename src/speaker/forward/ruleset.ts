@@ -6,7 +6,8 @@
 //   prerouting  nat  dstnat-10   source-range check, then frontends vmap -> svc-<id>
 //   svc-<id>                     affinity lookups, then numgen spread -> dnat to a target
 //   postrouting nat  srcnat-10   masquerade what went to another node's NodePort, and hairpin
-//   forward/input filter-10      reject frontends without endpoints and unknown ports
+//   prerouting  filter dstnat-20 reject (new connections) for frontends without endpoints and
+//                                for ports of an owned address that are not forwarded
 //
 // Why the owner never DNATs to its own NodeIP:NodePort: a connection gets one destination
 // NAT in prerouting and the first nat chain wins, so kube-proxy's NodePort rules would be
@@ -25,6 +26,7 @@ export type Match =
   /** `<fields> [!=] @set`: the fields' values, concatenated, are (not) an element. */
   | { kind: "lookup"; family: Family; fields: Field[]; set: string; negate?: boolean }
   | { kind: "ctStatusDnat" }
+  | { kind: "ctStateNew" }
   | { kind: "l4proto"; protocol: "tcp" | "udp" }
   /** `numgen random mod N 0`: true with probability 1/N. */
   | { kind: "numgen"; modulus: number };
@@ -46,7 +48,7 @@ export interface Rule {
 
 export interface Hook {
   type: "nat" | "filter";
-  hook: "prerouting" | "postrouting" | "forward" | "input";
+  hook: "prerouting" | "postrouting";
   priority: string;
 }
 
@@ -87,6 +89,7 @@ const frontendKey: Field[] = ["daddr", "l4proto", "dport"];
 export const setNames = {
   frontends: (f: Family) => `frontends-${sfx(f)}`,
   noEndpoints: (f: Family) => `no-endpoints-${sfx(f)}`,
+  served: (f: Family) => `served-${sfx(f)}`,
   owned: (f: Family) => `owned-${sfx(f)}`,
   restricted: (f: Family) => `restricted-${sfx(f)}`,
   allowed: (f: Family) => `allowed-${sfx(f)}`,
@@ -112,6 +115,7 @@ function staticSets(f: Family): NamedSet[] {
   return [
     set(setNames.frontends(f), [a, "inet_proto", "inet_service"], [], true),
     set(setNames.noEndpoints(f), [a, "inet_proto", "inet_service"]),
+    set(setNames.served(f), [a, "inet_proto", "inet_service"]),
     set(setNames.owned(f), [a]),
     set(setNames.restricted(f), [a, "inet_proto", "inet_service"]),
     set(setNames.allowed(f), [a, "inet_proto", "inet_service", a], ["interval"]),
@@ -122,19 +126,29 @@ function staticSets(f: Family): NamedSet[] {
 
 function staticChains(): Chain[] {
   const families: Family[] = [4, 6];
+  // Rejects sit in a filter chain at prerouting: in the forward hook the kernel sends no
+  // ICMP error for a packet it would redirect (address in the subnet it came from, the
+  // usual case for a LAN address), so UDP clients would wait instead of being refused.
+  // Rejecting in prerouting needs Linux 5.13 or later, as kube-proxy's nftables mode does.
   const rejectUnserved = families.flatMap((f): Rule[] => [
     {
-      match: [{ kind: "lookup", family: f, fields: frontendKey, set: setNames.noEndpoints(f) }],
+      match: [
+        { kind: "ctStateNew" },
+        { kind: "lookup", family: f, fields: frontendKey, set: setNames.noEndpoints(f) },
+      ],
       statements: [{ kind: "goto", chain: "reject-service" }],
+      comment: "no ready endpoint",
     },
     ...(["tcp", "udp"] as const).map(
       (protocol): Rule => ({
         match: [
+          { kind: "ctStateNew" },
           { kind: "lookup", family: f, fields: ["daddr"], set: setNames.owned(f) },
           { kind: "l4proto", protocol },
+          { kind: "lookup", family: f, fields: frontendKey, set: setNames.served(f), negate: true },
         ],
         statements: [{ kind: "goto", chain: "reject-service" }],
-        comment: "owned address, port not forwarded",
+        comment: "port not forwarded",
       }),
     ),
   ]);
@@ -188,13 +202,8 @@ function staticChains(): Chain[] {
       ]),
     },
     {
-      name: "forward",
-      hook: { type: "filter", hook: "forward", priority: "filter - 10" },
-      rules: rejectUnserved,
-    },
-    {
-      name: "input",
-      hook: { type: "filter", hook: "input", priority: "filter - 10" },
+      name: "filter-prerouting",
+      hook: { type: "filter", hook: "prerouting", priority: "dstnat - 20" },
       rules: rejectUnserved,
     },
     {
@@ -289,6 +298,7 @@ export function buildRuleset(plan: ForwardingPlan): Ruleset {
     const f = fe.family;
     const key = [fe.address, fe.protocol, String(fe.port)];
     once(setNames.owned(f), [fe.address]);
+    add(setNames.served(f), { key });
     if (fe.sourceRanges !== null) {
       add(setNames.restricted(f), { key });
       for (const r of fe.sourceRanges) add(setNames.allowed(f), { key: [...key, r] });

@@ -1,6 +1,6 @@
 // A packet tracer over the rendered Ruleset: follows the first packet of a connection
-// through Herald's chains the way the kernel would (prerouting nat, then postrouting nat
-// after a DNAT, or the forward filter when nothing was translated) and says what happens.
+// through Herald's chains the way the kernel would (prerouting filter, prerouting nat, then
+// postrouting nat after a DNAT) and says what happens.
 // For behaviour tests without a kernel; the root tests check the same with one.
 import type { Chain, Element, Field, Match, NamedSet, Rule, Ruleset } from "./ruleset.js";
 import { addressBits, canonicalAddress, type Family } from "./state.js";
@@ -115,6 +115,8 @@ class Interpreter {
       }
       case "ctStatusDnat":
         return ctx.dnat;
+      case "ctStateNew":
+        return true;
       case "l4proto":
         return ctx.values.l4proto === m.protocol;
       case "numgen":
@@ -139,7 +141,7 @@ function valueMatches(element: string, value: string): boolean {
   return addressBits(n.address, n.family) >> host === addressBits(v.address, v.family) >> host;
 }
 
-/** Follows one packet; numgen choices come from `pick` (default: the first rule fires). */
+/** Follows the first packet of a connection; numgen choices come from `pick` (default: the first rule fires). */
 export function trace(rs: Ruleset, packet: Packet, options: TraceOptions = {}): Verdict {
   const src = canonicalAddress(packet.src);
   const dst = canonicalAddress(packet.dst);
@@ -157,17 +159,16 @@ export function trace(rs: Ruleset, packet: Packet, options: TraceOptions = {}): 
     dport: String(packet.dport),
     ctOriginalDaddr: dst.address,
   };
+  const filter = vm.run("filter-prerouting", { family: dst.family, values, dnat: false });
+  if (filter?.kind === "reject") return { verdict: "reject", with: filter.with };
+  if (filter?.kind === "drop") return { verdict: "drop" };
   const pre = vm.run("prerouting", { family: dst.family, values, dnat: false });
   if (pre?.kind === "drop") return { verdict: "drop" };
   if (pre?.kind === "dnat") {
     const after = { ...values, daddr: pre.address, dport: String(pre.port) };
     const post = vm.run("postrouting", { family: dst.family, values: after, dnat: true });
-    const masquerade = post?.kind === "masquerade";
-    return { verdict: "dnat", address: pre.address, port: pre.port, masquerade };
+    return { verdict: "dnat", address: pre.address, port: pre.port, masquerade: post?.kind === "masquerade" };
   }
-  const fwd = vm.run("forward", { family: dst.family, values, dnat: false });
-  if (fwd?.kind === "reject") return { verdict: "reject", with: fwd.with };
-  if (fwd?.kind === "drop") return { verdict: "drop" };
   return { verdict: "accept" };
 }
 
