@@ -15,8 +15,8 @@
 //   translated path (NAT is decided once per connection).
 import { expectedShape, type NftExec, nftExec, parseTableShape, shapeDifference } from "./nft.js";
 import { renderRemoval, renderTable, renderUpdate } from "./render.js";
-import { buildRuleset, type Ruleset, tableName } from "./ruleset.js";
-import { type ForwardingState, type Problem, planForwarding } from "./state.js";
+import { type BuildMemo, buildRuleset, type Ruleset, tableName } from "./ruleset.js";
+import { type ForwardingState, newPlanMemo, type PlanMemo, type Problem, planForwarding } from "./state.js";
 
 export interface Clock {
   now(): number;
@@ -92,6 +92,8 @@ export class ForwardingApplier {
   private stopped = false;
   private generation = 0;
   private waiters: Array<() => void> = [];
+  private readonly planMemo: PlanMemo = newPlanMemo();
+  private readonly buildMemo: BuildMemo = new Map();
   readonly stats: ApplierStats = {
     transactions: { full: 0, update: 0 },
     failures: 0,
@@ -192,8 +194,8 @@ export class ForwardingApplier {
     if (this.stopped || !this.desired) return;
     const state = this.desired;
     this.dirty = false;
-    const plan = planForwarding(state);
-    const next = buildRuleset(plan);
+    const plan = planForwarding(state, this.planMemo);
+    const next = buildRuleset(plan, this.buildMemo);
     let mode: ApplyMode = "full";
     let text = renderTable(next);
     if (this.applied) {

@@ -5,7 +5,18 @@
 //   renderUpdate the difference to the last applied ruleset, touching only the chains and
 //                elements that changed, so one Service among 10,000 costs milliseconds and
 //                the affinity sets of untouched Services keep their clients.
-import type { Chain, Element, Field, Match, NamedSet, Rule, Ruleset, Statement } from "./ruleset.js";
+import type {
+  Chain,
+  Element,
+  Field,
+  FrontendParts,
+  Match,
+  NamedSet,
+  Rule,
+  Ruleset,
+  Statement,
+} from "./ruleset.js";
+import { sharedSets } from "./ruleset.js";
 
 const fam = (f: 4 | 6) => (f === 4 ? "ip" : "ip6");
 
@@ -66,10 +77,20 @@ export function renderRule(r: Rule): string {
   return parts.join(" ");
 }
 
+const elementText = new WeakMap<Element, string>();
+
 function renderElement(set: NamedSet, e: Element): string {
-  const key = e.key.join(" . ");
-  return set.map ? `${key} : goto ${e.goto}` : key;
+  let text = elementText.get(e);
+  if (text === undefined) {
+    const key = e.key.join(" . ");
+    text = set.map ? `${key} : goto ${e.goto}` : key;
+    elementText.set(e, text);
+  }
+  return text;
 }
+
+/** The key part of an element (what identifies it in a map). */
+const elementKey = (set: NamedSet, e: Element) => (set.map ? e.key.join(" . ") : renderElement(set, e));
 
 function setHeader(s: NamedSet): string {
   const parts = [`type ${s.type.join(" . ")}${s.map ? " : verdict" : ""};`];
@@ -114,81 +135,118 @@ export function renderRemoval(table: string): string {
   return `table inet ${table} {}\ndelete table inet ${table}\n`;
 }
 
-const setSignature = (s: NamedSet) => `${s.map ? "map" : "set"} ${setHeader(s)}`;
-const chainSignature = (c: Chain) => hookLine(c) ?? "";
+function renderSet(t: string, s: NamedSet): string {
+  return `add ${s.map ? "map" : "set"} ${t} ${s.name} { ${setHeader(s)} }`;
+}
+
+/** Element changes of one set, from the rendered elements before and after (keyed by map key). */
+function elementChanges(
+  set: NamedSet,
+  before: Element[],
+  after: Element[],
+  del: string[],
+  add: string[],
+): void {
+  const was = new Map(before.map((e) => [elementKey(set, e), renderElement(set, e)]));
+  const is = new Map(after.map((e) => [elementKey(set, e), renderElement(set, e)]));
+  for (const [k, v] of was) if (is.get(k) !== v) del.push(k);
+  for (const [k, v] of is) if (was.get(k) !== v) add.push(v);
+}
 
 /**
  * Commands that turn the table `from` into `to`, or null when only a full replacement
- * can (a base chain or a set's type changed). Ordered so that nothing is deleted while
- * still referenced: elements first, then rules, then chains and sets.
+ * can (the table's skeleton or an affinity set's timeout changed). Only frontends whose
+ * signature changed are looked at, so the cost follows the change, not the table.
+ * Ordered so that nothing is deleted while still referenced: elements first, then rules,
+ * then chains and sets.
  */
 export function renderUpdate(from: Ruleset, to: Ruleset): string | null {
-  if (from.table !== to.table) return null;
+  if (from.table !== to.table || from.skeleton !== to.skeleton) return null;
   const t = `inet ${to.table}`;
-  const oldSets = new Map(from.sets.map((s) => [s.name, s]));
-  const newSets = new Map(to.sets.map((s) => [s.name, s]));
-  const oldChains = new Map(from.chains.map((c) => [c.name, c]));
-  const newChains = new Map(to.chains.map((c) => [c.name, c]));
-  const delElements: string[] = [];
-  const addElements: string[] = [];
+  const setsByName = new Map(to.sets.map((s) => [s.name, s]));
+  const del = new Map<string, string[]>();
+  const add = new Map<string, string[]>();
+  const list = (m: Map<string, string[]>, set: string) => {
+    const l = m.get(set) ?? [];
+    m.set(set, l);
+    return l;
+  };
   const delSets: string[] = [];
   const addSets: string[] = [];
-  for (const [name, s] of newSets) {
-    const old = oldSets.get(name);
-    if (!old) {
-      addSets.push(`add ${s.map ? "map" : "set"} ${t} ${name} { ${setHeader(s)} }`);
-      if (!s.dynamic && s.elements.length > 0) {
-        addElements.push(
-          `add element ${t} ${name} { ${s.elements.map((e) => renderElement(s, e)).join(", ")} }`,
-        );
-      }
-      continue;
-    }
-    if (setSignature(old) !== setSignature(s)) return null;
-    if (s.dynamic) continue;
-    const before = new Map(old.elements.map((e) => [e.key.join(" . "), renderElement(old, e)]));
-    const after = new Map(s.elements.map((e) => [e.key.join(" . "), renderElement(s, e)]));
-    const gone = [...before].filter(([k, v]) => after.get(k) !== v).map(([k]) => k);
-    const come = [...after].filter(([k, v]) => before.get(k) !== v).map(([, v]) => v);
-    if (gone.length > 0) delElements.push(`delete element ${t} ${name} { ${gone.join(", ")} }`);
-    if (come.length > 0) addElements.push(`add element ${t} ${name} { ${come.join(", ")} }`);
-  }
-  for (const [name, s] of oldSets) {
-    if (!newSets.has(name)) delSets.push(`delete ${s.map ? "map" : "set"} ${t} ${name}`);
-  }
   const flush: string[] = [];
   const delChains: string[] = [];
   const addChains: string[] = [];
   const addRules: string[] = [];
-  for (const [name, c] of newChains) {
-    const old = oldChains.get(name);
-    const rules = c.rules.map(renderRule);
-    if (old) {
-      if (chainSignature(old) !== chainSignature(c)) return null;
-      const oldRules = old.rules.map(renderRule);
-      if (oldRules.length === rules.length && oldRules.every((r, i) => r === rules[i])) continue;
-      flush.push(`flush chain ${t} ${name}`);
-    } else {
-      if (c.hook) return null;
-      addChains.push(`add chain ${t} ${name}`);
+  const pairs: Array<[FrontendParts | undefined, FrontendParts | undefined]> = [];
+  for (const [id, old] of from.frontends) {
+    const now = to.frontends.get(id);
+    if (now !== old && now?.signature !== old.signature) pairs.push([old, now]);
+  }
+  for (const [id, now] of to.frontends) if (!from.frontends.has(id)) pairs.push([undefined, now]);
+  for (const [old, now] of pairs) {
+    const group = (p: FrontendParts | undefined) => {
+      const m = new Map<string, Element[]>();
+      for (const [set, e] of p?.elements ?? []) {
+        const l = m.get(set) ?? [];
+        l.push(e);
+        m.set(set, l);
+      }
+      return m;
+    };
+    const was = group(old);
+    const is = group(now);
+    for (const name of new Set([...was.keys(), ...is.keys()])) {
+      const set = setsByName.get(name);
+      if (set) elementChanges(set, was.get(name) ?? [], is.get(name) ?? [], list(del, name), list(add, name));
     }
-    for (const r of rules) addRules.push(`add rule ${t} ${name} ${r}`);
+    const oldSets = new Map((old?.sets ?? []).map((s) => [s.name, s]));
+    const newSets = new Map((now?.sets ?? []).map((s) => [s.name, s]));
+    for (const [name, s] of newSets) {
+      const o = oldSets.get(name);
+      if (!o) addSets.push(renderSet(t, s));
+      else if (setHeader(o) !== setHeader(s)) return null;
+    }
+    for (const [name, s] of oldSets)
+      if (!newSets.has(name)) delSets.push(`delete ${s.map ? "map" : "set"} ${t} ${name}`);
+    const oldChains = new Map((old?.chains ?? []).map((c) => [c.name, c]));
+    for (const c of now?.chains ?? []) {
+      const rules = c.rules.map(renderRule);
+      const o = oldChains.get(c.name);
+      oldChains.delete(c.name);
+      if (o) {
+        const before = o.rules.map(renderRule);
+        if (before.length === rules.length && before.every((r, i) => r === rules[i])) continue;
+        flush.push(`flush chain ${t} ${c.name}`);
+      } else addChains.push(`add chain ${t} ${c.name}`);
+      for (const r of rules) addRules.push(`add rule ${t} ${c.name} ${r}`);
+    }
+    for (const name of oldChains.keys()) {
+      flush.push(`flush chain ${t} ${name}`);
+      delChains.push(`delete chain ${t} ${name}`);
+    }
   }
-  for (const [name, c] of oldChains) {
-    if (newChains.has(name)) continue;
-    if (c.hook) return null;
-    flush.push(`flush chain ${t} ${name}`);
-    delChains.push(`delete chain ${t} ${name}`);
+  // Shared sets (owned addresses, nodes, hairpin pairs) are small: compared whole.
+  if (pairs.length > 0) {
+    const fromSets = new Map(from.sets.map((s) => [s.name, s]));
+    for (const name of sharedSets) {
+      const now = setsByName.get(name);
+      const old = fromSets.get(name);
+      if (now && old) elementChanges(now, old.elements, now.elements, list(del, name), list(add, name));
+    }
   }
+  const elements = (verb: string, m: Map<string, string[]>) =>
+    [...m]
+      .filter(([, l]) => l.length > 0)
+      .map(([set, l]) => `${verb} element ${t} ${set} { ${l.join(", ")} }`);
   const lines = [
-    ...delElements,
+    ...elements("delete", del),
     ...flush,
     ...delChains,
     ...delSets,
     ...addSets,
     ...addChains,
     ...addRules,
-    ...addElements,
+    ...elements("add", add),
   ];
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }

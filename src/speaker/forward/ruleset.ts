@@ -80,6 +80,10 @@ export interface Ruleset {
   table: string;
   sets: NamedSet[];
   chains: Chain[];
+  /** What each frontend contributed, by frontend id (for incremental updates). */
+  frontends: Map<string, FrontendParts>;
+  /** The parts that do not depend on the state (base chains, set types), as text. */
+  skeleton: string;
 }
 
 const addrType = (f: Family) => (f === 4 ? "ipv4_addr" : "ipv6_addr");
@@ -96,6 +100,11 @@ export const setNames = {
   nodes: (f: Family) => `nodes-${sfx(f)}`,
   hairpin: (f: Family) => `hairpin-${sfx(f)}`,
 };
+
+/** Sets whose elements several frontends may share; the others hold each frontend's own. */
+export const sharedSets = new Set(
+  ([4, 6] as const).flatMap((f) => [setNames.owned(f), setNames.nodes(f), setNames.hairpin(f)]),
+);
 
 export const serviceChain = (fe: Frontend) => `svc-${fe.id}`;
 const targetToken = (t: Target) => `${addressToken(t.address)}-${t.port}`;
@@ -281,40 +290,85 @@ function frontendObjects(fe: Frontend): { sets: NamedSet[]; chains: Chain[] } {
   return { sets, chains: [{ name, rules }, ...chains] };
 }
 
-export function buildRuleset(plan: ForwardingPlan): Ruleset {
+export interface FrontendParts {
+  signature: string;
+  sets: NamedSet[];
+  chains: Chain[];
+  /** Elements only this frontend adds. */
+  elements: Array<[string, Element]>;
+  /** Elements several frontends may share (owned address, node, hairpin pair). */
+  shared: Array<[string, string[]]>;
+  /** `set|key` of each shared element, to count each once. */
+  sharedKeys: string[];
+}
+
+function frontendParts(fe: Frontend): FrontendParts {
+  const f = fe.family;
+  const key = [fe.address, fe.protocol, String(fe.port)];
+  const parts: FrontendParts = {
+    signature: fe.signature,
+    sets: [],
+    chains: [],
+    elements: [],
+    shared: [[setNames.owned(f), [fe.address]]],
+    sharedKeys: [],
+  };
+  parts.elements.push([setNames.served(f), { key }]);
+  if (fe.sourceRanges !== null) {
+    parts.elements.push([setNames.restricted(f), { key }]);
+    for (const r of fe.sourceRanges) parts.elements.push([setNames.allowed(f), { key: [...key, r] }]);
+  }
+  if (fe.targets.length === 0) {
+    parts.elements.push([setNames.noEndpoints(f), { key }]);
+    return withSharedKeys(parts);
+  }
+  for (const t of fe.targets) {
+    if (t.kind === "node") parts.shared.push([setNames.nodes(f), [t.address]]);
+    else parts.shared.push([setNames.hairpin(f), [t.address, t.address]]);
+  }
+  const objects = frontendObjects(fe);
+  parts.sets = objects.sets;
+  parts.chains = objects.chains;
+  parts.elements.push([setNames.frontends(f), { key, goto: serviceChain(fe) }]);
+  return withSharedKeys(parts);
+}
+
+function withSharedKeys(parts: FrontendParts): FrontendParts {
+  parts.sharedKeys = parts.shared.map(([set, key]) => `${set}|${key.join("|")}`);
+  return parts;
+}
+
+/**
+ * Parts built in the previous sync, by frontend signature: unchanged frontends reuse their
+ * chain and element objects, so comparing with the applied ruleset is mostly identity checks.
+ */
+export type BuildMemo = Map<string, FrontendParts>;
+
+export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
   const sets = new Map<string, NamedSet>();
   for (const s of [...staticSets(4), ...staticSets(6)]) sets.set(s.name, s);
   const chains: Chain[] = staticChains();
-  const add = (set: string, e: Element) => sets.get(set)?.elements.push(e);
+  const skeleton = JSON.stringify({ sets: [...sets.values()], chains });
   const seen = new Set<string>();
-  const once = (set: string, key: string[]) => {
-    const k = `${set}|${key.join("|")}`;
-    if (!seen.has(k)) {
-      seen.add(k);
-      add(set, { key });
-    }
-  };
+  const used = new Map<string, FrontendParts>();
+  const frontends = new Map<string, FrontendParts>();
   for (const fe of plan.frontends) {
-    const f = fe.family;
-    const key = [fe.address, fe.protocol, String(fe.port)];
-    once(setNames.owned(f), [fe.address]);
-    add(setNames.served(f), { key });
-    if (fe.sourceRanges !== null) {
-      add(setNames.restricted(f), { key });
-      for (const r of fe.sourceRanges) add(setNames.allowed(f), { key: [...key, r] });
-    }
-    if (fe.targets.length === 0) {
-      add(setNames.noEndpoints(f), { key });
-      continue;
-    }
-    for (const t of fe.targets) {
-      if (t.kind === "node") once(setNames.nodes(f), [t.address]);
-      else once(setNames.hairpin(f), [t.address, t.address]);
-    }
-    const objects = frontendObjects(fe);
-    for (const s of objects.sets) sets.set(s.name, s);
-    chains.push(...objects.chains);
-    add(setNames.frontends(f), { key, goto: serviceChain(fe) });
+    const parts = memo?.get(fe.signature) ?? frontendParts(fe);
+    used.set(fe.signature, parts);
+    frontends.set(fe.id, parts);
+    for (const [set, e] of parts.elements) sets.get(set)?.elements.push(e);
+    parts.shared.forEach(([set, key], n) => {
+      const k = parts.sharedKeys[n] ?? "";
+      if (seen.has(k)) return;
+      seen.add(k);
+      sets.get(set)?.elements.push({ key });
+    });
+    for (const s of parts.sets) sets.set(s.name, s);
+    chains.push(...parts.chains);
   }
-  return { table: tableName, sets: [...sets.values()], chains };
+  if (memo) {
+    memo.clear();
+    for (const [k, v] of used) memo.set(k, v);
+  }
+  return { table: tableName, sets: [...sets.values()], chains, frontends, skeleton };
 }

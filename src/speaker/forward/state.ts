@@ -52,6 +52,8 @@ export interface Target {
 export interface Frontend {
   /** Stable token naming this frontend's chains: `192.0.2.10-tcp-80`, `2001_db8__10-udp-53`. */
   id: string;
+  /** Equal signatures mean equal frontends (same Service text, same id). */
+  signature: string;
   service: string;
   family: Family;
   address: string;
@@ -86,12 +88,22 @@ export interface ForwardingPlan {
 
 const maxAffinitySeconds = 86_400;
 
+const canonicalCache = new Map<string, { address: string; family: Family } | null>();
+const plainIPv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 /** Canonical text of an IP address (lower case, compressed IPv6), or null. */
 export function canonicalAddress(text: string): { address: string; family: Family } | null {
+  if (plainIPv4.test(text)) return { address: text, family: 4 };
+  const known = canonicalCache.get(text);
+  if (known !== undefined) return known;
   const family = isIP(text);
-  if (family === 4) return { address: new URL(`http://${text}/`).hostname, family };
-  if (family === 6) return { address: new URL(`http://[${text}]/`).hostname.slice(1, -1), family };
-  return null;
+  let result: { address: string; family: Family } | null = null;
+  if (family === 4) result = { address: new URL(`http://${text}/`).hostname, family };
+  if (family === 6) result = { address: new URL(`http://[${text}]/`).hostname.slice(1, -1), family };
+  // Addresses repeat across Services and syncs; the cache only saves parsing.
+  if (canonicalCache.size > 100_000) canonicalCache.clear();
+  canonicalCache.set(text, result);
+  return result;
 }
 
 /** The address as a number (for prefix arithmetic). */
@@ -143,11 +155,58 @@ function byTarget(a: Target, b: Target): number {
  * claim the same (address, protocol, port) the same one wins on every node; the other
  * is reported, never half-applied.
  */
-export function planForwarding(state: ForwardingState): ForwardingPlan {
+export function planForwarding(state: ForwardingState, memo?: PlanMemo): ForwardingPlan {
   const problems: Problem[] = [];
   const frontends = new Map<string, Frontend>();
   const services = [...state.services].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const seen = new Map<string, ServicePlan>();
   for (const svc of services) {
+    // The same object as last time is the same Service (the state is not mutated in place);
+    // otherwise equal text is.
+    const known = memo?.byObject.get(svc);
+    const fingerprint = known?.fingerprint ?? JSON.stringify(svc);
+    const planned = known ?? memo?.byText.get(fingerprint) ?? planService(svc, fingerprint);
+    memo?.byObject.set(svc, planned);
+    seen.set(fingerprint, planned);
+    problems.push(...planned.problems);
+    for (const fe of planned.frontends) {
+      const holder = frontends.get(fe.id);
+      if (holder) {
+        problems.push({
+          service: svc.name,
+          reason: "portConflict",
+          message: `${fe.address} ${fe.protocol}/${fe.port} is already forwarded for ${holder.service}`,
+        });
+      } else frontends.set(fe.id, fe);
+    }
+  }
+  if (memo) memo.byText = seen;
+  return { frontends: [...frontends.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), problems };
+}
+
+interface ServicePlan {
+  fingerprint: string;
+  frontends: Frontend[];
+  problems: Problem[];
+}
+
+/**
+ * Plans of Services seen in the previous sync, by object and by full text: an unchanged
+ * Service yields the very same Frontend objects, which lets the renderer skip them cheaply.
+ */
+export interface PlanMemo {
+  byText: Map<string, ServicePlan>;
+  byObject: WeakMap<ForwardedService, ServicePlan>;
+}
+
+export function newPlanMemo(): PlanMemo {
+  return { byText: new Map(), byObject: new WeakMap() };
+}
+
+function planService(svc: ForwardedService, fingerprint: string): ServicePlan {
+  const problems: Problem[] = [];
+  const frontends = new Map<string, Frontend>();
+  {
     const report = (reason: ProblemReason, message: string) =>
       problems.push({ service: svc.name, reason, message });
     let affinity: number | null = null;
@@ -222,6 +281,7 @@ export function planForwarding(state: ForwardingState): ForwardingPlan {
         }
         frontends.set(id, {
           id,
+          signature: `${fingerprint}|${id}`,
           service: svc.name,
           family: vip.family,
           address: vip.address,
@@ -235,5 +295,5 @@ export function planForwarding(state: ForwardingState): ForwardingPlan {
       }
     }
   }
-  return { frontends: [...frontends.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), problems };
+  return { fingerprint, frontends: [...frontends.values()], problems };
 }
