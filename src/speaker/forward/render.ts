@@ -58,6 +58,8 @@ function statement(s: Statement): string {
       return `${fields(s.family, s.fields)} vmap @${s.map}`;
     case "goto":
       return `goto ${s.chain}`;
+    case "dnatMap":
+      return `dnat ${fam(s.family)} to ${fields(s.family, s.fields)} . numgen random mod ${s.modulus} map @${s.map}`;
     case "updateSet":
       return `update @${s.set} { ${fam(s.family)} saddr }`;
     case "dnat":
@@ -83,7 +85,8 @@ function renderElement(set: NamedSet, e: Element): string {
   let text = elementText.get(e);
   if (text === undefined) {
     const key = e.key.join(" . ");
-    text = set.map ? `${key} : goto ${e.goto}` : key;
+    text =
+      e.data !== undefined ? `${key} : ${e.data}` : e.goto !== undefined ? `${key} : goto ${e.goto}` : key;
     elementText.set(e, text);
   }
   return text;
@@ -93,7 +96,9 @@ function renderElement(set: NamedSet, e: Element): string {
 const elementKey = (set: NamedSet, e: Element) => (set.map ? e.key.join(" . ") : renderElement(set, e));
 
 function setHeader(s: NamedSet): string {
-  const parts = [`type ${s.type.join(" . ")}${s.map ? " : verdict" : ""};`];
+  const parts = [
+    s.typeof ? `typeof ${s.typeof};` : `type ${s.type.join(" . ")}${s.map ? " : verdict" : ""};`,
+  ];
   if (s.flags.length > 0) parts.push(`flags ${s.flags.join(",")};`);
   if (s.timeoutSeconds !== undefined) parts.push(`timeout ${s.timeoutSeconds}s;`);
   return parts.join(" ");
@@ -224,6 +229,18 @@ export function renderUpdate(from: Ruleset, to: Ruleset): string | null {
       flush.push(`flush chain ${t} ${name}`);
       delChains.push(`delete chain ${t} ${name}`);
     }
+  }
+  // The spread-N chains never change their rules; beyond the preset ones they come and go
+  // with the counts in use (added only by a full replacement, see presetSpreads).
+  const spreadIn = (rs: Ruleset) =>
+    new Map(rs.chains.filter((c) => c.name.startsWith("spread-")).map((c) => [c.name, c]));
+  const spreadFrom = spreadIn(from);
+  const spreadTo = spreadIn(to);
+  for (const name of spreadTo.keys()) if (!spreadFrom.has(name)) return null;
+  for (const name of spreadFrom.keys()) {
+    if (spreadTo.has(name)) continue;
+    flush.push(`flush chain ${t} ${name}`);
+    delChains.push(`delete chain ${t} ${name}`);
   }
   // Shared sets (owned addresses, nodes, hairpin pairs) are small: compared whole.
   if (pairs.length > 0) {

@@ -3,8 +3,9 @@
 // a ForwardingPlan; printed by render.ts, interpreted by tracer.ts.
 //
 // Packet path (first packet of a connection; conntrack carries the rest):
-//   prerouting  nat  dstnat-10   source-range check, then frontends vmap -> svc-<id>
-//   svc-<id>                     affinity lookups, then numgen spread -> dnat to a target
+//   prerouting  nat  dstnat-10   source-range check, then frontends vmap -> spread-<n>
+//   spread-<n>                   dnat to targets[frontend . numgen random mod n] (data in a map)
+//   svc-<id>, ep-<id>-<target>   only for sessionAffinity ClientIP: affinity sets, then spread
 //   postrouting nat  srcnat-10   masquerade what went to another node's NodePort, and hairpin
 //   prerouting  filter dstnat-20 reject (new connections) for frontends without endpoints and
 //                                for ports of an owned address that are not forwarded
@@ -33,6 +34,8 @@ export type Match =
 
 export type Statement =
   | { kind: "vmap"; family: Family; fields: Field[]; map: string }
+  /** `dnat to <fields> . numgen random mod N map @map`: the target from a data map. */
+  | { kind: "dnatMap"; family: Family; fields: Field[]; modulus: number; map: string }
   | { kind: "goto"; chain: string }
   | { kind: "updateSet"; family: Family; set: string }
   | { kind: "dnat"; family: Family; address: string; port: number }
@@ -61,13 +64,17 @@ export interface Chain {
 export interface Element {
   /** One value per field of the set's type; CIDRs in interval fields. */
   key: string[];
-  /** Maps: the chain a verdict map element jumps to (goto). */
+  /** Verdict maps: the chain the element jumps to (goto). */
   goto?: string;
+  /** Data maps: the value, as nft text (`198.51.100.5 . 8080`). */
+  data?: string;
 }
 
 export interface NamedSet {
   name: string;
   type: string[];
+  /** Declared by expression instead of by type (needed for numgen in a key). */
+  typeof?: string;
   flags: string[];
   /** Dynamic sets are filled by the packet path (affinity); their elements are not ours. */
   dynamic: boolean;
@@ -88,10 +95,12 @@ export interface Ruleset {
 
 const addrType = (f: Family) => (f === 4 ? "ipv4_addr" : "ipv6_addr");
 const sfx = (f: Family) => (f === 4 ? "v4" : "v6");
+const fam = (f: Family) => (f === 4 ? "ip" : "ip6");
 const frontendKey: Field[] = ["daddr", "l4proto", "dport"];
 
 export const setNames = {
   frontends: (f: Family) => `frontends-${sfx(f)}`,
+  targets: (f: Family) => `targets-${sfx(f)}`,
   noEndpoints: (f: Family) => `no-endpoints-${sfx(f)}`,
   served: (f: Family) => `served-${sfx(f)}`,
   owned: (f: Family) => `owned-${sfx(f)}`,
@@ -123,6 +132,10 @@ function staticSets(f: Family): NamedSet[] {
   });
   return [
     set(setNames.frontends(f), [a, "inet_proto", "inet_service"], [], true),
+    {
+      ...set(setNames.targets(f), [a, "inet_proto", "inet_service", "integer", a, "inet_service"], [], true),
+      typeof: `${fam(f)} daddr . meta l4proto . th dport . numgen random mod 2 : ${fam(f)} daddr . th dport`,
+    },
     set(setNames.noEndpoints(f), [a, "inet_proto", "inet_service"]),
     set(setNames.served(f), [a, "inet_proto", "inet_service"]),
     set(setNames.owned(f), [a]),
@@ -228,6 +241,34 @@ function staticChains(): Chain[] {
   ];
 }
 
+export const spreadChain = (n: number) => `spread-${n}`;
+
+/**
+ * spread-1 .. spread-8 always exist. A larger count adds its chain with a full replacement:
+ * nft 1.0.6 refuses to add such a rule to an existing table ("conflicting protocols
+ * specified: tcp vs. th") although it accepts it in a table definition.
+ */
+export const presetSpreads = 8;
+
+/**
+ * The chain for frontends with n targets: one rule per family and protocol picks slot
+ * `numgen random mod n` of the frontend in the targets map. All data is in the maps, so
+ * endpoint changes are element updates and 10,000 Services need no chain of their own.
+ */
+function spreadChainFor(n: number): Chain {
+  const rules = ([4, 6] as const).flatMap((f) =>
+    (["tcp", "udp"] as const).map(
+      (protocol): Rule => ({
+        match: [{ kind: "l4proto", protocol }],
+        statements: [
+          { kind: "dnatMap", family: f, fields: frontendKey, modulus: n, map: setNames.targets(f) },
+        ],
+      }),
+    ),
+  );
+  return { name: spreadChain(n), rules };
+}
+
 function dnat(fe: Frontend, t: Target): Statement {
   return { kind: "dnat", family: fe.family, address: t.address, port: t.port };
 }
@@ -237,7 +278,7 @@ function dnat(fe: Frontend, t: Target): Statement {
  * 10,000 Services take seconds): rule i fires with probability 1/(n-i), which is
  * uniform overall, the way kube-proxy's iptables mode does it.
  */
-function spread(fe: Frontend, pick: (t: Target) => Statement[]): Rule[] {
+function spreadRules(fe: Frontend, pick: (t: Target) => Statement[]): Rule[] {
   const n = fe.targets.length;
   return fe.targets.map((t, i) => {
     const match: Match[] = [];
@@ -247,17 +288,12 @@ function spread(fe: Frontend, pick: (t: Target) => Statement[]): Rule[] {
   });
 }
 
-function frontendObjects(fe: Frontend): { sets: NamedSet[]; chains: Chain[] } {
+/** ClientIP affinity needs a chain per frontend and per target (the others use spread-N). */
+function affinityObjects(fe: Frontend, timeout: number): { sets: NamedSet[]; chains: Chain[] } {
   const name = serviceChain(fe);
   const comment = fe.service;
-  if (fe.affinityTimeoutSeconds === null) {
-    const rules = spread(fe, (t) => [dnat(fe, t)]);
-    if (rules[0]) rules[0].comment = comment;
-    return { sets: [], chains: [{ name, rules }] };
-  }
   // ClientIP affinity, as kube-proxy's nftables mode: one dynamic set of recent clients
   // per target, refreshed on every new connection; a known client goes where it went before.
-  const timeout = fe.affinityTimeoutSeconds;
   const sets: NamedSet[] = [];
   const chains: Chain[] = [];
   const lookups: Rule[] = [];
@@ -285,7 +321,7 @@ function frontendObjects(fe: Frontend): { sets: NamedSet[]; chains: Chain[] } {
       statements: [{ kind: "goto", chain }],
     });
   }
-  const rules = [...lookups, ...spread(fe, (t) => [{ kind: "goto", chain: endpointChain(fe, t) }])];
+  const rules = [...lookups, ...spreadRules(fe, (t) => [{ kind: "goto", chain: endpointChain(fe, t) }])];
   if (rules[0]) rules[0].comment = comment;
   return { sets, chains: [{ name, rules }, ...chains] };
 }
@@ -300,6 +336,8 @@ export interface FrontendParts {
   shared: Array<[string, string[]]>;
   /** `set|key` of each shared element, to count each once. */
   sharedKeys: string[];
+  /** Number of targets when the frontend uses the shared spread-N chain. */
+  spread?: number;
 }
 
 function frontendParts(fe: Frontend): FrontendParts {
@@ -326,10 +364,21 @@ function frontendParts(fe: Frontend): FrontendParts {
     if (t.kind === "node") parts.shared.push([setNames.nodes(f), [t.address]]);
     else parts.shared.push([setNames.hairpin(f), [t.address, t.address]]);
   }
-  const objects = frontendObjects(fe);
-  parts.sets = objects.sets;
-  parts.chains = objects.chains;
-  parts.elements.push([setNames.frontends(f), { key, goto: serviceChain(fe) }]);
+  if (fe.affinityTimeoutSeconds === null) {
+    parts.spread = fe.targets.length;
+    fe.targets.forEach((t, i) => {
+      parts.elements.push([
+        setNames.targets(f),
+        { key: [...key, String(i)], data: `${t.address} . ${t.port}` },
+      ]);
+    });
+    parts.elements.push([setNames.frontends(f), { key, goto: spreadChain(fe.targets.length) }]);
+  } else {
+    const objects = affinityObjects(fe, fe.affinityTimeoutSeconds);
+    parts.sets = objects.sets;
+    parts.chains = objects.chains;
+    parts.elements.push([setNames.frontends(f), { key, goto: serviceChain(fe) }]);
+  }
   return withSharedKeys(parts);
 }
 
@@ -352,6 +401,7 @@ export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
   const seen = new Set<string>();
   const used = new Map<string, FrontendParts>();
   const frontends = new Map<string, FrontendParts>();
+  const spreads = new Set<number>(Array.from({ length: presetSpreads }, (_, i) => i + 1));
   for (const fe of plan.frontends) {
     const parts = memo?.get(fe.signature) ?? frontendParts(fe);
     used.set(fe.signature, parts);
@@ -365,10 +415,12 @@ export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
     });
     for (const s of parts.sets) sets.set(s.name, s);
     chains.push(...parts.chains);
+    if (parts.spread !== undefined) spreads.add(parts.spread);
   }
   if (memo) {
     memo.clear();
     for (const [k, v] of used) memo.set(k, v);
   }
+  for (const n of [...spreads].sort((a, b) => a - b)) chains.push(spreadChainFor(n));
   return { table: tableName, sets: [...sets.values()], chains, frontends, skeleton };
 }

@@ -23,8 +23,8 @@ export type Verdict =
 export type DynamicSets = Map<string, Map<string, number>>;
 
 export interface TraceOptions {
-  /** numgen: true means "this rule's 1/N chance fires". */
-  pick?: (modulus: number) => boolean;
+  /** numgen random mod N: the number drawn, 0..N-1 (default 0). */
+  draw?: (modulus: number) => number;
   /** Affinity memory, carried from one trace to the next. */
   dynamic?: DynamicSets;
   /** Current time in seconds, for affinity expiry. */
@@ -80,6 +80,14 @@ class Interpreter {
         }
         case "goto":
           return this.run(s.chain, ctx);
+        case "dnatMap": {
+          if (s.family !== ctx.family) return "next";
+          const key = [...s.fields.map((f) => ctx.values[f]), String(this.opts.draw(s.modulus))];
+          const data = this.find(s.map, key)?.data;
+          if (data === undefined) return "next";
+          const [address = "", port = "0"] = data.split(" . ");
+          return { kind: "dnat", address, port: Number(port) };
+        }
         case "updateSet": {
           const set = this.sets.get(s.set);
           const members = this.opts.dynamic.get(s.set) ?? new Map<string, number>();
@@ -120,7 +128,7 @@ class Interpreter {
       case "l4proto":
         return ctx.values.l4proto === m.protocol;
       case "numgen":
-        return this.opts.pick(m.modulus);
+        return this.opts.draw(m.modulus) === 0;
     }
   }
 
@@ -141,13 +149,13 @@ function valueMatches(element: string, value: string): boolean {
   return addressBits(n.address, n.family) >> host === addressBits(v.address, v.family) >> host;
 }
 
-/** Follows the first packet of a connection; numgen choices come from `pick` (default: the first rule fires). */
+/** Follows the first packet of a connection; numgen draws come from `draw` (default: always 0). */
 export function trace(rs: Ruleset, packet: Packet, options: TraceOptions = {}): Verdict {
   const src = canonicalAddress(packet.src);
   const dst = canonicalAddress(packet.dst);
   if (!src || !dst || src.family !== dst.family) throw new Error("packet addresses must be one family");
   const opts: Required<TraceOptions> = {
-    pick: options.pick ?? (() => true),
+    draw: options.draw ?? (() => 0),
     dynamic: options.dynamic ?? new Map(),
     now: options.now ?? 0,
   };
@@ -175,24 +183,23 @@ export function trace(rs: Ruleset, packet: Packet, options: TraceOptions = {}): 
 /** Every verdict the packet can get, with its probability over the numgen draws (affinity memory ignored). */
 export function traceAll(rs: Ruleset, packet: Packet): Array<{ probability: number } & Verdict> {
   const seen = new Map<string, { probability: number } & Verdict>();
-  const pending: boolean[][] = [[]];
+  // Depth-first over the sequences of draws: each prefix is replayed, then extended.
+  const pending: number[][] = [[]];
   for (let prefix = pending.pop(); prefix !== undefined; prefix = pending.pop()) {
     const taken = [...prefix];
     let i = 0;
     let probability = 1;
-    const pick = (modulus: number) => {
+    const draw = (modulus: number) => {
       if (i >= taken.length) {
-        pending.push([...taken, true]);
-        taken.push(false);
+        for (let v = 1; v < modulus; v++) pending.push([...taken, v]);
+        taken.push(0);
       }
-      const fire = taken[i++] ?? false;
-      probability *= fire ? 1 / modulus : (modulus - 1) / modulus;
-      return fire;
+      probability /= modulus;
+      return taken[i++] ?? 0;
     };
-    const v = trace(rs, packet, { pick });
+    const v = trace(rs, packet, { draw });
     const key = JSON.stringify(v);
-    const prior = seen.get(key)?.probability ?? 0;
-    seen.set(key, { ...v, probability: prior + probability });
+    seen.set(key, { ...v, probability: (seen.get(key)?.probability ?? 0) + probability });
   }
   return [...seen.values()];
 }

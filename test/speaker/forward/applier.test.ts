@@ -92,7 +92,7 @@ test("a burst of 1,000 Service updates becomes a handful of transactions, ending
   const last = all[999];
   const everything = nft.transactions.join("\n");
   expect(everything).toContain(
-    `svc-${last?.addresses[0]}-${last?.ports[0]?.protocol.toLowerCase()}-${last?.ports[0]?.port}`,
+    `${last?.addresses[0]} . ${last?.ports[0]?.protocol.toLowerCase()} . ${last?.ports[0]?.port} . 0 : `,
   );
 });
 
@@ -106,7 +106,9 @@ test("the first transaction replaces the table; later ones change only what chan
   await clock.advance(200);
   const [first, second] = nft.transactions;
   expect(first?.startsWith("table inet herald {}\ndelete table inet herald\n")).toBe(true);
-  expect(second).toContain("dnat ip to 198.51.100.9:8080");
+  expect(second).toContain(
+    "add element inet herald targets-v4 { 192.0.2.10 . tcp . 80 . 2 : 198.51.100.9 . 8080",
+  );
   expect(second).not.toContain("delete table");
   expect(applier.stats.transactions).toEqual({ full: 1, update: 1 });
 });

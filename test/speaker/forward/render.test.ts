@@ -72,30 +72,52 @@ describe("incremental update", () => {
     expect(renderUpdate(before, buildRuleset(planForwarding(manyServices(50))))).toBe("");
   });
 
-  test("one Service's endpoint change touches only that Service's chain", () => {
+  test("one Service's endpoint change is an element update of that Service only", () => {
     const s = manyServices(50);
     const changed = s.services[7];
     if (!changed) throw new Error("fixture");
-    changed.localEndpoints = ["198.51.100.250"];
+    s.services[7] = { ...changed, localEndpoints: ["198.51.100.250"] };
     const text = renderUpdate(before, buildRuleset(planForwarding(s))) ?? "";
-    const chain = `svc-${changed.addresses[0]}-tcp-${changed.ports[0]?.port}`;
-    expect(
-      text
-        .split("\n")
-        .filter(Boolean)
-        .every((l) => l.includes(chain) || l.includes("hairpin-v4")),
-    ).toBe(true);
-    expect(text).toContain(`flush chain inet herald ${chain}`);
+    const key = `${changed.addresses[0]} . ${changed.ports[0]?.protocol.toLowerCase()} . ${changed.ports[0]?.port}`;
+    const lines = text.split("\n").filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.includes("element") && (l.includes(key) || l.includes("hairpin-v4")))).toBe(
+      true,
+    );
   });
 
-  test("a removed Service is unreferenced before its chain is deleted", () => {
-    const s = manyServices(50);
-    s.services.splice(3, 1);
-    const lines = (renderUpdate(before, buildRuleset(planForwarding(s))) ?? "").split("\n");
-    const del = lines.findIndex((l) => l.startsWith("delete chain"));
-    const unref = lines.findIndex((l) => l.startsWith("delete element inet herald frontends-v4"));
+  test("a removed Service with affinity is unreferenced before its chains and sets are deleted", () => {
+    const sticky = (name: string, address: string) =>
+      service({
+        name,
+        addresses: [address],
+        sessionAffinity: { timeoutSeconds: 60 },
+        localEndpoints: ["198.51.100.5"],
+      });
+    const from = buildRuleset(
+      planForwarding(state(sticky("a/one", "192.0.2.10"), sticky("a/two", "192.0.2.11"))),
+    );
+    const lines = (
+      renderUpdate(from, buildRuleset(planForwarding(state(sticky("a/one", "192.0.2.10"))))) ?? ""
+    ).split("\n");
+    const unref = lines.findIndex((l) =>
+      l.startsWith("delete element inet herald frontends-v4 { 192.0.2.11"),
+    );
+    const flush = lines.findIndex((l) => l.startsWith("flush chain inet herald svc-192.0.2.11"));
+    const delChain = lines.findIndex((l) => l.startsWith("delete chain inet herald svc-192.0.2.11"));
+    const delSet = lines.findIndex((l) => l.startsWith("delete set inet herald aff-192.0.2.11"));
     expect(unref).toBeGreaterThanOrEqual(0);
-    expect(del).toBeGreaterThan(unref);
+    expect(flush).toBeGreaterThan(unref);
+    expect(delChain).toBeGreaterThan(flush);
+    expect(delSet).toBeGreaterThan(delChain);
+  });
+
+  test("a frontend with more targets than any preset spread chain needs the whole table", () => {
+    const pods = (n: number) => Array.from({ length: n }, (_, i) => `198.51.100.${i + 1}`);
+    const eight = buildRuleset(planForwarding(state(service({ localEndpoints: pods(8) }))));
+    const nine = buildRuleset(planForwarding(state(service({ localEndpoints: pods(9) }))));
+    expect(renderUpdate(eight, nine)).toBeNull();
+    expect(renderUpdate(nine, eight)).toContain("delete chain inet herald spread-9");
   });
 
   test("a changed affinity timeout needs the whole table", () => {

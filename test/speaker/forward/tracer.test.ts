@@ -71,10 +71,10 @@ test("sessionAffinity ClientIP: 15 requests from one client reach one endpoint, 
   const fifteen = (rs: typeof sticky, dynamic: DynamicSets) => {
     let draws = 0;
     // Draws that pick a different endpoint from one connection to the next.
-    const pick = (m: number) => draws++ % m === 0;
+    const draw = (m: number) => draws++ % m;
     const seen = new Set<string>();
     for (let i = 0; i < 15; i++)
-      seen.add(JSON.stringify(trace(rs, tcp("192.0.2.10", 80), { dynamic, pick, now: i })));
+      seen.add(JSON.stringify(trace(rs, tcp("192.0.2.10", 80), { dynamic, draw, now: i })));
     return seen;
   };
   expect(fifteen(plain, new Map()).size).toBeGreaterThan(1);
@@ -82,7 +82,7 @@ test("sessionAffinity ClientIP: 15 requests from one client reach one endpoint, 
   const seen = fifteen(sticky, dynamic);
   expect(seen.size).toBe(1);
   expect([...seen][0]).toContain("198.51.100.5");
-  const afterTimeout = trace(sticky, tcp("192.0.2.10", 80), { dynamic, pick: () => false, now: 14 + 61 });
+  const afterTimeout = trace(sticky, tcp("192.0.2.10", 80), { dynamic, draw: (m) => m - 1, now: 14 + 61 });
   expect(afterTimeout).toEqual({ verdict: "dnat", address: "198.51.100.7", port: 8080, masquerade: false });
 });
 
