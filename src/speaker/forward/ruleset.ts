@@ -333,7 +333,7 @@ export interface FrontendParts {
   /** Elements only this frontend adds. */
   elements: Array<[string, Element]>;
   /** Elements several frontends may share (owned address, node, hairpin pair). */
-  shared: Array<[string, string[]]>;
+  shared: Array<[string, Element]>;
   /** `set|key` of each shared element, to count each once. */
   sharedKeys: string[];
   /** Number of targets when the frontend uses the shared spread-N chain. */
@@ -348,7 +348,7 @@ function frontendParts(fe: Frontend): FrontendParts {
     sets: [],
     chains: [],
     elements: [],
-    shared: [[setNames.owned(f), [fe.address]]],
+    shared: [[setNames.owned(f), { key: [fe.address] }]],
     sharedKeys: [],
   };
   parts.elements.push([setNames.served(f), { key }]);
@@ -361,8 +361,8 @@ function frontendParts(fe: Frontend): FrontendParts {
     return withSharedKeys(parts);
   }
   for (const t of fe.targets) {
-    if (t.kind === "node") parts.shared.push([setNames.nodes(f), [t.address]]);
-    else parts.shared.push([setNames.hairpin(f), [t.address, t.address]]);
+    if (t.kind === "node") parts.shared.push([setNames.nodes(f), { key: [t.address] }]);
+    else parts.shared.push([setNames.hairpin(f), { key: [t.address, t.address] }]);
   }
   if (fe.affinityTimeoutSeconds === null) {
     parts.spread = fe.targets.length;
@@ -383,7 +383,7 @@ function frontendParts(fe: Frontend): FrontendParts {
 }
 
 function withSharedKeys(parts: FrontendParts): FrontendParts {
-  parts.sharedKeys = parts.shared.map(([set, key]) => `${set}|${key.join("|")}`);
+  parts.sharedKeys = parts.shared.map(([set, e]) => `${set}|${e.key.join("|")}`);
   return parts;
 }
 
@@ -407,14 +407,15 @@ export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
     used.set(fe.signature, parts);
     frontends.set(fe.id, parts);
     for (const [set, e] of parts.elements) sets.get(set)?.elements.push(e);
-    parts.shared.forEach(([set, key], n) => {
+    for (let n = 0; n < parts.shared.length; n++) {
       const k = parts.sharedKeys[n] ?? "";
-      if (seen.has(k)) return;
+      if (seen.has(k)) continue;
       seen.add(k);
-      sets.get(set)?.elements.push({ key });
-    });
+      const [set, e] = parts.shared[n] ?? ["", { key: [] }];
+      sets.get(set)?.elements.push(e);
+    }
     for (const s of parts.sets) sets.set(s.name, s);
-    chains.push(...parts.chains);
+    for (const c of parts.chains) chains.push(c);
     if (parts.spread !== undefined) spreads.add(parts.spread);
   }
   if (memo) {
