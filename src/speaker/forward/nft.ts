@@ -106,3 +106,24 @@ export function shapeDifference(want: TableShape, have: TableShape): string | nu
   }
   return null;
 }
+
+/**
+ * Chain names of one table in `nft list chains inet` output, or null when the table is
+ * not there. That listing is cheap (no rules, no elements), unlike listing the table.
+ */
+export function parseChainNames(listing: string, table: string): Set<string> | null {
+  let names: Set<string> | null = null;
+  let inside = false;
+  for (const raw of listing.split("\n")) {
+    const line = raw.trim();
+    const t = /^table inet (\S+) \{$/.exec(line);
+    if (t) {
+      inside = t[1] === table;
+      if (inside) names = new Set();
+      continue;
+    }
+    const c = /^chain (\S+) \{$/.exec(line);
+    if (inside && c?.[1]) names?.add(c[1]);
+  }
+  return names;
+}

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { beforeEach, describe, expect, test } from "@jest/globals";
+import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
 import { type Clock, ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
 import type { ExecResult } from "../../../src/speaker/forward/nft.js";
 import { manyServices, mixedState, service, state } from "./fixtures.js";
@@ -42,9 +42,10 @@ class FakeNft {
   calls: Array<{ args: readonly string[]; stdin: string }> = [];
   failNext = 0;
   listing: ExecResult = { code: 0, stdout: "", stderr: "" };
+  chains: ExecResult = { code: 0, stdout: "", stderr: "" };
   exec = async (args: readonly string[], stdin?: string): Promise<ExecResult> => {
     this.calls.push({ args, stdin: stdin ?? "" });
-    if (args[0] === "list") return this.listing;
+    if (args[0] === "list") return args[1] === "chains" ? this.chains : this.listing;
     if (this.failNext > 0) {
       this.failNext--;
       return { code: 1, stdout: "", stderr: "Error: Could not process rule: Operation not permitted" };
@@ -69,7 +70,13 @@ beforeEach(() => {
     exec: nft.exec,
     clock,
     onEvent: (e) => events.push(e),
-    options: { coalesceMs: 100, retryInitialMs: 500, retryMaxMs: 4000, driftIntervalMs: 2000 },
+    options: {
+      coalesceMs: 100,
+      retryInitialMs: 500,
+      retryMaxMs: 4000,
+      driftIntervalMs: 2000,
+      driftFullEvery: 1,
+    },
   });
 });
 
@@ -176,6 +183,7 @@ describe("failures", () => {
 
 describe("drift", () => {
   const listing = readFileSync(new URL("./golden/mixed.listing", import.meta.url), "utf8");
+  const chains = readFileSync(new URL("./golden/mixed.chains", import.meta.url), "utf8");
 
   beforeEach(async () => {
     applier.start();
@@ -212,6 +220,44 @@ describe("drift", () => {
     }
     expect(applier.stats.driftRepairs).toBe(2);
     expect(nft.transactions.slice(1).every((t) => t.startsWith("table inet herald {}"))).toBe(true);
+  });
+});
+
+describe("cheap drift checks between full ones", () => {
+  const chains = readFileSync(new URL("./golden/mixed.chains", import.meta.url), "utf8");
+  let cheap: ForwardingApplier;
+
+  beforeEach(async () => {
+    cheap = new ForwardingApplier({
+      exec: nft.exec,
+      clock,
+      onEvent: (e) => events.push(e),
+      options: { coalesceMs: 100, driftIntervalMs: 2000, driftFullEvery: 1000 },
+    });
+    cheap.start();
+    cheap.update(mixedState());
+    await clock.advance(200);
+    nft.listing = { code: 99, stdout: "", stderr: "the full listing is not expected" };
+  });
+
+  afterEach(() => cheap.stop());
+
+  test("list only the chains, and leave a table that has them all alone", async () => {
+    nft.chains = { code: 0, stdout: chains, stderr: "" };
+    await clock.advance(20_000);
+    expect(
+      nft.calls.filter((c) => c.args[0] === "list" && c.args[1] === "chains").length,
+    ).toBeGreaterThanOrEqual(9);
+    expect(nft.transactions).toHaveLength(1);
+  });
+
+  test("notice a flushed ruleset (our table gone, others still there)", async () => {
+    nft.chains = { code: 0, stdout: chains.replace(/table inet herald \{[\s\S]*?\n\}/, ""), stderr: "" };
+    await clock.advance(2010);
+    expect(events.find((e) => e.type === "driftDetected")).toMatchObject({
+      reason: "table inet herald is missing",
+    });
+    expect(nft.transactions).toHaveLength(2);
   });
 });
 
