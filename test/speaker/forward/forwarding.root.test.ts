@@ -135,6 +135,30 @@ describe("restart", () => {
   });
 });
 
+test("drift: a deleted table and a flushed table are both put back within seconds", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  await applier.stop();
+  applier = new ForwardingApplier({
+    exec: lab.nft(),
+    onEvent: (e) => events.push(e),
+    options: { coalesceMs: 5, driftIntervalMs: 200, driftFullEvery: 2 },
+  });
+  applier.start();
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  const repaired = async (damage: string) => {
+    const before = applier.stats.driftRepairs;
+    expect((await lab.nft()([damage, "table", "inet", "herald"])).code).toBe(0);
+    for (let i = 0; i < 50 && applier.stats.driftRepairs === before; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await applier.settled();
+    return applier.stats.driftRepairs - before;
+  };
+  expect(await repaired("delete")).toBe(1);
+  expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+  expect(await repaired("flush")).toBe(1);
+  expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+});
+
 test("removing the table leaves nothing behind and the address is no longer forwarded", async () => {
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
   await applier.stop({ removeTable: true });
