@@ -206,93 +206,91 @@ export function newPlanMemo(): PlanMemo {
 function planService(svc: ForwardedService, fingerprint: string): ServicePlan {
   const problems: Problem[] = [];
   const frontends = new Map<string, Frontend>();
-  {
-    const report = (reason: ProblemReason, message: string) =>
-      problems.push({ service: svc.name, reason, message });
-    let affinity: number | null = null;
-    if (svc.sessionAffinity) {
-      const t = svc.sessionAffinity.timeoutSeconds;
-      if (Number.isInteger(t) && t >= 1 && t <= maxAffinitySeconds) affinity = t;
-      else {
-        report("badAffinityTimeout", `affinity timeout ${t} is not 1..${maxAffinitySeconds}; using 10800`);
-        affinity = 10_800;
-      }
+  const report = (reason: ProblemReason, message: string) =>
+    problems.push({ service: svc.name, reason, message });
+  let affinity: number | null = null;
+  if (svc.sessionAffinity) {
+    const t = svc.sessionAffinity.timeoutSeconds;
+    if (Number.isInteger(t) && t >= 1 && t <= maxAffinitySeconds) affinity = t;
+    else {
+      report("badAffinityTimeout", `affinity timeout ${t} is not 1..${maxAffinitySeconds}; using 10800`);
+      affinity = 10_800;
     }
-    const ranges: Record<Family, string[]> = { 4: [], 6: [] };
-    for (const r of svc.loadBalancerSourceRanges) {
-      const c = canonicalCidr(r);
-      if (c) ranges[c.family].push(c.cidr);
-      else report("badSourceRange", `source range "${r}" is not a CIDR; ignored`);
+  }
+  const ranges: Record<Family, string[]> = { 4: [], 6: [] };
+  for (const r of svc.loadBalancerSourceRanges) {
+    const c = canonicalCidr(r);
+    if (c) ranges[c.family].push(c.cidr);
+    else report("badSourceRange", `source range "${r}" is not a CIDR; ignored`);
+  }
+  const restricted = svc.loadBalancerSourceRanges.length > 0;
+  const checked = (list: string[], what: string) =>
+    list.map((a) => {
+      const c = canonicalAddress(a);
+      if (!c) report("badAddress", `${what} "${a}" is not an IP address; ignored`);
+      return c;
+    });
+  const pods = checked(svc.localEndpoints, "endpoint");
+  const nodes = checked(svc.remoteNodes, "node");
+  for (const raw of svc.addresses) {
+    const vip = canonicalAddress(raw);
+    if (!vip) {
+      report("badAddress", `"${raw}" is not an IP address`);
+      continue;
     }
-    const restricted = svc.loadBalancerSourceRanges.length > 0;
-    const checked = (list: string[], what: string) =>
-      list.map((a) => {
-        const c = canonicalAddress(a);
-        if (!c) report("badAddress", `${what} "${a}" is not an IP address; ignored`);
-        return c;
-      });
-    const pods = checked(svc.localEndpoints, "endpoint");
-    const nodes = checked(svc.remoteNodes, "node");
-    for (const raw of svc.addresses) {
-      const vip = canonicalAddress(raw);
-      if (!vip) {
-        report("badAddress", `"${raw}" is not an IP address`);
+    for (const p of svc.ports) {
+      const protocol = p.protocol === "TCP" ? "tcp" : p.protocol === "UDP" ? "udp" : null;
+      if (!protocol || !validPort(p.port) || !validPort(p.targetPort)) {
+        report("badPort", `port ${p.protocol}/${p.port} -> ${p.targetPort} is not forwardable`);
         continue;
       }
-      for (const p of svc.ports) {
-        const protocol = p.protocol === "TCP" ? "tcp" : p.protocol === "UDP" ? "udp" : null;
-        if (!protocol || !validPort(p.port) || !validPort(p.targetPort)) {
-          report("badPort", `port ${p.protocol}/${p.port} -> ${p.targetPort} is not forwardable`);
-          continue;
-        }
-        const id = `${addressToken(vip.address)}-${protocol}-${p.port}`;
-        const holder = frontends.get(id);
-        if (holder) {
-          report(
-            "portConflict",
-            `${vip.address} ${protocol}/${p.port} is already forwarded for ${holder.service}`,
-          );
-          continue;
-        }
-        const targets = new Map<string, Target>();
-        for (const e of pods) {
-          if (e?.family === vip.family) {
-            targets.set(`${e.address}|${p.targetPort}`, {
-              address: e.address,
-              port: p.targetPort,
-              kind: "pod",
-            });
-          }
-        }
-        if (svc.externalTrafficPolicy === "Cluster") {
-          const remote = nodes.filter((n) => n?.family === vip.family);
-          if (remote.length > 0 && !validPort(p.nodePort)) {
-            report("noNodePort", `${protocol}/${p.port} has no NodePort; other nodes are not used`);
-          } else if (validPort(p.nodePort)) {
-            for (const n of remote) {
-              if (n)
-                targets.set(`${n.address}|${p.nodePort}`, {
-                  address: n.address,
-                  port: p.nodePort,
-                  kind: "node",
-                });
-            }
-          }
-        }
-        frontends.set(id, {
-          id,
-          signature: `${fingerprint}|${id}`,
-          service: svc.name,
-          family: vip.family,
-          address: vip.address,
-          protocol,
-          port: p.port,
-          policy: svc.externalTrafficPolicy,
-          targets: [...targets.values()].sort(byTarget),
-          affinityTimeoutSeconds: affinity,
-          sourceRanges: restricted ? [...new Set(ranges[vip.family])].sort() : null,
-        });
+      const id = `${addressToken(vip.address)}-${protocol}-${p.port}`;
+      const holder = frontends.get(id);
+      if (holder) {
+        report(
+          "portConflict",
+          `${vip.address} ${protocol}/${p.port} is already forwarded for ${holder.service}`,
+        );
+        continue;
       }
+      const targets = new Map<string, Target>();
+      for (const e of pods) {
+        if (e?.family === vip.family) {
+          targets.set(`${e.address}|${p.targetPort}`, {
+            address: e.address,
+            port: p.targetPort,
+            kind: "pod",
+          });
+        }
+      }
+      if (svc.externalTrafficPolicy === "Cluster") {
+        const remote = nodes.filter((n) => n?.family === vip.family);
+        if (remote.length > 0 && !validPort(p.nodePort)) {
+          report("noNodePort", `${protocol}/${p.port} has no NodePort; other nodes are not used`);
+        } else if (validPort(p.nodePort)) {
+          for (const n of remote) {
+            if (n)
+              targets.set(`${n.address}|${p.nodePort}`, {
+                address: n.address,
+                port: p.nodePort,
+                kind: "node",
+              });
+          }
+        }
+      }
+      frontends.set(id, {
+        id,
+        signature: `${fingerprint}|${id}`,
+        service: svc.name,
+        family: vip.family,
+        address: vip.address,
+        protocol,
+        port: p.port,
+        policy: svc.externalTrafficPolicy,
+        targets: [...targets.values()].sort(byTarget),
+        affinityTimeoutSeconds: affinity,
+        sourceRanges: restricted ? [...new Set(ranges[vip.family])].sort() : null,
+      });
     }
   }
   return { fingerprint, frontends: [...frontends.values()], problems };
