@@ -95,6 +95,16 @@ test("UDP on the same address as TCP", async () => {
   expect(replies(lab.request("tcp", 80))).toEqual(["pod-b 192.0.2.100"]);
 });
 
+test("IPv6: Cluster to a local pod keeps the client address, to another node masquerades; UDP too", async () => {
+  await apply(web({ addresses: [lab.vip6], localEndpoints: ["2001:db8:2::5"] }));
+  expect(replies(lab.request("tcp", 80, 1, undefined, lab.vip6))).toEqual(["pod-a 2001:db8::100"]);
+  expect(replies(lab.request("udp", 53, 1, undefined, lab.vip6))).toEqual(["pod-a 2001:db8::100"]);
+  await apply(web({ addresses: [lab.vip6], remoteNodes: ["2001:db8::12"] }));
+  expect(replies(lab.request("tcp", 80, 1, undefined, lab.vip6))).toEqual(["other-node 2001:db8::11"]);
+  await apply(web({ addresses: [lab.vip6] }));
+  expect(replies(lab.request("tcp", 80, 1, undefined, lab.vip6))).toEqual(["ECONNREFUSED"]);
+});
+
 test("no ready endpoint anywhere: refused at once, not a hang", async () => {
   await apply(web());
   const [t] = lab.request("tcp", 80);

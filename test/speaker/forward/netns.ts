@@ -2,8 +2,9 @@
 // two pods on that node, and a second node standing in for another node's NodePort.
 //
 //   client 192.0.2.100, .101 --+
-//                              br0 192.0.2.11 (node) --- pod-a 198.51.100.5, pod-b 198.51.100.6
-//   other node 192.0.2.12 -----+                          (default route via 169.254.1.1)
+//          2001:db8::100       br0 192.0.2.11, 2001:db8::11 (node) --- pod-a 198.51.100.5, 2001:db8:2::5
+//   other node 192.0.2.12 -----+                                        pod-b 198.51.100.6, 2001:db8:2::6
+//              2001:db8::12        (pods: default routes via 169.254.1.1 and fe80::1 on the node)
 //
 // Names carry the test process id; a later run removes namespaces of runs that are gone.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -58,6 +59,7 @@ export class Lab {
   readonly other = `${this.prefix}other`;
   readonly pods = [`${this.prefix}pod-a`, `${this.prefix}pod-b`];
   readonly vip = "192.0.2.200";
+  readonly vip6 = "2001:db8::200";
   private readonly children: ChildProcess[] = [];
 
   in(ns: string, ...argv: string[]): string {
@@ -68,33 +70,41 @@ export class Lab {
     removeStale();
     for (const ns of [this.node, this.client, this.other, ...this.pods]) run("ip", "netns", "add", ns);
     const n = this.node;
-    this.in(n, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    this.in(n, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1");
     this.in(n, "ip", "link", "add", "br0", "type", "bridge");
     this.in(n, "ip", "addr", "add", "192.0.2.11/24", "dev", "br0");
+    this.in(n, "ip", "addr", "add", "2001:db8::11/64", "dev", "br0", "nodad");
     this.in(n, "ip", "link", "set", "br0", "up");
     this.in(n, "ip", "link", "set", "lo", "up");
     const lan = (ns: string, port: string, addrs: string[]) => {
       run("ip", "link", "add", port, "netns", n, "type", "veth", "peer", "name", "eth0", "netns", ns);
       this.in(n, "ip", "link", "set", port, "master", "br0", "up");
-      for (const a of addrs) this.in(ns, "ip", "addr", "add", a, "dev", "eth0");
+      for (const a of addrs)
+        this.in(ns, "ip", "addr", "add", a, "dev", "eth0", ...(a.includes(":") ? ["nodad"] : []));
       this.in(ns, "ip", "link", "set", "eth0", "up");
       this.in(ns, "ip", "link", "set", "lo", "up");
     };
-    lan(this.client, "lan-client", ["192.0.2.100/24", "192.0.2.101/24"]);
+    lan(this.client, "lan-client", ["192.0.2.100/24", "192.0.2.101/24", "2001:db8::100/64"]);
     this.in(this.client, "ip", "route", "add", `${this.vip}/32`, "via", "192.0.2.11");
-    lan(this.other, "lan-other", ["192.0.2.12/24"]);
+    this.in(this.client, "ip", "-6", "route", "add", `${this.vip6}/128`, "via", "2001:db8::11");
+    lan(this.other, "lan-other", ["192.0.2.12/24", "2001:db8::12/64"]);
     this.pods.forEach((pod, i) => {
       const addr = `198.51.100.${5 + i}`;
+      const addr6 = `2001:db8:2::${5 + i}`;
       const port = `pod${i}`;
       run("ip", "link", "add", port, "netns", n, "type", "veth", "peer", "name", "eth0", "netns", pod);
       this.in(n, "ip", "addr", "add", "169.254.1.1/32", "dev", port);
       this.in(n, "ip", "link", "set", port, "up");
       this.in(n, "ip", "route", "add", `${addr}/32`, "dev", port);
+      this.in(n, "ip", "addr", "add", "fe80::1/64", "dev", port, "nodad");
+      this.in(n, "ip", "-6", "route", "add", `${addr6}/128`, "dev", port);
       this.in(pod, "ip", "addr", "add", `${addr}/32`, "dev", "eth0");
       this.in(pod, "ip", "link", "set", "eth0", "up");
       this.in(pod, "ip", "link", "set", "lo", "up");
       this.in(pod, "ip", "route", "add", "169.254.1.1", "dev", "eth0");
       this.in(pod, "ip", "route", "add", "default", "via", "169.254.1.1");
+      this.in(pod, "ip", "addr", "add", `${addr6}/128`, "dev", "eth0", "nodad");
+      this.in(pod, "ip", "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0");
     });
   }
 
@@ -113,15 +123,8 @@ export class Lab {
   }
 
   /** Requests from the client namespace, one connection each. */
-  request(protocol: "tcp" | "udp", port: number, count = 1, source?: string): Reply[] {
-    const args = [
-      process.execPath,
-      `${here}echo-client.mjs`,
-      protocol,
-      this.vip,
-      String(port),
-      String(count),
-    ];
+  request(protocol: "tcp" | "udp", port: number, count = 1, source?: string, host = this.vip): Reply[] {
+    const args = [process.execPath, `${here}echo-client.mjs`, protocol, host, String(port), String(count)];
     if (source) args.push(source);
     return this.in(this.client, ...args)
       .split("\n")
