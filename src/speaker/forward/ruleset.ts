@@ -1,6 +1,6 @@
 // The nftables table `inet herald` as data: static chains, and everything that changes
-// per Service in sets, verdict maps and one small chain per frontend. Built purely from
-// a ForwardingPlan; printed by render.ts, interpreted by tracer.ts.
+// per Service in sets and maps (only sessionAffinity adds chains of its own). Built purely
+// from a ForwardingPlan; printed by render.ts, interpreted by tracer.ts.
 //
 // Packet path (first packet of a connection; conntrack carries the rest):
 //   prerouting  nat  dstnat-10   source-range check, then frontends vmap -> spread-<n>
@@ -16,6 +16,10 @@
 // other nodes by DNAT to their NodePort plus masquerade, so replies come back through here.
 // Local pods need no masquerade: their replies route through this node (their gateway),
 // where conntrack undoes the DNAT; so Cluster keeps the client address for local pods too.
+// A pod reaching its own Service through the address and landing on itself is the
+// exception (hairpin): masqueraded, or it would answer itself directly.
+// Targets are spread uniformly, local pods and other nodes alike; another node's
+// kube-proxy spreads again over all endpoints.
 import type { Family, ForwardingPlan, Frontend, Target } from "./state.js";
 import { addressToken } from "./state.js";
 
