@@ -79,21 +79,17 @@ export function renderRule(r: Rule): string {
   return parts.join(" ");
 }
 
-const elementText = new WeakMap<Element, string>();
-
-function renderElement(set: NamedSet, e: Element): string {
-  let text = elementText.get(e);
-  if (text === undefined) {
+function renderElement(e: Element): string {
+  if (e.text === undefined) {
     const key = e.key.join(" . ");
-    text =
+    e.text =
       e.data !== undefined ? `${key} : ${e.data}` : e.goto !== undefined ? `${key} : goto ${e.goto}` : key;
-    elementText.set(e, text);
   }
-  return text;
+  return e.text;
 }
 
 /** The key part of an element (what identifies it in a map). */
-const elementKey = (set: NamedSet, e: Element) => (set.map ? e.key.join(" . ") : renderElement(set, e));
+const elementKey = (set: NamedSet, e: Element) => (set.map ? e.key.join(" . ") : renderElement(e));
 
 function setHeader(s: NamedSet): string {
   const parts = [
@@ -119,7 +115,7 @@ export function renderTable(rs: Ruleset): string {
     out.push(`\t${s.map ? "map" : "set"} ${s.name} {`, `\t\t${setHeader(s)}`);
     if (s.elements.length > 0) {
       out.push("\t\telements = {");
-      out.push(s.elements.map((e) => `\t\t\t${renderElement(s, e)}`).join(",\n"));
+      out.push(s.elements.map((e) => `\t\t\t${renderElement(e)}`).join(",\n"));
       out.push("\t\t}");
     }
     out.push("\t}");
@@ -152,8 +148,8 @@ function elementChanges(
   del: string[],
   add: string[],
 ): void {
-  const was = new Map(before.map((e) => [elementKey(set, e), renderElement(set, e)]));
-  const is = new Map(after.map((e) => [elementKey(set, e), renderElement(set, e)]));
+  const was = new Map(before.map((e) => [elementKey(set, e), renderElement(e)]));
+  const is = new Map(after.map((e) => [elementKey(set, e), renderElement(e)]));
   for (const [k, v] of was) if (is.get(k) !== v) del.push(k);
   for (const [k, v] of is) if (was.get(k) !== v) add.push(v);
 }

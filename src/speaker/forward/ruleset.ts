@@ -72,6 +72,8 @@ export interface Element {
   goto?: string;
   /** Data maps: the value, as nft text (`198.51.100.5 . 8080`). */
   data?: string;
+  /** The element as nft text, filled in when first rendered. */
+  text?: string;
 }
 
 export interface NamedSet {
@@ -392,10 +394,11 @@ function withSharedKeys(parts: FrontendParts): FrontendParts {
 }
 
 /**
- * Parts built in the previous sync, by frontend signature: unchanged frontends reuse their
+ * Parts built in the previous sync, by frontend (the plan memo hands out the same Frontend
+ * object for an unchanged Service): unchanged frontends reuse their
  * chain and element objects, so comparing with the applied ruleset is mostly identity checks.
  */
-export type BuildMemo = Map<string, FrontendParts>;
+export type BuildMemo = Map<Frontend, FrontendParts>;
 
 export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
   const sets = new Map<string, NamedSet>();
@@ -403,12 +406,12 @@ export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
   const chains: Chain[] = staticChains();
   const skeleton = JSON.stringify({ sets: [...sets.values()], chains });
   const seen = new Set<string>();
-  const used = new Map<string, FrontendParts>();
+  const used = new Map<Frontend, FrontendParts>();
   const frontends = new Map<string, FrontendParts>();
   const spreads = new Set<number>(Array.from({ length: presetSpreads }, (_, i) => i + 1));
   for (const fe of plan.frontends) {
-    const parts = memo?.get(fe.signature) ?? frontendParts(fe);
-    used.set(fe.signature, parts);
+    const parts = memo?.get(fe) ?? frontendParts(fe);
+    if (memo) used.set(fe, parts);
     frontends.set(fe.id, parts);
     for (const [set, e] of parts.elements) sets.get(set)?.elements.push(e);
     for (let n = 0; n < parts.shared.length; n++) {
