@@ -76,7 +76,7 @@ function summary(
 async function oneChange(n: number) {
   const s = manyServices(n);
   const planMemo = newPlanMemo();
-  const buildMemo: BuildMemo = new Map();
+  const buildMemo: BuildMemo = { parts: new Map() };
   let current = buildRuleset(planForwarding(s, planMemo), buildMemo);
   await send(renderTable(current));
   const renderMs: number[] = [];

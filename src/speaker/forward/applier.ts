@@ -106,7 +106,7 @@ export class ForwardingApplier {
   private driftChecks = 0;
   private waiters: Array<() => void> = [];
   private readonly planMemo: PlanMemo = newPlanMemo();
-  private readonly buildMemo: BuildMemo = new Map();
+  private readonly buildMemo: BuildMemo = { parts: new Map() };
   readonly stats: ApplierStats = {
     transactions: { full: 0, update: 0 },
     failures: 0,

@@ -398,7 +398,9 @@ function withSharedKeys(parts: FrontendParts): FrontendParts {
  * object for an unchanged Service): unchanged frontends reuse their
  * chain and element objects, so comparing with the applied ruleset is mostly identity checks.
  */
-export type BuildMemo = Map<Frontend, FrontendParts>;
+export interface BuildMemo {
+  parts: Map<Frontend, FrontendParts>;
+}
 
 export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
   const sets = new Map<string, NamedSet>();
@@ -410,7 +412,7 @@ export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
   const frontends = new Map<string, FrontendParts>();
   const spreads = new Set<number>(Array.from({ length: presetSpreads }, (_, i) => i + 1));
   for (const fe of plan.frontends) {
-    const parts = memo?.get(fe) ?? frontendParts(fe);
+    const parts = memo?.parts.get(fe) ?? frontendParts(fe);
     if (memo) used.set(fe, parts);
     frontends.set(fe.id, parts);
     for (const [set, e] of parts.elements) sets.get(set)?.elements.push(e);
@@ -425,10 +427,7 @@ export function buildRuleset(plan: ForwardingPlan, memo?: BuildMemo): Ruleset {
     for (const c of parts.chains) chains.push(c);
     if (parts.spread !== undefined) spreads.add(parts.spread);
   }
-  if (memo) {
-    memo.clear();
-    for (const [k, v] of used) memo.set(k, v);
-  }
+  if (memo) memo.parts = used;
   for (const n of [...spreads].sort((a, b) => a - b)) chains.push(spreadChainFor(n));
   return { table: tableName, sets: [...sets.values()], chains, frontends, skeleton };
 }
