@@ -25,7 +25,15 @@ import {
 } from "./nft.js";
 import { renderRemoval, renderTable, renderUpdate } from "./render.js";
 import { type BuildMemo, buildRuleset, type Ruleset, tableName } from "./ruleset.js";
-import { type ForwardingState, newPlanMemo, type PlanMemo, type Problem, planForwarding } from "./state.js";
+import { conntrackDeleteArgs, type StaleFlow, staleUdpFlows } from "./stale.js";
+import {
+  type ForwardingState,
+  type Frontend,
+  newPlanMemo,
+  type PlanMemo,
+  type Problem,
+  planForwarding,
+} from "./state.js";
 
 export interface Clock {
   now(): number;
@@ -53,6 +61,7 @@ export type ForwardingEvent =
     }
   | { type: "driftDetected"; reason: string }
   | { type: "driftCheckFailed"; code: "NFT_LIST_FAILED"; message: string }
+  | { type: "conntrackFailed"; code: "CONNTRACK_FAILED"; message: string }
   | { type: "removed" };
 
 export interface ApplierOptions {
@@ -82,6 +91,8 @@ export interface ApplierStats {
 
 export interface ApplierDeps {
   exec?: NftExec;
+  /** Runs `conntrack` (to forget UDP flows to removed targets). */
+  conntrack?: NftExec;
   clock?: Clock;
   onEvent?: (event: ForwardingEvent) => void;
   options?: Partial<ApplierOptions>;
@@ -89,6 +100,9 @@ export interface ApplierDeps {
 
 export class ForwardingApplier {
   private readonly exec: NftExec;
+  private readonly conntrack: NftExec;
+  /** Frontends of the last applied plan; null when unknown (start, failure). */
+  private appliedFrontends: Frontend[] | null = null;
   private readonly clock: Clock;
   private readonly onEvent: (event: ForwardingEvent) => void;
   private readonly options: ApplierOptions;
@@ -116,6 +130,7 @@ export class ForwardingApplier {
 
   constructor(deps: ApplierDeps = {}) {
     this.exec = deps.exec ?? nftExec();
+    this.conntrack = deps.conntrack ?? nftExec(["conntrack"]);
     this.clock = deps.clock ?? systemClock;
     this.onEvent = deps.onEvent ?? (() => {});
     this.options = { ...defaultApplierOptions, ...deps.options };
@@ -195,9 +210,13 @@ export class ForwardingApplier {
     }, ms);
   }
 
-  private async run(args: string[], stdin?: string) {
+  private run(args: string[], stdin?: string) {
+    return this.runWith(this.exec, args, stdin);
+  }
+
+  private async runWith(exec: NftExec, args: string[], stdin?: string) {
     try {
-      return await this.exec(args, stdin);
+      return await exec(args, stdin);
     } catch (e) {
       return { code: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) };
     }
@@ -227,6 +246,7 @@ export class ForwardingApplier {
       const durationMs = this.clock.now() - t0;
       if (r.code !== 0) {
         this.applied = null;
+        this.appliedFrontends = null;
         this.stats.failures++;
         this.attempt++;
         const retryInMs = Math.min(
@@ -247,6 +267,8 @@ export class ForwardingApplier {
       }
       this.applied = next;
       this.attempt = 0;
+      if (this.appliedFrontends) await this.forget(staleUdpFlows(this.appliedFrontends, plan.frontends));
+      this.appliedFrontends = plan.frontends;
       this.stats.transactions[mode]++;
       this.stats.lastDurationMs = durationMs;
       this.onEvent({
@@ -258,6 +280,16 @@ export class ForwardingApplier {
       });
     }
     if (this.dirty) this.schedule(this.options.coalesceMs);
+  }
+
+  private async forget(flows: StaleFlow[]): Promise<void> {
+    for (const f of flows) {
+      const r = await this.runWith(this.conntrack, conntrackDeleteArgs(f));
+      // conntrack exits 1 when there was nothing to delete.
+      if (r.code !== 0 && !/0 flow entries/.test(r.stderr)) {
+        this.onEvent({ type: "conntrackFailed", code: "CONNTRACK_FAILED", message: r.stderr.trim() });
+      }
+    }
   }
 
   private scheduleDriftCheck(): void {

@@ -61,13 +61,23 @@ let clock: FakeClock;
 let nft: FakeNft;
 let events: ForwardingEvent[];
 let applier: ForwardingApplier;
+let conntrackCalls: string[][];
 
 beforeEach(() => {
   clock = new FakeClock();
   nft = new FakeNft();
   events = [];
+  conntrackCalls = [];
   applier = new ForwardingApplier({
     exec: nft.exec,
+    conntrack: async (args) => {
+      conntrackCalls.push([...args]);
+      return {
+        code: 1,
+        stdout: "",
+        stderr: "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.",
+      };
+    },
     clock,
     onEvent: (e) => events.push(e),
     options: {
@@ -129,6 +139,36 @@ test("an update that changes nothing sends nothing", async () => {
   expect(nft.transactions).toHaveLength(1);
 });
 
+test("UDP flows to a removed target are forgotten; TCP ones and kept targets are left alone", async () => {
+  applier.start();
+  applier.update(mixedState());
+  await clock.advance(200);
+  const s = mixedState();
+  const web = s.services[0];
+  if (!web) throw new Error("fixture");
+  s.services[0] = { ...web, localEndpoints: ["2001:db8:2::5"] };
+  applier.update(s);
+  await clock.advance(200);
+  expect(conntrackCalls).toEqual([
+    [
+      "-D",
+      "-f",
+      "ipv4",
+      "-p",
+      "udp",
+      "--orig-dst",
+      "192.0.2.10",
+      "--orig-port-dst",
+      "80",
+      "--reply-src",
+      "198.51.100.5",
+      "--reply-port-src",
+      "8081",
+    ],
+  ]);
+  expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
+});
+
 describe("failures", () => {
   test("are reported with a code and retried with growing delays, then applied whole", async () => {
     nft.failNext = 3;
@@ -170,6 +210,7 @@ describe("failures", () => {
       exec: async () => {
         throw new Error("spawn nft ENOENT");
       },
+      conntrack: nft.exec,
       clock,
       onEvent: (e) => events.push(e),
     });
@@ -230,6 +271,7 @@ describe("cheap drift checks between full ones", () => {
   beforeEach(async () => {
     cheap = new ForwardingApplier({
       exec: nft.exec,
+      conntrack: nft.exec,
       clock,
       onEvent: (e) => events.push(e),
       options: { coalesceMs: 100, driftIntervalMs: 2000, driftFullEvery: 1000 },

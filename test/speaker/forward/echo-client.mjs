@@ -1,11 +1,13 @@
 // The client side of the namespace tests: makes requests and prints one JSON line each.
-// usage: node echo-client.mjs tcp|udp HOST PORT COUNT [SOURCE]   (one connection per request)
+// usage: node echo-client.mjs tcp|udp HOST PORT COUNT [SOURCE [SOURCE_PORT]]   (one connection per request)
 //        node echo-client.mjs hold HOST PORT                       (one connection, a request per stdin line)
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
 
-const [mode, host, portText, countText = "1", source] = process.argv.slice(2);
+const [mode, host, portText, countText = "1", sourceText, sourcePortText] = process.argv.slice(2);
+const source = sourceText || undefined;
+const sourcePort = sourcePortText ? Number(sourcePortText) : undefined;
 const port = Number(portText);
 const timeoutMs = 1500;
 const print = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -40,7 +42,7 @@ function udpOnce() {
     u.on("message", (m) => done({ reply: m.toString().trim() }));
     // A refused datagram surfaces as ECONNREFUSED on the next send of a connected socket.
     const send = () => u.send("hello\n", (e) => e && done({ error: e.code }));
-    u.bind({ address: source }, () =>
+    u.bind({ address: source, port: sourcePort }, () =>
       u.connect(port, host, () => {
         send();
         setTimeout(send, 200).unref();

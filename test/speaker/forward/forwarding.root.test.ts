@@ -36,6 +36,7 @@ beforeAll(async () => {
   await lab.echo(lab.other, "other-node", [30080, 30053]);
   applier = new ForwardingApplier({
     exec: lab.nft(),
+    conntrack: lab.conntrack(),
     onEvent: (e) => events.push(e),
     options: { coalesceMs: 5, driftIntervalMs: 0 },
   });
@@ -113,6 +114,17 @@ test("no ready endpoint anywhere: refused at once, not a hang", async () => {
   expect(u?.error).toBe("ECONNREFUSED");
 });
 
+test("scaling to zero refuses at once also for a UDP client that keeps its port; back to one answers", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  const again = () => replies(lab.request("udp", 53, 1, "192.0.2.100", lab.vip, 40_053));
+  expect(again()).toEqual(["pod-a 192.0.2.100"]);
+  await apply(web());
+  // Without forgetting the flow, conntrack would still carry it to the removed pod.
+  expect(again()).toEqual(["ECONNREFUSED"]);
+  await apply(web({ localEndpoints: ["198.51.100.6"] }));
+  expect(again()).toEqual(["pod-b 192.0.2.100"]);
+});
+
 test("a port change takes effect and the old port stops answering", async () => {
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
   await apply(
@@ -133,6 +145,7 @@ describe("restart", () => {
     await applier.stop();
     applier = new ForwardingApplier({
       exec: lab.nft(),
+      conntrack: lab.conntrack(),
       onEvent: (e) => events.push(e),
       options: { coalesceMs: 5, driftIntervalMs: 0 },
     });
@@ -150,6 +163,7 @@ test("drift: a deleted table and a flushed table are both put back within second
   await applier.stop();
   applier = new ForwardingApplier({
     exec: lab.nft(),
+    conntrack: lab.conntrack(),
     onEvent: (e) => events.push(e),
     options: { coalesceMs: 5, driftIntervalMs: 200, driftFullEvery: 2 },
   });

@@ -123,9 +123,16 @@ export class Lab {
   }
 
   /** Requests from the client namespace, one connection each. */
-  request(protocol: "tcp" | "udp", port: number, count = 1, source?: string, host = this.vip): Reply[] {
+  request(
+    protocol: "tcp" | "udp",
+    port: number,
+    count = 1,
+    source?: string,
+    host = this.vip,
+    sourcePort?: number,
+  ): Reply[] {
     const args = [process.execPath, `${here}echo-client.mjs`, protocol, host, String(port), String(count)];
-    if (source) args.push(source);
+    if (source || sourcePort) args.push(source ?? "", String(sourcePort ?? ""));
     return this.in(this.client, ...args)
       .split("\n")
       .filter(Boolean)
@@ -169,6 +176,10 @@ export class Lab {
 
   nft() {
     return nftExec(["ip", "netns", "exec", this.node, "nft"]);
+  }
+
+  conntrack() {
+    return nftExec(["ip", "netns", "exec", this.node, "conntrack"]);
   }
 
   down(): void {
