@@ -224,7 +224,6 @@ describe("failures", () => {
 
 describe("drift", () => {
   const listing = readFileSync(new URL("./golden/mixed.listing", import.meta.url), "utf8");
-  const chains = readFileSync(new URL("./golden/mixed.chains", import.meta.url), "utf8");
 
   beforeEach(async () => {
     applier.start();

@@ -1,7 +1,11 @@
 // The rendered table in a real kernel: a client talks to the address, the node's nftables
 // (and nothing else) carries the traffic to pods on the node or to another node.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
+import {
+  type ApplierOptions,
+  ForwardingApplier,
+  type ForwardingEvent,
+} from "../../../src/speaker/forward/applier.js";
 import type { ForwardedService } from "../../../src/speaker/forward/state.js";
 import { service, state } from "./fixtures.js";
 import { Lab, type Reply } from "./netns.js";
@@ -9,6 +13,18 @@ import { Lab, type Reply } from "./netns.js";
 const lab = new Lab();
 let applier: ForwardingApplier;
 const events: ForwardingEvent[] = [];
+
+/** An applier on the node namespace, as a speaker (re)starting there would run it. */
+function startApplier(options: Partial<ApplierOptions> = {}): ForwardingApplier {
+  const a = new ForwardingApplier({
+    exec: lab.nft(),
+    conntrack: lab.conntrack(),
+    onEvent: (e) => events.push(e),
+    options: { coalesceMs: 5, driftIntervalMs: 0, ...options },
+  });
+  a.start();
+  return a;
+}
 
 async function apply(...services: ForwardedService[]): Promise<void> {
   applier.update(state(...services));
@@ -34,13 +50,7 @@ beforeAll(async () => {
   await lab.echo(lab.pods[0] ?? "", "pod-a", [8080, 5353]);
   await lab.echo(lab.pods[1] ?? "", "pod-b", [8080, 5353]);
   await lab.echo(lab.other, "other-node", [30080, 30053]);
-  applier = new ForwardingApplier({
-    exec: lab.nft(),
-    conntrack: lab.conntrack(),
-    onEvent: (e) => events.push(e),
-    options: { coalesceMs: 5, driftIntervalMs: 0 },
-  });
-  applier.start();
+  applier = startApplier();
 });
 
 afterAll(async () => {
@@ -143,13 +153,7 @@ describe("restart", () => {
     const conn = await lab.hold(80);
     const before = await conn.ask();
     await applier.stop();
-    applier = new ForwardingApplier({
-      exec: lab.nft(),
-      conntrack: lab.conntrack(),
-      onEvent: (e) => events.push(e),
-      options: { coalesceMs: 5, driftIntervalMs: 0 },
-    });
-    applier.start();
+    applier = startApplier();
     await apply(web({ localEndpoints: ["198.51.100.5", "198.51.100.6"], remoteNodes: ["192.0.2.12"] }));
     expect(events.at(-1)).toMatchObject({ type: "applied", mode: "full" });
     const after = await conn.ask();
@@ -161,13 +165,7 @@ describe("restart", () => {
 test("drift: a deleted table and a flushed table are both put back within seconds", async () => {
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
   await applier.stop();
-  applier = new ForwardingApplier({
-    exec: lab.nft(),
-    conntrack: lab.conntrack(),
-    onEvent: (e) => events.push(e),
-    options: { coalesceMs: 5, driftIntervalMs: 200, driftFullEvery: 2 },
-  });
-  applier.start();
+  applier = startApplier({ driftIntervalMs: 200, driftFullEvery: 2 });
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
   const repaired = async (damage: string) => {
     const before = applier.stats.driftRepairs;
