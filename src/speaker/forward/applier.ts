@@ -1,0 +1,339 @@
+// Keeps the kernel's `inet herald` table equal to the desired ForwardingState.
+//
+// - Every change is one `nft -f -` transaction: the incremental update when the last
+//   applied ruleset is known, otherwise the whole table (delete + define, atomic).
+// - Updates are coalesced: the first one after a quiet spell waits `coalesceMs`, and
+//   everything that arrives meanwhile rides along, so a burst is a handful of transactions.
+// - A failed transaction is reported and retried with exponential backoff, always as a
+//   full replacement (the kernel state is then unknown).
+// - Drift: every `driftIntervalMs` the chain names are listed (cheap: a deleted table or a
+//   flushed ruleset shows at once), and every `driftFullEvery`-th time the whole table,
+//   whose shape (rules per chain, elements per set) is compared with what was applied
+//   (listing 10,000 Services costs nft about a second of CPU). A missing or altered
+//   table is replaced whole.
+// - Nothing is written before the first update(), so a restarting speaker does not wipe
+//   the rules it left behind before it knows the desired state; when it has, it writes
+//   the same rules again and conntrack keeps the established connections on their
+//   translated path (NAT is decided once per connection).
+import {
+  expectedShape,
+  type NftExec,
+  nftExec,
+  parseChainNames,
+  parseTableShape,
+  shapeDifference,
+} from "./nft.js";
+import { renderRemoval, renderTable, renderUpdate } from "./render.js";
+import { type BuildMemo, buildRuleset, type Ruleset, tableName } from "./ruleset.js";
+import { conntrackDeleteArgs, type StaleFlow, staleUdpFlows } from "./stale.js";
+import {
+  type ForwardingState,
+  type Frontend,
+  newPlanMemo,
+  type PlanMemo,
+  type Problem,
+  planForwarding,
+} from "./state.js";
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export type ApplyMode = "full" | "update";
+
+export type ForwardingEvent =
+  | { type: "applied"; mode: ApplyMode; durationMs: number; frontends: number; problems: Problem[] }
+  | {
+      type: "applyFailed";
+      code: "NFT_APPLY_FAILED";
+      mode: ApplyMode;
+      attempt: number;
+      retryInMs: number;
+      message: string;
+    }
+  | { type: "driftDetected"; reason: string }
+  | { type: "driftCheckFailed"; code: "NFT_LIST_FAILED"; message: string }
+  | { type: "conntrackFailed"; code: "CONNTRACK_FAILED"; message: string }
+  | { type: "removed" };
+
+export interface ApplierOptions {
+  coalesceMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** 0 turns drift checks off. */
+  driftIntervalMs: number;
+  /** Every how many drift checks the whole table is listed and compared. */
+  driftFullEvery: number;
+}
+
+export const defaultApplierOptions: ApplierOptions = {
+  coalesceMs: 100,
+  retryInitialMs: 500,
+  retryMaxMs: 30_000,
+  driftIntervalMs: 5_000,
+  driftFullEvery: 12,
+};
+
+export interface ApplierStats {
+  transactions: Record<ApplyMode, number>;
+  failures: number;
+  driftRepairs: number;
+  lastDurationMs: number | null;
+}
+
+export interface ApplierDeps {
+  exec?: NftExec;
+  /** Runs `conntrack` (to forget UDP flows to removed targets). */
+  conntrack?: NftExec;
+  clock?: Clock;
+  onEvent?: (event: ForwardingEvent) => void;
+  options?: Partial<ApplierOptions>;
+}
+
+export class ForwardingApplier {
+  private readonly exec: NftExec;
+  private readonly conntrack: NftExec;
+  /** Frontends of the last applied plan; null when unknown (start, failure). */
+  private appliedFrontends: Frontend[] | null = null;
+  private readonly clock: Clock;
+  private readonly onEvent: (event: ForwardingEvent) => void;
+  private readonly options: ApplierOptions;
+  private desired: ForwardingState | null = null;
+  private dirty = false;
+  /** What the kernel holds after our last successful transaction; null: unknown. */
+  private applied: Ruleset | null = null;
+  private timer: unknown = null;
+  private driftTimer: unknown = null;
+  private running: Promise<void> | null = null;
+  private attempt = 0;
+  private started = false;
+  private stopped = false;
+  private generation = 0;
+  private driftChecks = 0;
+  private waiters: Array<() => void> = [];
+  private readonly planMemo: PlanMemo = newPlanMemo();
+  private readonly buildMemo: BuildMemo = { parts: new Map() };
+  readonly stats: ApplierStats = {
+    transactions: { full: 0, update: 0 },
+    failures: 0,
+    driftRepairs: 0,
+    lastDurationMs: null,
+  };
+
+  constructor(deps: ApplierDeps = {}) {
+    this.exec = deps.exec ?? nftExec();
+    this.conntrack = deps.conntrack ?? nftExec(["conntrack"]);
+    this.clock = deps.clock ?? systemClock;
+    this.onEvent = deps.onEvent ?? (() => {});
+    this.options = { ...defaultApplierOptions, ...deps.options };
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    if (this.dirty) this.schedule(this.options.coalesceMs);
+    this.scheduleDriftCheck();
+  }
+
+  /** The new desired state; applied soon, together with whatever else arrives meanwhile. */
+  update(state: ForwardingState): void {
+    if (this.stopped) return;
+    this.desired = state;
+    this.dirty = true;
+    if (this.started && !this.running) this.schedule(this.options.coalesceMs);
+  }
+
+  /**
+   * Resolves once the latest update has been tried and nothing is queued behind it
+   * (a scheduled retry after a failure does not count: it may be far away).
+   */
+  async settled(): Promise<void> {
+    for (;;) {
+      if (this.running) await this.running;
+      else if (this.timer !== null && this.attempt === 0)
+        await new Promise<void>((r) => this.waiters.push(r));
+      else return;
+    }
+  }
+
+  /**
+   * Stops applying. The table stays unless `removeTable`: a speaker that restarts or
+   * hands over keeps forwarding until the next owner (or its own successor) takes over.
+   */
+  async stop(options: { removeTable?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    this.cancel();
+    if (this.driftTimer !== null) this.clock.clearTimeout(this.driftTimer);
+    this.driftTimer = null;
+    await this.settled();
+    if (options.removeTable) {
+      const r = await this.run(["-f", "-"], renderRemoval(tableName));
+      if (r.code === 0) {
+        this.applied = null;
+        this.onEvent({ type: "removed" });
+      } else {
+        this.stats.failures++;
+        this.onEvent({
+          type: "applyFailed",
+          code: "NFT_APPLY_FAILED",
+          mode: "full",
+          attempt: 1,
+          retryInMs: 0,
+          message: r.stderr.trim(),
+        });
+      }
+    }
+  }
+
+  private cancel(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer !== null || this.stopped) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.running = this.sync().finally(() => {
+        this.running = null;
+      });
+      for (const w of this.waiters.splice(0)) w();
+    }, ms);
+  }
+
+  private run(args: string[], stdin?: string) {
+    return this.runWith(this.exec, args, stdin);
+  }
+
+  private async runWith(exec: NftExec, args: string[], stdin?: string) {
+    try {
+      return await exec(args, stdin);
+    } catch (e) {
+      return { code: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  private async sync(): Promise<void> {
+    if (this.stopped || !this.desired) return;
+    const state = this.desired;
+    this.dirty = false;
+    const plan = planForwarding(state, this.planMemo);
+    const next = buildRuleset(plan, this.buildMemo);
+    let mode: ApplyMode = "full";
+    let text = renderTable(next);
+    if (this.applied) {
+      const update = renderUpdate(this.applied, next);
+      if (update !== null) {
+        mode = "update";
+        text = update;
+      }
+    }
+    this.generation++;
+    if (text === "") {
+      this.applied = next;
+    } else {
+      const t0 = this.clock.now();
+      const r = await this.run(["-f", "-"], text);
+      const durationMs = this.clock.now() - t0;
+      if (r.code !== 0) {
+        this.applied = null;
+        this.appliedFrontends = null;
+        this.stats.failures++;
+        this.attempt++;
+        const retryInMs = Math.min(
+          this.options.retryInitialMs * 2 ** (this.attempt - 1),
+          this.options.retryMaxMs,
+        );
+        this.dirty = true;
+        this.onEvent({
+          type: "applyFailed",
+          code: "NFT_APPLY_FAILED",
+          mode,
+          attempt: this.attempt,
+          retryInMs,
+          message: r.stderr.trim() || `nft exited with ${r.code}`,
+        });
+        this.schedule(retryInMs);
+        return;
+      }
+      this.applied = next;
+      this.attempt = 0;
+      if (this.appliedFrontends) await this.forget(staleUdpFlows(this.appliedFrontends, plan.frontends));
+      this.appliedFrontends = plan.frontends;
+      this.stats.transactions[mode]++;
+      this.stats.lastDurationMs = durationMs;
+      this.onEvent({
+        type: "applied",
+        mode,
+        durationMs,
+        frontends: plan.frontends.length,
+        problems: plan.problems,
+      });
+    }
+    if (this.dirty) this.schedule(this.options.coalesceMs);
+  }
+
+  private async forget(flows: StaleFlow[]): Promise<void> {
+    for (const f of flows) {
+      const r = await this.runWith(this.conntrack, conntrackDeleteArgs(f));
+      // conntrack exits 1 when there was nothing to delete.
+      if (r.code !== 0 && !/0 flow entries/.test(r.stderr)) {
+        this.onEvent({ type: "conntrackFailed", code: "CONNTRACK_FAILED", message: r.stderr.trim() });
+      }
+    }
+  }
+
+  private scheduleDriftCheck(): void {
+    if (this.options.driftIntervalMs <= 0 || this.stopped) return;
+    this.driftTimer = this.clock.setTimeout(() => {
+      this.driftTimer = null;
+      void this.checkDrift().finally(() => this.scheduleDriftCheck());
+    }, this.options.driftIntervalMs);
+  }
+
+  /** Compares the kernel's table with the last applied ruleset; repairs a difference. */
+  private async checkDrift(): Promise<void> {
+    const applied = this.applied;
+    if (!applied || this.running || this.timer !== null || this.stopped) return;
+    const generation = this.generation;
+    const full = ++this.driftChecks % Math.max(1, this.options.driftFullEvery) === 0;
+    const r = await this.run(full ? ["list", "table", "inet", applied.table] : ["list", "chains", "inet"]);
+    if (generation !== this.generation || this.running || this.timer !== null || this.stopped) return;
+    let reason: string | null = null;
+    if (r.code !== 0 && !(full && /no such file or directory/i.test(r.stderr))) {
+      this.onEvent({ type: "driftCheckFailed", code: "NFT_LIST_FAILED", message: r.stderr.trim() });
+      return;
+    }
+    if (r.code !== 0) reason = `table inet ${applied.table} is missing`;
+    else if (full) {
+      const dynamic = new Set(applied.sets.filter((s) => s.dynamic).map((s) => s.name));
+      reason = shapeDifference(
+        expectedShape(applied),
+        parseTableShape(r.stdout, (n) => dynamic.has(n)),
+      );
+    } else {
+      const names = parseChainNames(r.stdout, applied.table);
+      if (names === null) reason = `table inet ${applied.table} is missing`;
+      else {
+        const missing = applied.chains.find((c) => !names.has(c.name));
+        if (missing) reason = `chain ${missing.name} is missing`;
+        else if (names.size !== applied.chains.length) reason = "the table has chains that are not ours";
+      }
+    }
+    if (reason === null) return;
+    this.stats.driftRepairs++;
+    this.applied = null;
+    this.dirty = true;
+    this.onEvent({ type: "driftDetected", reason });
+    this.schedule(0);
+  }
+}

@@ -1,0 +1,324 @@
+import { readFileSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
+import { type Clock, ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
+import type { ExecResult } from "../../../src/speaker/forward/nft.js";
+import { manyServices, mixedState, service, state } from "./fixtures.js";
+
+/** Timers that run only when the test moves time forward. */
+class FakeClock implements Clock {
+  private t = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  now() {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = this.next++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(h: unknown) {
+    this.timers.delete(h as number);
+  }
+  async advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      await settle();
+      const due = [...this.timers].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+/** nft as seen from outside: what was sent, and scripted answers. */
+class FakeNft {
+  calls: Array<{ args: readonly string[]; stdin: string }> = [];
+  failNext = 0;
+  listing: ExecResult = { code: 0, stdout: "", stderr: "" };
+  chains: ExecResult = { code: 0, stdout: "", stderr: "" };
+  exec = async (args: readonly string[], stdin?: string): Promise<ExecResult> => {
+    this.calls.push({ args, stdin: stdin ?? "" });
+    if (args[0] === "list") return args[1] === "chains" ? this.chains : this.listing;
+    if (this.failNext > 0) {
+      this.failNext--;
+      return { code: 1, stdout: "", stderr: "Error: Could not process rule: Operation not permitted" };
+    }
+    return { code: 0, stdout: "", stderr: "" };
+  };
+  get transactions() {
+    return this.calls.filter((c) => c.args[0] === "-f").map((c) => c.stdin);
+  }
+}
+
+let clock: FakeClock;
+let nft: FakeNft;
+let events: ForwardingEvent[];
+let applier: ForwardingApplier;
+let conntrackCalls: string[][];
+
+beforeEach(() => {
+  clock = new FakeClock();
+  nft = new FakeNft();
+  events = [];
+  conntrackCalls = [];
+  applier = new ForwardingApplier({
+    exec: nft.exec,
+    conntrack: async (args) => {
+      conntrackCalls.push([...args]);
+      return {
+        code: 1,
+        stdout: "",
+        stderr: "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.",
+      };
+    },
+    clock,
+    onEvent: (e) => events.push(e),
+    options: {
+      coalesceMs: 100,
+      retryInitialMs: 500,
+      retryMaxMs: 4000,
+      driftIntervalMs: 2000,
+      driftFullEvery: 1,
+    },
+  });
+});
+
+test("writes nothing before it knows the desired state (a restart keeps the old rules)", async () => {
+  applier.start();
+  await clock.advance(10_000);
+  expect(nft.calls).toEqual([]);
+});
+
+test("a burst of 1,000 Service updates becomes a handful of transactions, ending at the last state", async () => {
+  applier.start();
+  const all = manyServices(1000).services;
+  for (let i = 1; i <= all.length; i++) {
+    applier.update(state(...all.slice(0, i)));
+    if (i % 100 === 0) await clock.advance(20);
+  }
+  await clock.advance(1000);
+  expect(nft.transactions.length).toBeGreaterThanOrEqual(1);
+  expect(nft.transactions.length).toBeLessThanOrEqual(5);
+  const last = all[999];
+  const everything = nft.transactions.join("\n");
+  expect(everything).toContain(
+    `${last?.addresses[0]} . ${last?.ports[0]?.protocol.toLowerCase()} . ${last?.ports[0]?.port} . 0 : `,
+  );
+});
+
+test("the first transaction replaces the table; later ones change only what changed", async () => {
+  applier.start();
+  applier.update(mixedState());
+  await clock.advance(200);
+  const s = mixedState();
+  s.services[0]?.localEndpoints.push("198.51.100.9");
+  applier.update(s);
+  await clock.advance(200);
+  const [first, second] = nft.transactions;
+  expect(first?.startsWith("table inet herald {}\ndelete table inet herald\n")).toBe(true);
+  expect(second).toContain(
+    "add element inet herald targets-v4 { 192.0.2.10 . tcp . 80 . 2 : 198.51.100.9 . 8080",
+  );
+  expect(second).not.toContain("delete table");
+  expect(applier.stats.transactions).toEqual({ full: 1, update: 1 });
+});
+
+test("an update that changes nothing sends nothing", async () => {
+  applier.start();
+  applier.update(mixedState());
+  await clock.advance(200);
+  applier.update(mixedState());
+  await clock.advance(200);
+  expect(nft.transactions).toHaveLength(1);
+});
+
+test("UDP flows to a removed target are forgotten; TCP ones and kept targets are left alone", async () => {
+  applier.start();
+  applier.update(mixedState());
+  await clock.advance(200);
+  const s = mixedState();
+  const web = s.services[0];
+  if (!web) throw new Error("fixture");
+  s.services[0] = { ...web, localEndpoints: ["2001:db8:2::5"] };
+  applier.update(s);
+  await clock.advance(200);
+  expect(conntrackCalls).toEqual([
+    [
+      "-D",
+      "-f",
+      "ipv4",
+      "-p",
+      "udp",
+      "--orig-dst",
+      "192.0.2.10",
+      "--orig-port-dst",
+      "80",
+      "--reply-src",
+      "198.51.100.5",
+      "--reply-port-src",
+      "8081",
+    ],
+  ]);
+  expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
+});
+
+describe("failures", () => {
+  test("are reported with a code and retried with growing delays, then applied whole", async () => {
+    nft.failNext = 3;
+    applier.start();
+    applier.update(mixedState());
+    await clock.advance(100);
+    await clock.advance(499);
+    expect(nft.transactions).toHaveLength(1);
+    await clock.advance(1 + 1000 + 2000);
+    expect(nft.transactions).toHaveLength(4);
+    const failed = events.filter((e) => e.type === "applyFailed");
+    expect(failed.map((e) => e.type === "applyFailed" && [e.code, e.attempt, e.retryInMs])).toEqual([
+      ["NFT_APPLY_FAILED", 1, 500],
+      ["NFT_APPLY_FAILED", 2, 1000],
+      ["NFT_APPLY_FAILED", 3, 2000],
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: "applied", mode: "full" });
+    expect(applier.stats.failures).toBe(3);
+  });
+
+  test("an incremental update that fails is retried as a full replacement", async () => {
+    applier.start();
+    applier.update(mixedState());
+    await clock.advance(200);
+    nft.failNext = 1;
+    applier.update(state(service({ localEndpoints: ["198.51.100.5"] })));
+    await clock.advance(200);
+    await clock.advance(500);
+    expect(events.filter((e) => e.type !== "applied" || e.mode === "full").map((e) => e.type)).toEqual([
+      "applied",
+      "applyFailed",
+      "applied",
+    ]);
+    expect(nft.transactions.at(-1)?.startsWith("table inet herald {}")).toBe(true);
+  });
+
+  test("exec itself throwing counts as a failure, not a crash", async () => {
+    const throwing = new ForwardingApplier({
+      exec: async () => {
+        throw new Error("spawn nft ENOENT");
+      },
+      conntrack: nft.exec,
+      clock,
+      onEvent: (e) => events.push(e),
+    });
+    throwing.start();
+    throwing.update(mixedState());
+    await clock.advance(200);
+    expect(events[0]).toMatchObject({ type: "applyFailed", message: "spawn nft ENOENT" });
+    await throwing.stop();
+  });
+});
+
+describe("drift", () => {
+  const listing = readFileSync(new URL("./golden/mixed.listing", import.meta.url), "utf8");
+
+  beforeEach(async () => {
+    applier.start();
+    applier.update(mixedState());
+    await clock.advance(200);
+  });
+
+  test("the table as applied (with clients in the affinity sets) is left alone", async () => {
+    nft.listing = { code: 0, stdout: listing, stderr: "" };
+    await clock.advance(10_000);
+    expect(nft.calls.filter((c) => c.args[0] === "list").length).toBeGreaterThanOrEqual(4);
+    expect(nft.transactions).toHaveLength(1);
+  });
+
+  test("a deleted table is put back within one check interval", async () => {
+    nft.listing = { code: 1, stdout: "", stderr: "Error: No such file or directory\nlist table inet herald" };
+    await clock.advance(2000);
+    await clock.advance(10);
+    expect(nft.transactions).toHaveLength(2);
+    expect(events.find((e) => e.type === "driftDetected")).toMatchObject({
+      reason: "table inet herald is missing",
+    });
+    expect(applier.stats.driftRepairs).toBe(1);
+  });
+
+  test("a flushed chain or a deleted element is repaired whole", async () => {
+    for (const broken of [
+      listing.replace(/\t\tmeta l4proto tcp dnat ip to 198.51.100.5:8443\n/, ""),
+      listing.replace("elements = { 192.0.2.10, 192.0.2.11,", "elements = { 192.0.2.11,"),
+    ]) {
+      nft.listing = { code: 0, stdout: broken, stderr: "" };
+      await clock.advance(2010);
+      nft.listing = { code: 0, stdout: listing, stderr: "" };
+    }
+    expect(applier.stats.driftRepairs).toBe(2);
+    expect(nft.transactions.slice(1).every((t) => t.startsWith("table inet herald {}"))).toBe(true);
+  });
+});
+
+describe("cheap drift checks between full ones", () => {
+  const chains = readFileSync(new URL("./golden/mixed.chains", import.meta.url), "utf8");
+  let cheap: ForwardingApplier;
+
+  beforeEach(async () => {
+    cheap = new ForwardingApplier({
+      exec: nft.exec,
+      conntrack: nft.exec,
+      clock,
+      onEvent: (e) => events.push(e),
+      options: { coalesceMs: 100, driftIntervalMs: 2000, driftFullEvery: 1000 },
+    });
+    cheap.start();
+    cheap.update(mixedState());
+    await clock.advance(200);
+    nft.listing = { code: 99, stdout: "", stderr: "the full listing is not expected" };
+  });
+
+  afterEach(() => cheap.stop());
+
+  test("list only the chains, and leave a table that has them all alone", async () => {
+    nft.chains = { code: 0, stdout: chains, stderr: "" };
+    await clock.advance(20_000);
+    expect(
+      nft.calls.filter((c) => c.args[0] === "list" && c.args[1] === "chains").length,
+    ).toBeGreaterThanOrEqual(9);
+    expect(nft.transactions).toHaveLength(1);
+  });
+
+  test("notice a flushed ruleset (our table gone, others still there)", async () => {
+    nft.chains = { code: 0, stdout: chains.replace(/table inet herald \{[\s\S]*?\n\}/, ""), stderr: "" };
+    await clock.advance(2010);
+    expect(events.find((e) => e.type === "driftDetected")).toMatchObject({
+      reason: "table inet herald is missing",
+    });
+    expect(nft.transactions).toHaveLength(2);
+  });
+});
+
+describe("stop", () => {
+  test("keeps the table by default, so forwarding survives a restart", async () => {
+    applier.start();
+    applier.update(mixedState());
+    await clock.advance(200);
+    await applier.stop();
+    applier.update(state());
+    await clock.advance(10_000);
+    expect(nft.transactions).toHaveLength(1);
+  });
+
+  test("removes the table when asked", async () => {
+    applier.start();
+    applier.update(mixedState());
+    await clock.advance(200);
+    await applier.stop({ removeTable: true });
+    expect(nft.transactions.at(-1)).toBe("table inet herald {}\ndelete table inet herald\n");
+    expect(events.at(-1)).toEqual({ type: "removed" });
+  });
+});

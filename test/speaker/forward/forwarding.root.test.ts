@@ -1,0 +1,190 @@
+// The rendered table in a real kernel: a client talks to the address, the node's nftables
+// (and nothing else) carries the traffic to pods on the node or to another node.
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import {
+  type ApplierOptions,
+  ForwardingApplier,
+  type ForwardingEvent,
+} from "../../../src/speaker/forward/applier.js";
+import type { ForwardedService } from "../../../src/speaker/forward/state.js";
+import { service, state } from "./fixtures.js";
+import { Lab, type Reply } from "./netns.js";
+
+const lab = new Lab();
+let applier: ForwardingApplier;
+const events: ForwardingEvent[] = [];
+
+/** An applier on the node namespace, as a speaker (re)starting there would run it. */
+function startApplier(options: Partial<ApplierOptions> = {}): ForwardingApplier {
+  const a = new ForwardingApplier({
+    exec: lab.nft(),
+    conntrack: lab.conntrack(),
+    onEvent: (e) => events.push(e),
+    options: { coalesceMs: 5, driftIntervalMs: 0, ...options },
+  });
+  a.start();
+  return a;
+}
+
+async function apply(...services: ForwardedService[]): Promise<void> {
+  applier.update(state(...services));
+  await applier.settled();
+  const last = events.at(-1);
+  if (last?.type === "applyFailed") throw new Error(last.message);
+}
+
+const web = (over: Partial<ForwardedService> = {}) =>
+  service({
+    addresses: [lab.vip],
+    ports: [
+      { protocol: "TCP", port: 80, nodePort: 30080, targetPort: 8080 },
+      { protocol: "UDP", port: 53, nodePort: 30053, targetPort: 5353 },
+    ],
+    ...over,
+  });
+const replies = (rs: Reply[]) => rs.map((r) => r.reply ?? r.error);
+const backends = (rs: Reply[]) => new Set(rs.map((r) => r.reply?.split(" ")[0] ?? r.error));
+
+beforeAll(async () => {
+  lab.up();
+  await lab.echo(lab.pods[0] ?? "", "pod-a", [8080, 5353]);
+  await lab.echo(lab.pods[1] ?? "", "pod-b", [8080, 5353]);
+  await lab.echo(lab.other, "other-node", [30080, 30053]);
+  applier = startApplier();
+});
+
+afterAll(async () => {
+  await applier?.stop({ removeTable: true });
+  lab.down();
+});
+
+test("Cluster: a local pod answers and sees the client's address", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+});
+
+test("Cluster: another node's NodePort answers, reached with masquerade", async () => {
+  await apply(web({ remoteNodes: ["192.0.2.12"] }));
+  expect(replies(lab.request("tcp", 80))).toEqual(["other-node 192.0.2.11"]);
+});
+
+test("Cluster: new connections spread over local pods and other nodes", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5", "198.51.100.6"], remoteNodes: ["192.0.2.12"] }));
+  expect(backends(lab.request("tcp", 80, 30))).toEqual(new Set(["pod-a", "pod-b", "other-node"]));
+});
+
+test("Local: only local pods, each sees the client's address", async () => {
+  await apply(
+    web({
+      externalTrafficPolicy: "Local",
+      localEndpoints: ["198.51.100.5", "198.51.100.6"],
+      remoteNodes: ["192.0.2.12"],
+    }),
+  );
+  const rs = lab.request("tcp", 80, 20);
+  expect(new Set(replies(rs))).toEqual(new Set(["pod-a 192.0.2.100", "pod-b 192.0.2.100"]));
+});
+
+test("sessionAffinity ClientIP: 15 consecutive connections reach the same pod", async () => {
+  await apply(
+    web({ localEndpoints: ["198.51.100.5", "198.51.100.6"], sessionAffinity: { timeoutSeconds: 60 } }),
+  );
+  const rs = lab.request("tcp", 80, 15);
+  expect(rs.every((r) => r.reply)).toBe(true);
+  expect(backends(rs).size).toBe(1);
+});
+
+test("loadBalancerSourceRanges: the listed client gets through, the other is dropped", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"], loadBalancerSourceRanges: ["192.0.2.100/32"] }));
+  expect(replies(lab.request("tcp", 80, 1, "192.0.2.100"))).toEqual(["pod-a 192.0.2.100"]);
+  expect(replies(lab.request("tcp", 80, 1, "192.0.2.101"))).toEqual(["TIMEOUT"]);
+});
+
+test("UDP on the same address as TCP", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.6"] }));
+  expect(replies(lab.request("udp", 53))).toEqual(["pod-b 192.0.2.100"]);
+  expect(replies(lab.request("tcp", 80))).toEqual(["pod-b 192.0.2.100"]);
+});
+
+test("IPv6: Cluster to a local pod keeps the client address, to another node masquerades; UDP too", async () => {
+  await apply(web({ addresses: [lab.vip6], localEndpoints: ["2001:db8:2::5"] }));
+  expect(replies(lab.request("tcp", 80, 1, undefined, lab.vip6))).toEqual(["pod-a 2001:db8::100"]);
+  expect(replies(lab.request("udp", 53, 1, undefined, lab.vip6))).toEqual(["pod-a 2001:db8::100"]);
+  await apply(web({ addresses: [lab.vip6], remoteNodes: ["2001:db8::12"] }));
+  expect(replies(lab.request("tcp", 80, 1, undefined, lab.vip6))).toEqual(["other-node 2001:db8::11"]);
+  await apply(web({ addresses: [lab.vip6] }));
+  expect(replies(lab.request("tcp", 80, 1, undefined, lab.vip6))).toEqual(["ECONNREFUSED"]);
+});
+
+test("no ready endpoint anywhere: refused at once, not a hang", async () => {
+  await apply(web());
+  const [t] = lab.request("tcp", 80);
+  const [u] = lab.request("udp", 53);
+  expect(t?.error).toBe("ECONNREFUSED");
+  expect(u?.error).toBe("ECONNREFUSED");
+});
+
+test("scaling to zero refuses at once also for a UDP client that keeps its port; back to one answers", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  const again = () => replies(lab.request("udp", 53, 1, "192.0.2.100", lab.vip, 40_053));
+  expect(again()).toEqual(["pod-a 192.0.2.100"]);
+  await apply(web());
+  // Without forgetting the flow, conntrack would still carry it to the removed pod.
+  expect(again()).toEqual(["ECONNREFUSED"]);
+  await apply(web({ localEndpoints: ["198.51.100.6"] }));
+  expect(again()).toEqual(["pod-b 192.0.2.100"]);
+});
+
+test("a port change takes effect and the old port stops answering", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  await apply(
+    web({
+      localEndpoints: ["198.51.100.5"],
+      ports: [{ protocol: "TCP", port: 8000, nodePort: 30080, targetPort: 8080 }],
+    }),
+  );
+  expect(replies(lab.request("tcp", 8000))).toEqual(["pod-a 192.0.2.100"]);
+  expect(replies(lab.request("tcp", 80))).toEqual(["ECONNREFUSED"]);
+});
+
+describe("restart", () => {
+  test("a new applier rewrites the same table and the established connection carries on", async () => {
+    await apply(web({ localEndpoints: ["198.51.100.5", "198.51.100.6"], remoteNodes: ["192.0.2.12"] }));
+    const conn = await lab.hold(80);
+    const before = await conn.ask();
+    await applier.stop();
+    applier = startApplier();
+    await apply(web({ localEndpoints: ["198.51.100.5", "198.51.100.6"], remoteNodes: ["192.0.2.12"] }));
+    expect(events.at(-1)).toMatchObject({ type: "applied", mode: "full" });
+    const after = await conn.ask();
+    conn.close();
+    expect(after).toBe(before);
+  });
+});
+
+test("drift: a deleted table and a flushed table are both put back within seconds", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  await applier.stop();
+  applier = startApplier({ driftIntervalMs: 200, driftFullEvery: 2 });
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  const repaired = async (damage: string) => {
+    const before = applier.stats.driftRepairs;
+    expect((await lab.nft()([damage, "table", "inet", "herald"])).code).toBe(0);
+    for (let i = 0; i < 50 && applier.stats.driftRepairs === before; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await applier.settled();
+    return applier.stats.driftRepairs - before;
+  };
+  expect(await repaired("delete")).toBe(1);
+  expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+  expect(await repaired("flush")).toBe(1);
+  expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+});
+
+test("removing the table leaves nothing behind and the address is no longer forwarded", async () => {
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  await applier.stop({ removeTable: true });
+  expect((await lab.nft()(["list", "ruleset"])).stdout.trim()).toBe("");
+  const [r] = lab.request("tcp", 80);
+  expect(r?.reply).toBeUndefined();
+});
