@@ -5,6 +5,9 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { V1Namespace, V1Service } from "@kubernetes/client-node";
 import pino from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { workerConverter } from "../audit/converter.js";
+import { AuditLog } from "../audit/log.js";
+import type { AuditSink } from "../audit/sink.js";
 import { Controller } from "../controller/controller.js";
 import { controllerMetrics } from "../controller/metrics.js";
 import type { DecisionLog, PoolObject } from "../controller/ports.js";
@@ -64,7 +67,15 @@ export const controller: Command = async (argv, io) => {
   collectDefaultMetrics({ register: registry });
   let ctl: Controller | undefined;
   const metrics = controllerMetrics(registry, () => ctl?.queue.depth ?? 0);
-  const decisions: DecisionLog = { record: (d) => log.info({ decision: d }, d.message) };
+  const auditDir = flags["audit-dir"] ?? "/var/lib/herald/audit";
+  const audit = new AuditLog({
+    dir: auditDir,
+    logger: log.child({ component: "audit" }),
+    registry,
+    converter: workerConverter(),
+  });
+  await audit.start();
+  const decisions = auditedDecisions(audit, log, identity);
 
   const elector = new LeaderElector(rest, {
     namespace: flags["lease-namespace"] ?? "herald-system",
@@ -126,8 +137,15 @@ export const controller: Command = async (argv, io) => {
   const http = buildHttp({
     registry,
     healthy: () => !stop.signal.aborted,
-    ready: () => c.ready,
-    state: () => ({ identity, version: version?.gitVersion, ...c.debugState() }),
+    // Audit trouble shows in readiness (and metrics, logs) but never stops allocation.
+    ready: () => c.ready && audit.isReady(),
+    state: () => ({
+      identity,
+      version: version?.gitVersion,
+      audit: audit.lastProblem()?.message ?? "ok",
+      ...c.debugState(),
+    }),
+    auditDir,
   });
   await http.listen({ port, host: flags["http-address"] ?? "0.0.0.0" });
   log.info(
@@ -153,8 +171,29 @@ export const controller: Command = async (argv, io) => {
   stop.abort();
   await Promise.allSettled(running);
   await http.close();
+  await audit.stop();
   return 0;
 };
+
+/** Controller decisions go to the log line and to the audit log; neither may hold a decision up. */
+function auditedDecisions(audit: AuditSink, log: pino.Logger, node: string): DecisionLog {
+  return {
+    record(d) {
+      log.info({ decision: d }, d.message);
+      void audit.record({
+        component: "controller",
+        node,
+        kind: d.kind,
+        ...(d.service ? { service: d.service } : {}),
+        addresses: [...d.addresses],
+        ...(d.pool ? { pool: d.pool } : {}),
+        reason: d.reason,
+        message: d.message,
+        ...(d.resourceVersion ? { resourceVersion: d.resourceVersion } : {}),
+      });
+    },
+  };
+}
 
 async function untilReachable<T>(
   fn: () => Promise<T>,

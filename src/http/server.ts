@@ -3,6 +3,7 @@
 // inject() without a socket; the caller decides when to listen().
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
+import { auditRoutes } from "../audit/http.js";
 
 export interface HttpDeps {
   registry: Registry;
@@ -11,6 +12,8 @@ export interface HttpDeps {
   /** Ready: caches synced and the first full pass done. */
   ready(): boolean;
   state(): object;
+  /** Serves GET /audit from this directory when set. */
+  auditDir?: string | undefined;
 }
 
 export function buildHttp(deps: HttpDeps): FastifyInstance {
@@ -33,5 +36,6 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
   app.get("/debug/state", async () => deps.state());
+  if (deps.auditDir !== undefined) app.register(auditRoutes, { dir: deps.auditDir });
   return app;
 }

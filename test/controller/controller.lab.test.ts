@@ -63,6 +63,24 @@ test("a LoadBalancer Service gets an EXTERNAL-IP, the pool annotation and an eve
   const svc = await getService(api, "shop", "web");
   expect(svc.metadata?.annotations?.["herald.dev/allocated-from-pool"]).toBe("lan");
   await eventWith("shop", "web", "Normal IPAllocated: Assigned 192.0.2.200 from pool lan");
+  // The decision is in the audit log, queryable over HTTP.
+  const audit = await eventually("audit event", async () => {
+    const page = JSON.parse(await ctl.get("/audit?address=192.0.2.200&kind=allocated")) as {
+      events: {
+        kind: string;
+        service: { namespace: string; name: string };
+        pool: string;
+        component: string;
+      }[];
+    };
+    return page.events[0];
+  });
+  expect(audit).toMatchObject({
+    kind: "allocated",
+    component: "controller",
+    pool: "lan",
+    service: { namespace: "shop", name: "web" },
+  });
   const table = await lab.kubectlRun(["get", "svc", "-n", "shop", "web"]);
   expect(table).toMatch(/web\s+LoadBalancer\s+\S+\s+192\.0\.2\.200\s+80:\d+\/TCP/);
 });

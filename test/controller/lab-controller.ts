@@ -27,6 +27,7 @@ export interface RunningController {
   port: number;
   state(): Promise<Record<string, unknown>>;
   metrics(): Promise<string>;
+  get(path: string): Promise<string>;
 }
 
 /** Runs `herald controller` in the lab namespace; kubeconfig defaults to the lab's admin (inner) one. */
@@ -49,6 +50,8 @@ export function startController(
       `${port}`,
       "--http-address",
       "127.0.0.1",
+      "--audit-dir",
+      `${lab.dir}/audit-${name}`,
       ...extra,
     ],
     env: { POD_NAME: name, POD_NAMESPACE: "herald-system", HERALD_LOG_LEVEL: "info" },
@@ -60,6 +63,7 @@ export function startController(
     port,
     state: async () => JSON.parse(await curl("/debug/state")) as Record<string, unknown>,
     metrics: () => curl("/metrics"),
+    get: curl,
   };
 }
 
