@@ -75,6 +75,11 @@ export interface LabOptions {
   log?: (line: string) => void;
   /** Parent of the run directories (default $HERALD_LAB_DIR or <tmpdir>/herald-lab). */
   stateRoot?: string;
+  /**
+   * More kube-apiserver flags; a flag given here wins over the lab's own. Benchmarks widen the
+   * Service and NodePort ranges with it (e.g. an IPv6 /108 from 2001:db8::/32 for 10,000 Services).
+   */
+  apiServerFlags?: readonly string[];
 }
 
 /** A node: a network namespace on the LAN with kube-proxy, and its Node object. */
@@ -449,12 +454,10 @@ export class Lab {
   private async startControlPlane(): Promise<void> {
     const lab = this.names.lab;
     this.etcd = this.spawnIn(lab, "etcd", "etcd", etcdArgs(this.files));
-    this.apiServerProcess = this.spawnIn(
-      lab,
-      "kube-apiserver",
-      join(this.binDir, "kube-apiserver"),
-      apiServerArgs(this.files),
-    );
+    this.apiServerProcess = this.spawnIn(lab, "kube-apiserver", join(this.binDir, "kube-apiserver"), [
+      ...apiServerArgs(this.files),
+      ...(this.options.apiServerFlags ?? []),
+    ]);
     this.controllerManager = this.spawnIn(
       lab,
       "kube-controller-manager",
@@ -931,7 +934,7 @@ export class Lab {
       this.names.lab,
       `kube-apiserver-${this.spawnCount + 1}`,
       join(this.binDir, "kube-apiserver"),
-      apiServerArgs(this.files),
+      [...apiServerArgs(this.files), ...(this.options.apiServerFlags ?? [])],
     );
     await this.waitForApiServer(60_000);
   }
