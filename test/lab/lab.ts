@@ -256,7 +256,9 @@ export class Lab {
 
     const prefix = newPrefix();
     const dir = join(stateRoot, prefix);
-    mkdirSync(join(dir, "logs"), { recursive: true });
+    // Private: it holds the lab's keys.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(join(dir, "logs"));
     const lab = new Lab(prefix, dir, binDir, options);
     lab.writeState({ ready: false, rootPids: [] });
     try {
