@@ -92,6 +92,9 @@ test("a process spawned in a node sees the node's network and its environment, a
 
 test("kube-proxy of a node can be restarted and programs Services again", async () => {
   const old = lab.node("node-1").kubeProxy;
+  await old.stop();
+  // Without its rules, only a kube-proxy that really syncs brings the Service back.
+  await lab.exec("node-1", ["iptables", "-w", "-t", "nat", "-F", "KUBE-SERVICES"]);
   const fresh = await lab.restartKubeProxy("node-1");
   expect(old.running()).toBe(false);
   expect(fresh.running()).toBe(true);

@@ -25,7 +25,7 @@
 // The kubelet's part is played by the harness: it registers Nodes, keeps them Ready, runs
 // each Pod's program in a pod namespace and writes the Pod's status. The controller
 // manager then maintains Endpoints and EndpointSlices, and kube-proxy programs the nodes.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
@@ -256,11 +256,14 @@ export class Lab {
 
     const prefix = newPrefix();
     const dir = join(stateRoot, prefix);
+    // The run directory appears with its state file already in it (made under another
+    // name, then renamed), so another lab's cleanup never sees it without an owner.
     // Private: it holds the lab's keys.
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    mkdirSync(join(dir, "logs"));
+    const staging = join(stateRoot, `.${prefix}`);
+    mkdirSync(join(staging, "logs"), { recursive: true, mode: 0o700 });
     const lab = new Lab(prefix, dir, binDir, options);
-    lab.writeState({ ready: false, rootPids: [] });
+    lab.writeState({ ready: false, rootPids: [] }, staging);
+    renameSync(staging, dir);
     try {
       await lab.build(nodes);
     } catch (e) {
@@ -274,7 +277,8 @@ export class Lab {
     return lab;
   }
 
-  private writeState(update: Partial<LabState>): void {
+  /** Rewrites state.json atomically: cleanup elsewhere may read it at any moment. */
+  private writeState(update: Partial<LabState>, dir = this.dir): void {
     this.stateFields = { ...this.stateFields, ...update };
     const state: LabState = {
       prefix: this.prefix,
@@ -294,7 +298,8 @@ export class Lab {
       client: this.client,
       nodes: this.nodes.map((n) => ({ name: n.name, netns: n.netns, v4: n.v4, v6: n.v6 })),
     };
-    writeFileSync(join(this.dir, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileSync(join(dir, "state.json.new"), `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(join(dir, "state.json.new"), join(dir, "state.json"));
   }
 
   private async build(nodeCount: number): Promise<void> {
@@ -682,7 +687,10 @@ export class Lab {
     ]);
   }
 
-  /** kube-proxy has synced once it has programmed the `kubernetes` Service. */
+  /**
+   * kube-proxy has synced once this process reports a rules sync in its metrics (rules
+   * left by an earlier kube-proxy do not count) and the `kubernetes` Service is programmed.
+   */
   private async waitForKubeProxy(node: LabNode): Promise<void> {
     await waitFor(
       `kube-proxy on ${node.name} to program Services`,
@@ -693,18 +701,17 @@ export class Lab {
             `kube-proxy on ${node.name} exited; see ${node.kubeProxy.logPath}`,
           );
         }
-        const r = await tryExec("ip", [
-          "netns",
-          "exec",
-          node.netns,
-          "iptables",
-          "-w",
-          "-t",
-          "nat",
-          "-S",
-          "KUBE-SERVICES",
+        const metrics = await this.tryExec(node.name, [
+          "curl",
+          "-s",
+          "--max-time",
+          "1",
+          `http://${node.v4}:10249/metrics`,
         ]);
-        return r.stdout.includes("default/kubernetes") ? true : undefined;
+        const last = /^kubeproxy_sync_proxy_rules_last_timestamp_seconds (\S+)$/m.exec(metrics.stdout);
+        if (!last || !(Number(last[1]) > 0)) return undefined;
+        const rules = await this.tryExec(node.name, ["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"]);
+        return rules.stdout.includes("default/kubernetes") ? true : undefined;
       },
       60_000,
       200,
@@ -966,9 +973,7 @@ export class Lab {
   async stop(): Promise<void> {
     this.stopped = true;
     const t = performance.now();
-    const procs = [...this.processes];
-    for (const p of procs) p.signal("SIGKILL");
-    await settleAll(procs.map((p) => p.exited));
+    await settleAll([...this.processes].map((p) => p.kill()));
     await removeLab(this.prefix, this.options.stateRoot ?? defaultStateRoot());
     this.log(`lab ${this.prefix} removed in ${Math.round(performance.now() - t)} ms`);
   }

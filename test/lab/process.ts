@@ -79,10 +79,14 @@ export function spawnLabProcess(spec: SpawnSpec): LabProcess {
   const stop = async (graceMs = 5000): Promise<ExitInfo> => {
     signal("SIGTERM");
     const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+    // The child is unref'd: without this, a caller with nothing else pending would
+    // exit before seeing it go.
+    const keepAlive = setInterval(() => undefined, 1000);
     try {
       return await exited;
     } finally {
       clearTimeout(timer);
+      clearInterval(keepAlive);
       // Children it forked may still hold the group.
       killGroup(pid, "SIGKILL");
     }
