@@ -25,13 +25,12 @@
 // The kubelet's part is played by the harness: it registers Nodes, keeps them Ready, runs
 // each Pod's program in a pod namespace and writes the Pod's status. The controller
 // manager then maintains Endpoints and EndpointSlices, and kube-proxy programs the nodes.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { httpsGet, startApiForwarder } from "./api-access.js";
 import { defaultStateRoot, type LabState, removeLab, removeLabs } from "./cleanup.js";
 import {
   apiServerArgs,
@@ -44,6 +43,7 @@ import { LabError } from "./errors.js";
 import { type ExecOptions, type ExecResult, exec, tryExec, waitFor } from "./exec.js";
 import { type KubeconfigSpec, renderKubeconfig } from "./kubeconfig.js";
 import { addHost, addPodNetwork, createLan, routePod, setLink, unroutePod } from "./network.js";
+import { K8S_VERSION, nodeLease, nodeManifest, readyNodeStatus } from "./nodes.js";
 import { type ClientIdentity, Pki } from "./pki.js";
 import {
   API_PORT,
@@ -143,7 +143,6 @@ export interface Kubeconfigs {
   inner: string;
 }
 
-const K8S_VERSION = "v1.20.2";
 const BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-proxy", "kubectl"] as const;
 
 export function defaultBinDir(): string {
@@ -472,44 +471,17 @@ export class Lab {
     await this.waitForApiServer(60_000);
   }
 
-  /**
-   * socat in the lab namespace serves the API on a unix socket in the run directory
-   * (paths cross namespaces); socat in the root namespace serves that socket on
-   * 127.0.0.1:<free port>. No address is added to the root namespace.
-   */
   private async startForwarder(): Promise<void> {
-    const socket = join(this.dir, "apiserver.sock");
-    this.spawnIn(this.names.lab, "forward-inner", "socat", [
-      `UNIX-LISTEN:${socket},fork,mode=600`,
-      `TCP:${LAN_V4.gateway}:${API_PORT}`,
-    ]);
-    await waitFor("the API socket", async () => (existsSync(socket) ? true : undefined), 5000, 20);
-    for (let attempt = 1; ; attempt++) {
-      const port = await freeLoopbackPort();
-      const outer = this.spawnIn(undefined, "forward-root", "socat", [
-        `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
-        `UNIX-CONNECT:${socket}`,
-      ]);
-      const listening = await waitFor(
-        "the API forwarder",
-        async () => {
-          if (!outer.running()) return false;
-          const r = await tryExec("ss", ["-Hltn", `sport = :${port}`]);
-          return r.stdout.includes(`127.0.0.1:${port}`) ? true : undefined;
-        },
-        5000,
-        20,
-      );
-      if (listening) {
-        this.rootServer = `https://127.0.0.1:${port}`;
-        this.writeState({ rootPids: [outer.pid] });
-        break;
-      }
-      if (attempt >= 5)
-        throw new LabError("LAB_PROCESS_FAILED", `socat could not listen on 127.0.0.1: ${outer.output()}`);
-    }
-    for (const k of this.rootKubeconfigs)
+    const forwarder = await startApiForwarder(
+      (netns, name, command, args) => this.spawnIn(netns, name, command, args),
+      this.names.lab,
+      this.dir,
+    );
+    this.rootServer = forwarder.server;
+    this.writeState({ rootPids: [forwarder.root.pid] });
+    for (const k of this.rootKubeconfigs) {
       writeFileSync(k.path, renderKubeconfig({ ...k.spec, server: this.rootServer }));
+    }
     this.kc.loadFromFile(this.kubeconfig);
   }
 
@@ -530,33 +502,13 @@ export class Lab {
     });
   }
 
-  /** GET on the API server with the admin identity, from the root namespace. */
-  async get(path: string): Promise<{ status: number; body: string }> {
-    const url = new URL(path, this.rootServer);
+  /** GET on the API server with the admin identity, from the root namespace (any status resolves). */
+  get(path: string): Promise<{ status: number; body: string }> {
     const admin = join(this.dir, "pki", "admin");
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname + url.search,
-          ca: readFileSync(this.caCert),
-          cert: readFileSync(`${admin}.crt`),
-          key: readFileSync(`${admin}.key`),
-          timeout: 5000,
-        },
-        (res) => {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (c: string) => {
-            body += c;
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end();
+    return httpsGet(new URL(path, this.rootServer), {
+      ca: this.caCert,
+      cert: `${admin}.crt`,
+      key: `${admin}.key`,
     });
   }
 
@@ -570,67 +522,14 @@ export class Lab {
         const index = i + 1;
         const name = nodeName(index);
         const a = nodeAddresses(index);
-        const now = new Date();
-        const created = await core.createNode({
-          body: {
-            metadata: {
-              name,
-              labels: {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-              },
-            },
-          },
-        });
+        const created = await core.createNode({ body: nodeManifest(name) });
         await core.replaceNodeStatus({
           name,
-          body: {
-            ...created,
-            status: {
-              addresses: [
-                { type: "InternalIP", address: a.v4 },
-                { type: "InternalIP", address: a.v6 },
-                { type: "Hostname", address: name },
-              ],
-              capacity: { cpu: "2", memory: "4Gi", pods: "110" },
-              allocatable: { cpu: "2", memory: "4Gi", pods: "110" },
-              conditions: [
-                {
-                  type: "Ready",
-                  status: "True",
-                  reason: "KubeletReady",
-                  message: "lab node agent is posting ready status",
-                  lastHeartbeatTime: now,
-                  lastTransitionTime: now,
-                },
-              ],
-              nodeInfo: {
-                architecture: "amd64",
-                bootID: "",
-                containerRuntimeVersion: "lab://1",
-                kernelVersion: "",
-                kubeProxyVersion: K8S_VERSION,
-                kubeletVersion: K8S_VERSION,
-                machineID: "",
-                operatingSystem: "linux",
-                osImage: "herald lab",
-                systemUUID: "",
-              },
-            },
-          },
+          body: { ...created, status: readyNodeStatus(name, a.v4, a.v6, new Date()) },
         });
         await leases.createNamespacedLease({
           namespace: "kube-node-lease",
-          body: {
-            metadata: {
-              name,
-              ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid: created.metadata?.uid ?? "" }],
-            },
-            // renewTime is a MicroTime, which the client would send with milliseconds
-            // only; the node agent sets it on its first heartbeat, right after this.
-            spec: { holderIdentity: name, leaseDurationSeconds: 40 },
-          },
+          body: nodeLease(name, created.metadata?.uid ?? ""),
         });
         const netns = this.names.node(index);
         const configPath = join(proxyConfigDir, `${name}.yaml`);
@@ -982,17 +881,6 @@ export class Lab {
   kubectlRun(args: readonly string[], options: ExecOptions = {}): Promise<string> {
     return exec(this.kubectl, [`--kubeconfig=${this.kubeconfig}`, ...args], options);
   }
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /**
