@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { httpsGet, startApiForwarder } from "./api-access.js";
 import { defaultStateRoot, type LabState, removeLab, removeLabs } from "./cleanup.js";
 import {
@@ -40,9 +40,9 @@ import {
   kubeProxyConfig,
 } from "./control-plane.js";
 import { LabError } from "./errors.js";
-import { type ExecOptions, type ExecResult, exec, tryExec, waitFor } from "./exec.js";
+import { type ExecOptions, type ExecResult, exec, settleAll, tryExec, waitFor } from "./exec.js";
 import { type KubeconfigSpec, renderKubeconfig } from "./kubeconfig.js";
-import { addHost, addPodNetwork, createLan, routePod, setLink, unroutePod } from "./network.js";
+import { addHost, createLan, setLink } from "./network.js";
 import { K8S_VERSION, nodeLease, nodeManifest, readyNodeStatus } from "./nodes.js";
 import { type ClientIdentity, Pki } from "./pki.js";
 import {
@@ -54,13 +54,14 @@ import {
   MAX_NODES,
   netnsNames,
   newPrefix,
-  nextPodAddress,
   nodeAddresses,
   nodeName,
-  podAddress,
 } from "./plan.js";
-import { podManifest, runningStatus } from "./pods.js";
-import { type LabProcess, spawnLabProcess, waitForOutput } from "./process.js";
+import { type CreatePodOptions, type LabPod, PodRunner } from "./pod-runner.js";
+import { type LabProcess, spawnLabProcess } from "./process.js";
+
+export type { CreatePodOptions, LabPod } from "./pod-runner.js";
+export type { ExitInfo, LabProcess } from "./process.js";
 
 export interface LabOptions {
   /** Number of nodes, `node-1` .. `node-N` (default 3). */
@@ -94,34 +95,6 @@ export interface LabNode {
   readonly kubeProxy: LabProcess;
   /** Its heartbeat agent (the kubelet's status updates). */
   readonly agent: LabProcess;
-}
-
-/** A Pod made with `createPod`: a real echo server in its own namespace on a node. */
-export interface LabPod {
-  readonly name: string;
-  readonly namespace: string;
-  readonly node: string;
-  readonly ip: string;
-  readonly netns: string;
-  readonly httpPort: number;
-  readonly udpPort: number;
-  /** The echo server; killing it does not change the Pod object (as a crashed container). */
-  readonly process: LabProcess;
-}
-
-export interface CreatePodOptions {
-  name: string;
-  /** Default "default"; created when missing. */
-  namespace?: string;
-  /** Node name, such as "node-2". */
-  node: string;
-  labels?: Record<string, string>;
-  /** TCP port of the HTTP echo (default 8080). */
-  httpPort?: number;
-  /** UDP port of the datagram echo (default 8080). */
-  udpPort?: number;
-  /** Mark the Pod Ready (default true); false leaves it Running but not Ready. */
-  ready?: boolean;
 }
 
 export interface SpawnOptions {
@@ -185,8 +158,7 @@ export class Lab {
   private readonly names: ReturnType<typeof netnsNames>;
   private readonly log: (line: string) => void;
   private readonly heartbeatMs: number;
-  private readonly pods = new Map<string, LabPod>();
-  private readonly usedPodAddresses = new Set<number>();
+  private readonly podRunner: PodRunner;
   private readonly processes = new Set<LabProcess>();
   private pki!: Pki;
   private files!: ControlPlaneFiles;
@@ -217,6 +189,14 @@ export class Lab {
     this.caCert = join(dir, "pki", "ca.crt");
     this.log = options.log ?? (() => undefined);
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
+    this.podRunner = new PodRunner({
+      kc: this.kc,
+      names: this.names,
+      nodes: () => this.nodes,
+      node: (name) => this.node(name),
+      spawn: (netns, name, command, args) => this.spawnIn(netns, name, command, args),
+      echoServer: programPath("echo-server"),
+    });
   }
 
   /**
@@ -673,140 +653,24 @@ export class Lab {
    * HTTP on `httpPort` and UDP on `udpPort` with JSON {pod, namespace, node, protocol,
    * client, clientPort, path | echo}.
    */
-  async createPod(o: CreatePodOptions): Promise<LabPod> {
+  createPod(o: CreatePodOptions): Promise<LabPod> {
     if (this.stopped) throw new LabError("LAB_STOPPED", "the lab is stopped");
-    const node = this.node(o.node);
-    const namespace = o.namespace ?? "default";
-    const key = `${namespace}/${o.name}`;
-    if (this.pods.has(key)) throw new LabError("LAB_BAD_ARGUMENT", `pod ${key} exists already`);
-    const httpPort = o.httpPort ?? 8080;
-    const udpPort = o.udpPort ?? 8080;
-    const n = nextPodAddress(this.usedPodAddresses);
-    this.usedPodAddresses.add(n);
-    const ip = podAddress(n);
-    const netns = this.names.pod(n);
-    const core = this.kc.makeApiClient(CoreV1Api);
-    try {
-      await this.ensureNamespace(namespace);
-      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: `pod${n}`, ip });
-      await settleAll([
-        ...this.nodes.filter((x) => x !== node).map((x) => routePod(x.netns, ip, node.v4)),
-        routePod(this.names.lab, ip, node.v4),
-      ]);
-      const server = this.spawnIn(netns, `pod-${namespace}-${o.name}`, process.execPath, [
-        programPath("echo-server"),
-        `--pod=${o.name}`,
-        `--namespace=${namespace}`,
-        `--node=${node.name}`,
-        `--http-port=${httpPort}`,
-        `--udp-port=${udpPort}`,
-      ]);
-      const pod: LabPod = {
-        name: o.name,
-        namespace,
-        node: node.name,
-        ip,
-        netns,
-        httpPort,
-        udpPort,
-        process: server,
-      };
-      this.pods.set(key, pod);
-      const manifest = podManifest({
-        name: o.name,
-        namespace,
-        node: node.name,
-        labels: o.labels ?? {},
-        httpPort,
-        udpPort,
-      });
-      const [created] = await settleAll([
-        core.createNamespacedPod({ namespace, body: manifest }),
-        waitForOutput(server, "echo-server ready", 10_000),
-      ]);
-      const now = new Date();
-      await core.replaceNamespacedPodStatus({
-        name: o.name,
-        namespace,
-        body: {
-          ...created,
-          status: runningStatus({ podIp: ip, hostIp: node.v4, ready: o.ready ?? true, startedAt: now, now }),
-        },
-      });
-      return pod;
-    } catch (e) {
-      await core
-        .deleteNamespacedPod({ name: o.name, namespace, gracePeriodSeconds: 0 })
-        .catch(() => undefined);
-      await this.removePod(namespace, o.name, n);
-      throw e;
-    }
+    return this.podRunner.create(o);
   }
 
   /** Flips a Pod's Ready condition (as a failing or recovering readiness probe would). */
-  async setPodReady(name: string, ready: boolean, namespace = "default"): Promise<void> {
-    const pod = this.pod(name, namespace);
-    const core = this.kc.makeApiClient(CoreV1Api);
-    await waitFor(
-      `pod ${namespace}/${name} status update`,
-      async () => {
-        const current: V1Pod = await core.readNamespacedPod({ name, namespace });
-        const started = current.status?.startTime ?? new Date();
-        const status = runningStatus({
-          podIp: pod.ip,
-          hostIp: this.node(pod.node).v4,
-          ready,
-          startedAt: started,
-          now: new Date(),
-        });
-        await core.replaceNamespacedPodStatus({ name, namespace, body: { ...current, status } });
-        return true;
-      },
-      10_000,
-      50,
-    );
+  setPodReady(name: string, ready: boolean, namespace = "default"): Promise<void> {
+    return this.podRunner.setReady(name, namespace, ready);
   }
 
   /** A Pod made with `createPod`, or LAB_UNKNOWN_POD. */
   pod(name: string, namespace = "default"): LabPod {
-    const p = this.pods.get(`${namespace}/${name}`);
-    if (!p) throw new LabError("LAB_UNKNOWN_POD", `no lab pod ${namespace}/${name}`);
-    return p;
+    return this.podRunner.get(name, namespace);
   }
 
   /** Deletes the Pod object at once (grace period 0), stops its server and removes its namespace and routes. */
-  async deletePod(name: string, namespace = "default"): Promise<void> {
-    const pod = this.pod(name, namespace);
-    const core = this.kc.makeApiClient(CoreV1Api);
-    await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
-    await this.removePod(namespace, name, Number(pod.ip.split(".")[3]));
-  }
-
-  private async removePod(namespace: string, name: string, n: number): Promise<void> {
-    const pod = this.pods.get(`${namespace}/${name}`);
-    if (pod) await pod.process.kill();
-    this.pods.delete(`${namespace}/${name}`);
-    const ip = podAddress(n);
-    await settleAll([...this.nodes.map((x) => unroutePod(x.netns, ip)), unroutePod(this.names.lab, ip)]);
-    await tryExec("ip", ["netns", "delete", this.names.pod(n)]);
-    this.usedPodAddresses.delete(n);
-  }
-
-  private async ensureNamespace(namespace: string): Promise<void> {
-    const core = this.kc.makeApiClient(CoreV1Api);
-    try {
-      await core.createNamespace({ body: { metadata: { name: namespace } } });
-    } catch (e) {
-      if ((e as { code?: number }).code !== 409) throw e;
-    }
-    // Pod admission needs the namespace's default ServiceAccount, which the controller manager makes.
-    await waitFor(
-      `ServiceAccount ${namespace}/default`,
-      async () =>
-        (await core.readNamespacedServiceAccount({ name: "default", namespace })) ? true : undefined,
-      30_000,
-      100,
-    );
+  deletePod(name: string, namespace = "default"): Promise<void> {
+    return this.podRunner.delete(name, namespace);
   }
 
   /** Takes the node's bridge port down: the node loses carrier and the LAN (a pulled cable). */
@@ -881,17 +745,4 @@ export class Lab {
   kubectlRun(args: readonly string[], options: ExecOptions = {}): Promise<string> {
     return exec(this.kubectl, [`--kubeconfig=${this.kubeconfig}`, ...args], options);
   }
-}
-
-/**
- * Promise.all that waits for every branch to finish before rejecting, so a failed
- * start does not leave branches still creating things while the lab is removed.
- */
-async function settleAll<T extends readonly unknown[]>(
-  promises: { [K in keyof T]: Promise<T[K]> },
-): Promise<T> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
