@@ -2,7 +2,7 @@
 // behind. A lab is its namespaces (all named `<prefix>-...`), the processes inside
 // them, the few processes in the root namespace listed in its state file, and its
 // run directory. Removing is idempotent and never touches anything without a lab prefix.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exec, sleep, tryExec } from "./exec.js";
@@ -117,6 +117,7 @@ export async function removeLabs(
   options: { everything?: boolean; persistentToo?: boolean; stateRoot?: string } = {},
 ): Promise<string[]> {
   const stateRoot = options.stateRoot ?? defaultStateRoot();
+  removeOldStagingDirs(stateRoot);
   const removed: string[] = [];
   for (const lab of await findLabs(stateRoot)) {
     const persistent = lab.state?.persistent === true;
@@ -126,6 +127,18 @@ export async function removeLabs(
     }
   }
   return removed;
+}
+
+/** A start that crashed within its first milliseconds leaves `.<prefix>`, a run directory never renamed. */
+function removeOldStagingDirs(stateRoot: string): void {
+  if (!existsSync(stateRoot)) return;
+  for (const entry of readdirSync(stateRoot)) {
+    const path = join(stateRoot, entry);
+    const prefix = entry.slice(1);
+    if (entry.startsWith(".") && prefixOfNamespace(`${prefix}-`) === prefix) {
+      if (Date.now() - statSync(path).mtimeMs > 60_000) rmSync(path, { recursive: true, force: true });
+    }
+  }
 }
 
 function tryRead(path: string): string | undefined {

@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { listNetns } from "./cleanup.js";
 import { sleep, waitFor } from "./exec.js";
 import { LAB_START_TIMEOUT_MS, startLab } from "./fixture.js";
@@ -92,12 +92,58 @@ test("a process spawned in a node sees the node's network and its environment, a
 
 test("kube-proxy of a node can be restarted and programs Services again", async () => {
   const old = lab.node("node-1").kubeProxy;
+  await old.stop();
+  // Without its rules, only a kube-proxy that really syncs brings the Service back.
+  await lab.exec("node-1", ["iptables", "-w", "-t", "nat", "-F", "KUBE-SERVICES"]);
   const fresh = await lab.restartKubeProxy("node-1");
   expect(old.running()).toBe(false);
   expect(fresh.running()).toBe(true);
   expect(lab.node("node-1").kubeProxy).toBe(fresh);
   const rules = await lab.exec("node-1", ["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"]);
   expect(rules).toContain("default/kubernetes");
+});
+
+test("RBAC is on: a new identity is known but may do nothing until it is bound to a role, from root or from a node", async () => {
+  const alice = await lab.kubeconfigFor({ user: "alice", groups: ["lab-testers"] });
+  const kc = new KubeConfig();
+  kc.loadFromFile(alice.root);
+  const asAlice = kc.makeApiClient(CoreV1Api);
+  await expect(asAlice.listNamespace()).rejects.toMatchObject({ code: 403 });
+  const fromNode = await lab.tryExec("node-1", [
+    lab.kubectl,
+    `--kubeconfig=${alice.inner}`,
+    "get",
+    "namespaces",
+  ]);
+  expect(fromNode.stderr).toContain('User "alice" cannot list resource "namespaces"');
+
+  await lab.kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: {
+      metadata: { name: "lab-testers-view" },
+      roleRef: {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: "system:aggregate-to-view",
+      },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "lab-testers" }],
+    },
+  });
+  const names = await waitFor(
+    "alice's new permission",
+    async () =>
+      (await asAlice.listNamespacedService({ namespace: "default" })).items.map((x) => x.metadata?.name),
+    10_000,
+  );
+  expect(names).toContain("kubernetes");
+  const viaNode = await lab.exec("node-1", [
+    lab.kubectl,
+    `--kubeconfig=${alice.inner}`,
+    "get",
+    "services",
+    "-o",
+    "name",
+  ]);
+  expect(viaNode).toContain("service/kubernetes");
 });
 
 test("a Pod marked not Ready moves to the Service's not-ready addresses, and back", async () => {

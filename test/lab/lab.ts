@@ -25,13 +25,12 @@
 // The kubelet's part is played by the harness: it registers Nodes, keeps them Ready, runs
 // each Pod's program in a pod namespace and writes the Pod's status. The controller
 // manager then maintains Endpoints and EndpointSlices, and kube-proxy programs the nodes.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { httpsGet, startApiForwarder } from "./api-access.js";
 import { defaultStateRoot, type LabState, removeLab, removeLabs } from "./cleanup.js";
 import {
   apiServerArgs,
@@ -41,9 +40,10 @@ import {
   kubeProxyConfig,
 } from "./control-plane.js";
 import { LabError } from "./errors.js";
-import { type ExecOptions, type ExecResult, exec, tryExec, waitFor } from "./exec.js";
+import { type ExecOptions, type ExecResult, exec, settleAll, tryExec, waitFor } from "./exec.js";
 import { type KubeconfigSpec, renderKubeconfig } from "./kubeconfig.js";
-import { addHost, addPodNetwork, createLan, routePod, setLink, unroutePod } from "./network.js";
+import { addHost, createLan, setLink } from "./network.js";
+import { K8S_VERSION, nodeLease, nodeManifest, readyNodeStatus } from "./nodes.js";
 import { type ClientIdentity, Pki } from "./pki.js";
 import {
   API_PORT,
@@ -54,13 +54,14 @@ import {
   MAX_NODES,
   netnsNames,
   newPrefix,
-  nextPodAddress,
   nodeAddresses,
   nodeName,
-  podAddress,
 } from "./plan.js";
-import { podManifest, runningStatus } from "./pods.js";
-import { type LabProcess, spawnLabProcess, waitForOutput } from "./process.js";
+import { type CreatePodOptions, type LabPod, PodRunner } from "./pod-runner.js";
+import { type LabProcess, spawnLabProcess } from "./process.js";
+
+export type { CreatePodOptions, LabPod } from "./pod-runner.js";
+export type { ExitInfo, LabProcess } from "./process.js";
 
 export interface LabOptions {
   /** Number of nodes, `node-1` .. `node-N` (default 3). */
@@ -101,34 +102,6 @@ export interface LabNode {
   readonly agent: LabProcess;
 }
 
-/** A Pod made with `createPod`: a real echo server in its own namespace on a node. */
-export interface LabPod {
-  readonly name: string;
-  readonly namespace: string;
-  readonly node: string;
-  readonly ip: string;
-  readonly netns: string;
-  readonly httpPort: number;
-  readonly udpPort: number;
-  /** The echo server; killing it does not change the Pod object (as a crashed container). */
-  readonly process: LabProcess;
-}
-
-export interface CreatePodOptions {
-  name: string;
-  /** Default "default"; created when missing. */
-  namespace?: string;
-  /** Node name, such as "node-2". */
-  node: string;
-  labels?: Record<string, string>;
-  /** TCP port of the HTTP echo (default 8080). */
-  httpPort?: number;
-  /** UDP port of the datagram echo (default 8080). */
-  udpPort?: number;
-  /** Mark the Pod Ready (default true); false leaves it Running but not Ready. */
-  ready?: boolean;
-}
-
 export interface SpawnOptions {
   /** Names the log file; default the command's base name. */
   name?: string;
@@ -148,7 +121,6 @@ export interface Kubeconfigs {
   inner: string;
 }
 
-const K8S_VERSION = "v1.20.2";
 const BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-proxy", "kubectl"] as const;
 
 export function defaultBinDir(): string {
@@ -191,8 +163,7 @@ export class Lab {
   private readonly names: ReturnType<typeof netnsNames>;
   private readonly log: (line: string) => void;
   private readonly heartbeatMs: number;
-  private readonly pods = new Map<string, LabPod>();
-  private readonly usedPodAddresses = new Set<number>();
+  private readonly podRunner: PodRunner;
   private readonly processes = new Set<LabProcess>();
   private pki!: Pki;
   private files!: ControlPlaneFiles;
@@ -223,6 +194,14 @@ export class Lab {
     this.caCert = join(dir, "pki", "ca.crt");
     this.log = options.log ?? (() => undefined);
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
+    this.podRunner = new PodRunner({
+      kc: this.kc,
+      names: this.names,
+      nodes: () => this.nodes,
+      node: (name) => this.node(name),
+      spawn: (netns, name, command, args) => this.spawnIn(netns, name, command, args),
+      echoServer: programPath("echo-server"),
+    });
   }
 
   /**
@@ -261,9 +240,14 @@ export class Lab {
 
     const prefix = newPrefix();
     const dir = join(stateRoot, prefix);
-    mkdirSync(join(dir, "logs"), { recursive: true });
+    // The run directory appears with its state file already in it (made under another
+    // name, then renamed), so another lab's cleanup never sees it without an owner.
+    // Private: it holds the lab's keys.
+    const staging = join(stateRoot, `.${prefix}`);
+    mkdirSync(join(staging, "logs"), { recursive: true, mode: 0o700 });
     const lab = new Lab(prefix, dir, binDir, options);
-    lab.writeState({ ready: false, rootPids: [] });
+    lab.writeState({ ready: false, rootPids: [] }, staging);
+    renameSync(staging, dir);
     try {
       await lab.build(nodes);
     } catch (e) {
@@ -277,7 +261,8 @@ export class Lab {
     return lab;
   }
 
-  private writeState(update: Partial<LabState>): void {
+  /** Rewrites state.json atomically: cleanup elsewhere may read it at any moment. */
+  private writeState(update: Partial<LabState>, dir = this.dir): void {
     this.stateFields = { ...this.stateFields, ...update };
     const state: LabState = {
       prefix: this.prefix,
@@ -297,7 +282,8 @@ export class Lab {
       client: this.client,
       nodes: this.nodes.map((n) => ({ name: n.name, netns: n.netns, v4: n.v4, v6: n.v6 })),
     };
-    writeFileSync(join(this.dir, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileSync(join(dir, "state.json.new"), `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(join(dir, "state.json.new"), join(dir, "state.json"));
   }
 
   private async build(nodeCount: number): Promise<void> {
@@ -468,44 +454,17 @@ export class Lab {
     await this.waitForApiServer(60_000);
   }
 
-  /**
-   * socat in the lab namespace serves the API on a unix socket in the run directory
-   * (paths cross namespaces); socat in the root namespace serves that socket on
-   * 127.0.0.1:<free port>. No address is added to the root namespace.
-   */
   private async startForwarder(): Promise<void> {
-    const socket = join(this.dir, "apiserver.sock");
-    this.spawnIn(this.names.lab, "forward-inner", "socat", [
-      `UNIX-LISTEN:${socket},fork,mode=600`,
-      `TCP:${LAN_V4.gateway}:${API_PORT}`,
-    ]);
-    await waitFor("the API socket", async () => (existsSync(socket) ? true : undefined), 5000, 20);
-    for (let attempt = 1; ; attempt++) {
-      const port = await freeLoopbackPort();
-      const outer = this.spawnIn(undefined, "forward-root", "socat", [
-        `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
-        `UNIX-CONNECT:${socket}`,
-      ]);
-      const listening = await waitFor(
-        "the API forwarder",
-        async () => {
-          if (!outer.running()) return false;
-          const r = await tryExec("ss", ["-Hltn", `sport = :${port}`]);
-          return r.stdout.includes(`127.0.0.1:${port}`) ? true : undefined;
-        },
-        5000,
-        20,
-      );
-      if (listening) {
-        this.rootServer = `https://127.0.0.1:${port}`;
-        this.writeState({ rootPids: [outer.pid] });
-        break;
-      }
-      if (attempt >= 5)
-        throw new LabError("LAB_PROCESS_FAILED", `socat could not listen on 127.0.0.1: ${outer.output()}`);
-    }
-    for (const k of this.rootKubeconfigs)
+    const forwarder = await startApiForwarder(
+      (netns, name, command, args) => this.spawnIn(netns, name, command, args),
+      this.names.lab,
+      this.dir,
+    );
+    this.rootServer = forwarder.server;
+    this.writeState({ rootPids: [forwarder.root.pid] });
+    for (const k of this.rootKubeconfigs) {
       writeFileSync(k.path, renderKubeconfig({ ...k.spec, server: this.rootServer }));
+    }
     this.kc.loadFromFile(this.kubeconfig);
   }
 
@@ -526,33 +485,13 @@ export class Lab {
     });
   }
 
-  /** GET on the API server with the admin identity, from the root namespace. */
-  async get(path: string): Promise<{ status: number; body: string }> {
-    const url = new URL(path, this.rootServer);
+  /** GET on the API server with the admin identity, from the root namespace (any status resolves). */
+  get(path: string): Promise<{ status: number; body: string }> {
     const admin = join(this.dir, "pki", "admin");
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname + url.search,
-          ca: readFileSync(this.caCert),
-          cert: readFileSync(`${admin}.crt`),
-          key: readFileSync(`${admin}.key`),
-          timeout: 5000,
-        },
-        (res) => {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (c: string) => {
-            body += c;
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end();
+    return httpsGet(new URL(path, this.rootServer), {
+      ca: this.caCert,
+      cert: `${admin}.crt`,
+      key: `${admin}.key`,
     });
   }
 
@@ -566,67 +505,14 @@ export class Lab {
         const index = i + 1;
         const name = nodeName(index);
         const a = nodeAddresses(index);
-        const now = new Date();
-        const created = await core.createNode({
-          body: {
-            metadata: {
-              name,
-              labels: {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-              },
-            },
-          },
-        });
+        const created = await core.createNode({ body: nodeManifest(name) });
         await core.replaceNodeStatus({
           name,
-          body: {
-            ...created,
-            status: {
-              addresses: [
-                { type: "InternalIP", address: a.v4 },
-                { type: "InternalIP", address: a.v6 },
-                { type: "Hostname", address: name },
-              ],
-              capacity: { cpu: "2", memory: "4Gi", pods: "110" },
-              allocatable: { cpu: "2", memory: "4Gi", pods: "110" },
-              conditions: [
-                {
-                  type: "Ready",
-                  status: "True",
-                  reason: "KubeletReady",
-                  message: "lab node agent is posting ready status",
-                  lastHeartbeatTime: now,
-                  lastTransitionTime: now,
-                },
-              ],
-              nodeInfo: {
-                architecture: "amd64",
-                bootID: "",
-                containerRuntimeVersion: "lab://1",
-                kernelVersion: "",
-                kubeProxyVersion: K8S_VERSION,
-                kubeletVersion: K8S_VERSION,
-                machineID: "",
-                operatingSystem: "linux",
-                osImage: "herald lab",
-                systemUUID: "",
-              },
-            },
-          },
+          body: { ...created, status: readyNodeStatus(name, a.v4, a.v6, new Date()) },
         });
         await leases.createNamespacedLease({
           namespace: "kube-node-lease",
-          body: {
-            metadata: {
-              name,
-              ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid: created.metadata?.uid ?? "" }],
-            },
-            // renewTime is a MicroTime, which the client would send with milliseconds
-            // only; the node agent sets it on its first heartbeat, right after this.
-            spec: { holderIdentity: name, leaseDurationSeconds: 40 },
-          },
+          body: nodeLease(name, created.metadata?.uid ?? ""),
         });
         const netns = this.names.node(index);
         const configPath = join(proxyConfigDir, `${name}.yaml`);
@@ -683,7 +569,10 @@ export class Lab {
     ]);
   }
 
-  /** kube-proxy has synced once it has programmed the `kubernetes` Service. */
+  /**
+   * kube-proxy has synced once this process reports a rules sync in its metrics (rules
+   * left by an earlier kube-proxy do not count) and the `kubernetes` Service is programmed.
+   */
   private async waitForKubeProxy(node: LabNode): Promise<void> {
     await waitFor(
       `kube-proxy on ${node.name} to program Services`,
@@ -694,18 +583,17 @@ export class Lab {
             `kube-proxy on ${node.name} exited; see ${node.kubeProxy.logPath}`,
           );
         }
-        const r = await tryExec("ip", [
-          "netns",
-          "exec",
-          node.netns,
-          "iptables",
-          "-w",
-          "-t",
-          "nat",
-          "-S",
-          "KUBE-SERVICES",
+        const metrics = await this.tryExec(node.name, [
+          "curl",
+          "-s",
+          "--max-time",
+          "1",
+          `http://${node.v4}:10249/metrics`,
         ]);
-        return r.stdout.includes("default/kubernetes") ? true : undefined;
+        const last = /^kubeproxy_sync_proxy_rules_last_timestamp_seconds (\S+)$/m.exec(metrics.stdout);
+        if (!last || !(Number(last[1]) > 0)) return undefined;
+        const rules = await this.tryExec(node.name, ["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"]);
+        return rules.stdout.includes("default/kubernetes") ? true : undefined;
       },
       60_000,
       200,
@@ -768,140 +656,24 @@ export class Lab {
    * HTTP on `httpPort` and UDP on `udpPort` with JSON {pod, namespace, node, protocol,
    * client, clientPort, path | echo}.
    */
-  async createPod(o: CreatePodOptions): Promise<LabPod> {
+  createPod(o: CreatePodOptions): Promise<LabPod> {
     if (this.stopped) throw new LabError("LAB_STOPPED", "the lab is stopped");
-    const node = this.node(o.node);
-    const namespace = o.namespace ?? "default";
-    const key = `${namespace}/${o.name}`;
-    if (this.pods.has(key)) throw new LabError("LAB_BAD_ARGUMENT", `pod ${key} exists already`);
-    const httpPort = o.httpPort ?? 8080;
-    const udpPort = o.udpPort ?? 8080;
-    const n = nextPodAddress(this.usedPodAddresses);
-    this.usedPodAddresses.add(n);
-    const ip = podAddress(n);
-    const netns = this.names.pod(n);
-    const core = this.kc.makeApiClient(CoreV1Api);
-    try {
-      await this.ensureNamespace(namespace);
-      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: `pod${n}`, ip });
-      await settleAll([
-        ...this.nodes.filter((x) => x !== node).map((x) => routePod(x.netns, ip, node.v4)),
-        routePod(this.names.lab, ip, node.v4),
-      ]);
-      const server = this.spawnIn(netns, `pod-${namespace}-${o.name}`, process.execPath, [
-        programPath("echo-server"),
-        `--pod=${o.name}`,
-        `--namespace=${namespace}`,
-        `--node=${node.name}`,
-        `--http-port=${httpPort}`,
-        `--udp-port=${udpPort}`,
-      ]);
-      const pod: LabPod = {
-        name: o.name,
-        namespace,
-        node: node.name,
-        ip,
-        netns,
-        httpPort,
-        udpPort,
-        process: server,
-      };
-      this.pods.set(key, pod);
-      const manifest = podManifest({
-        name: o.name,
-        namespace,
-        node: node.name,
-        labels: o.labels ?? {},
-        httpPort,
-        udpPort,
-      });
-      const [created] = await settleAll([
-        core.createNamespacedPod({ namespace, body: manifest }),
-        waitForOutput(server, "echo-server ready", 10_000),
-      ]);
-      const now = new Date();
-      await core.replaceNamespacedPodStatus({
-        name: o.name,
-        namespace,
-        body: {
-          ...created,
-          status: runningStatus({ podIp: ip, hostIp: node.v4, ready: o.ready ?? true, startedAt: now, now }),
-        },
-      });
-      return pod;
-    } catch (e) {
-      await core
-        .deleteNamespacedPod({ name: o.name, namespace, gracePeriodSeconds: 0 })
-        .catch(() => undefined);
-      await this.removePod(namespace, o.name, n);
-      throw e;
-    }
+    return this.podRunner.create(o);
   }
 
   /** Flips a Pod's Ready condition (as a failing or recovering readiness probe would). */
-  async setPodReady(name: string, ready: boolean, namespace = "default"): Promise<void> {
-    const pod = this.pod(name, namespace);
-    const core = this.kc.makeApiClient(CoreV1Api);
-    await waitFor(
-      `pod ${namespace}/${name} status update`,
-      async () => {
-        const current: V1Pod = await core.readNamespacedPod({ name, namespace });
-        const started = current.status?.startTime ?? new Date();
-        const status = runningStatus({
-          podIp: pod.ip,
-          hostIp: this.node(pod.node).v4,
-          ready,
-          startedAt: started,
-          now: new Date(),
-        });
-        await core.replaceNamespacedPodStatus({ name, namespace, body: { ...current, status } });
-        return true;
-      },
-      10_000,
-      50,
-    );
+  setPodReady(name: string, ready: boolean, namespace = "default"): Promise<void> {
+    return this.podRunner.setReady(name, namespace, ready);
   }
 
   /** A Pod made with `createPod`, or LAB_UNKNOWN_POD. */
   pod(name: string, namespace = "default"): LabPod {
-    const p = this.pods.get(`${namespace}/${name}`);
-    if (!p) throw new LabError("LAB_UNKNOWN_POD", `no lab pod ${namespace}/${name}`);
-    return p;
+    return this.podRunner.get(name, namespace);
   }
 
   /** Deletes the Pod object at once (grace period 0), stops its server and removes its namespace and routes. */
-  async deletePod(name: string, namespace = "default"): Promise<void> {
-    const pod = this.pod(name, namespace);
-    const core = this.kc.makeApiClient(CoreV1Api);
-    await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
-    await this.removePod(namespace, name, Number(pod.ip.split(".")[3]));
-  }
-
-  private async removePod(namespace: string, name: string, n: number): Promise<void> {
-    const pod = this.pods.get(`${namespace}/${name}`);
-    if (pod) await pod.process.kill();
-    this.pods.delete(`${namespace}/${name}`);
-    const ip = podAddress(n);
-    await settleAll([...this.nodes.map((x) => unroutePod(x.netns, ip)), unroutePod(this.names.lab, ip)]);
-    await tryExec("ip", ["netns", "delete", this.names.pod(n)]);
-    this.usedPodAddresses.delete(n);
-  }
-
-  private async ensureNamespace(namespace: string): Promise<void> {
-    const core = this.kc.makeApiClient(CoreV1Api);
-    try {
-      await core.createNamespace({ body: { metadata: { name: namespace } } });
-    } catch (e) {
-      if ((e as { code?: number }).code !== 409) throw e;
-    }
-    // Pod admission needs the namespace's default ServiceAccount, which the controller manager makes.
-    await waitFor(
-      `ServiceAccount ${namespace}/default`,
-      async () =>
-        (await core.readNamespacedServiceAccount({ name: "default", namespace })) ? true : undefined,
-      30_000,
-      100,
-    );
+  deletePod(name: string, namespace = "default"): Promise<void> {
+    return this.podRunner.delete(name, namespace);
   }
 
   /** Takes the node's bridge port down: the node loses carrier and the LAN (a pulled cable). */
@@ -967,9 +739,7 @@ export class Lab {
   async stop(): Promise<void> {
     this.stopped = true;
     const t = performance.now();
-    const procs = [...this.processes];
-    for (const p of procs) p.signal("SIGKILL");
-    await settleAll(procs.map((p) => p.exited));
+    await settleAll([...this.processes].map((p) => p.kill()));
     await removeLab(this.prefix, this.options.stateRoot ?? defaultStateRoot());
     this.log(`lab ${this.prefix} removed in ${Math.round(performance.now() - t)} ms`);
   }
@@ -978,28 +748,4 @@ export class Lab {
   kubectlRun(args: readonly string[], options: ExecOptions = {}): Promise<string> {
     return exec(this.kubectl, [`--kubeconfig=${this.kubeconfig}`, ...args], options);
   }
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-/**
- * Promise.all that waits for every branch to finish before rejecting, so a failed
- * start does not leave branches still creating things while the lab is removed.
- */
-async function settleAll<T extends readonly unknown[]>(
-  promises: { [K in keyof T]: Promise<T[K]> },
-): Promise<T> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

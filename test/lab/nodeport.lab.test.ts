@@ -4,7 +4,7 @@ import { CoreV1Api, type V1Service } from "@kubernetes/client-node";
 import { waitFor } from "./exec.js";
 import { LAB_START_TIMEOUT_MS, startLab } from "./fixture.js";
 import type { Lab } from "./lab.js";
-import { podsAnswering, udpEcho } from "./probe.js";
+import { httpEcho, podsAnswering, udpEcho } from "./probe.js";
 
 let lab: Lab;
 let core: CoreV1Api;
@@ -75,4 +75,28 @@ test("every node's NodePort reaches both Pods; after one is deleted, only the ot
     );
     expect(new Set(seen)).toEqual(new Set(["web-b"]));
   }
+});
+
+test("with externalTrafficPolicy Local, the node with the Pod keeps the client's address and a node without one drops", async () => {
+  await lab.createPod({ name: "local-a", node: "node-3", labels: { app: "local" } });
+  const created = await core.createNamespacedService({
+    namespace: "default",
+    body: {
+      metadata: { name: "local" },
+      spec: {
+        type: "NodePort",
+        externalTrafficPolicy: "Local",
+        selector: { app: "local" },
+        ports: [{ port: 80, targetPort: 8080, protocol: "TCP" }],
+      },
+    },
+  });
+  const nodePort = created.spec?.ports?.[0]?.nodePort;
+  const reply = await waitFor(
+    "the Local Service through node-3",
+    () => httpEcho(lab, "client", `http://${lab.node("node-3").v4}:${nodePort}/`),
+    30_000,
+  );
+  expect(reply).toMatchObject({ pod: "local-a", node: "node-3", client: lab.client.v4 });
+  expect(await httpEcho(lab, "client", `http://${lab.node("node-1").v4}:${nodePort}/`, 1)).toBeUndefined();
 });

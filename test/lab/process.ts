@@ -76,13 +76,19 @@ export function spawnLabProcess(spec: SpawnSpec): LabProcess {
     if (exitInfo) return;
     killGroup(pid, sig);
   };
-  const stop = async (graceMs = 5000): Promise<ExitInfo> => {
-    signal("SIGTERM");
+  const end = async (first: NodeJS.Signals, graceMs: number): Promise<ExitInfo> => {
+    // Long gone: its pid may belong to someone else by now.
+    if (exitInfo) return exitInfo;
+    signal(first);
     const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+    // The child is unref'd: without this, a caller with nothing else pending would
+    // exit before seeing it go.
+    const keepAlive = setInterval(() => undefined, 1000);
     try {
       return await exited;
     } finally {
       clearTimeout(timer);
+      clearInterval(keepAlive);
       // Children it forked may still hold the group.
       killGroup(pid, "SIGKILL");
     }
@@ -94,8 +100,8 @@ export function spawnLabProcess(spec: SpawnSpec): LabProcess {
     exited,
     running: () => exitInfo === undefined,
     signal,
-    stop,
-    kill: () => stop(0),
+    stop: (graceMs = 5000) => end("SIGTERM", graceMs),
+    kill: () => end("SIGKILL", 0),
     output: () => readFileSync(spec.logPath, "utf8"),
   };
 }
