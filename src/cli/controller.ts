@@ -5,7 +5,6 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { V1Namespace, V1Service } from "@kubernetes/client-node";
 import pino from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { workerConverter } from "../audit/converter.js";
 import { AuditLog } from "../audit/log.js";
 import type { AuditSink } from "../audit/sink.js";
 import { Controller } from "../controller/controller.js";
@@ -68,12 +67,8 @@ export const controller: Command = async (argv, io) => {
   let ctl: Controller | undefined;
   const metrics = controllerMetrics(registry, () => ctl?.queue.depth ?? 0);
   const auditDir = flags["audit-dir"] ?? "/var/lib/herald/audit";
-  const audit = new AuditLog({
-    dir: auditDir,
-    logger: log.child({ component: "audit" }),
-    registry,
-    converter: workerConverter(),
-  });
+  // Conversion to Parquet on this thread: a controller's few decisions a second do not need a worker's memory.
+  const audit = new AuditLog({ dir: auditDir, logger: log.child({ component: "audit" }), registry });
   await audit.start();
   const decisions = auditedDecisions(audit, log, identity);
 

@@ -35,6 +35,8 @@ export interface ControllerOptions {
   /** Set status.loadBalancer.ingress[].ipMode (API servers 1.29+ know the field). */
   ipMode?: IPMode | undefined;
   workers?: number;
+  /** At most one status write per pool in this time (default 1000 ms): a burst of allocations is one write. */
+  poolStatusIntervalMs?: number;
 }
 
 const SERVICE_API = "v1";
@@ -48,6 +50,9 @@ export class Controller {
   /** Last outcome announced per Service, so events and audit say each thing once. */
   private readonly announced = new Map<string, string>();
   private readonly poolVerdicts = new Map<string, string>();
+  /** The pool specs the allocator last saw: status-only updates of pools change nothing. */
+  private poolSpecs = "";
+  private readonly poolWrittenAt = new Map<string, number>();
   readonly queue: WorkQueue;
   private warmedUp = false;
   private readyFlag = false;
@@ -175,6 +180,7 @@ export class Controller {
   }
 
   private reconcilePools(): Outcome {
+    if (this.poolSpecsKey() === this.poolSpecs) return done;
     const before = new Set(this.parses.keys());
     const displaced = this.applyPools();
     for (const k of displaced) this.queue.add(`svc/${k}`);
@@ -185,6 +191,7 @@ export class Controller {
 
   /** Parses every pool, hands them to the allocator; returns the displaced Services. */
   private applyPools(): string[] {
+    this.poolSpecs = this.poolSpecsKey();
     const objs = this.o.stores.pools.list();
     const parses = validatePools(objs);
     this.parses = new Map(parses.filter((p) => p.name !== "").map((p) => [p.name, p]));
@@ -212,6 +219,11 @@ export class Controller {
     return this.allocator.setPools(allocatorPools(parses));
   }
 
+  private poolSpecsKey(): string {
+    const specs = this.o.stores.pools.list().map((p) => [p.metadata?.name ?? "", p.spec]);
+    return JSON.stringify(specs.sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  }
+
   private async reconcilePoolStatus(name: string): Promise<Outcome> {
     const obj = this.o.stores.pools.get(name);
     const parse = this.parses.get(name);
@@ -236,6 +248,10 @@ export class Controller {
         .replace(/\.\d+Z$/, "Z"),
     );
     if (!this.o.isLeader()) return done;
+    const wait =
+      (this.poolWrittenAt.get(name) ?? -Infinity) + (this.o.poolStatusIntervalMs ?? 1000) - Date.now();
+    if (wait > 0) return { kind: "requeueAfter", ms: wait };
+    this.poolWrittenAt.set(name, Date.now());
     await this.o.writes.patchPoolStatus(name, { status });
     this.o.metrics.statusWrites.inc({ kind: "IPAddressPool" });
     return done;

@@ -138,6 +138,9 @@ export class Informer<T extends KubeObject> {
   }
 
   private apply(key: string, obj: T): void {
+    // Nobody here reads managedFields; at 10,000 Services they are most of the cache.
+    if (obj.metadata && "managedFields" in obj.metadata)
+      delete (obj.metadata as { managedFields?: unknown }).managedFields;
     const old = this.cache.get(key);
     if (old?.metadata?.resourceVersion === obj.metadata?.resourceVersion && old !== undefined) return;
     this.cache.set(key, obj);

@@ -238,3 +238,26 @@ test("two replicas: only the leader writes; killing it hands over within the lea
   await has("team-a", "after-failover", ["192.0.2.242"]);
   ctl = standby;
 }, 60_000);
+
+test("a leader paused past its Lease writes nothing when it wakes up", async () => {
+  const statusWrites = async (c: RunningController) =>
+    Number(/herald_status_writes_total\{kind="Service"\} (\d+)/.exec(await c.metrics())?.[1] ?? 0);
+  const other = startController(lab, "controller-2", 7475);
+  await eventually("second replica ready", async () => (await other.state()).ready === true);
+  const before = await statusWrites(ctl);
+  ctl.proc.signal("SIGSTOP");
+  try {
+    await eventually("second replica takes over", () => leading(other), 20_000);
+    await createService(api, "team-a", lbService("while-paused"));
+    await has("team-a", "while-paused", ["192.0.2.243"]);
+  } finally {
+    ctl.proc.signal("SIGCONT");
+  }
+  // Woken up, it sees at once that its last renewal is too old, then that someone else holds the Lease.
+  await eventually("woken replica knows it is not leading", async () => (await ctl.state()).leader === false);
+  await new Promise((r) => setTimeout(r, 2000));
+  expect(await statusWrites(ctl)).toBe(before);
+  expect(await ingress(api, "team-a", "while-paused")).toEqual(["192.0.2.243"]);
+  await ctl.proc.stop();
+  ctl = other;
+}, 60_000);

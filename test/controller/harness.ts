@@ -107,6 +107,7 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     },
     lbClass: opts.lbClass,
     workers: 4,
+    poolStatusIntervalMs: 0,
   });
   queueDepth = () => controller.queue.depth;
 

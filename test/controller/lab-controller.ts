@@ -60,7 +60,13 @@ export function startController(
       `${lab.dir}/audit-${name}`,
       ...extra,
     ],
-    env: { POD_NAME: name, POD_NAMESPACE: "herald-system", HERALD_LOG_LEVEL: "info" },
+    env: {
+      POD_NAME: name,
+      POD_NAMESPACE: "herald-system",
+      HERALD_LOG_LEVEL: "info",
+      // As the image sets it (Dockerfile); HERALD_NODE_OPTIONS adds to it (heap snapshots, say).
+      NODE_OPTIONS: `--max-semi-space-size=2 ${process.env.HERALD_NODE_OPTIONS ?? ""}`.trim(),
+    },
   });
   const curl = async (path: string) =>
     lab.exec("lab", ["curl", "-sf", "--max-time", "2", `http://127.0.0.1:${port}${path}`]);

@@ -81,6 +81,8 @@ export interface LabOptions {
    * Service and NodePort ranges with it (e.g. an IPv6 /108 from 2001:db8::/32 for 10,000 Services).
    */
   apiServerFlags?: readonly string[];
+  /** Wait for every kube-proxy's first sync before returning (default true; benchmarks that stop kube-proxy skip it). */
+  awaitKubeProxy?: boolean;
 }
 
 /** A node: a network namespace on the LAN with kube-proxy, and its Node object. */
@@ -555,8 +557,9 @@ export class Lab {
 
   private async waitUntilReady(): Promise<void> {
     const core = this.kc.makeApiClient(CoreV1Api);
+    const proxies = this.options.awaitKubeProxy === false ? [] : this.nodes;
     await settleAll([
-      ...this.nodes.map((n) => this.waitForKubeProxy(n)),
+      ...proxies.map((n) => this.waitForKubeProxy(n)),
       waitFor(
         "the default ServiceAccount (controller manager running)",
         async () =>
