@@ -98,15 +98,12 @@ test("exhaustion, then a release hands the address to the waiting Service", asyn
   await has("shop", "c", ["192.0.2.203"]);
   await eventWith("shop", "d", "Warning PoolExhausted");
   expect(await ingress(api, "shop", "d")).toEqual([]);
-  // A fresh discovery cache: the one from before the CRDs existed knows no "ipp".
-  const ipp = await lab.kubectlRun([
-    "--cache-dir",
-    `${lab.dir}/kubectl-cache-${Date.now()}`,
-    "get",
-    "ipp",
-    "lan",
-  ]);
-  expect(ipp).toMatch(/lan\s+\["192\.0\.2\.200-192\.0\.2\.203"\]\s+4\s+0\s+True/);
+  // A fresh discovery cache: the one from before the CRDs existed knows no "ipp". The pool's
+  // status follows within a second or so (it is written at most once a second).
+  await eventually("kubectl get ipp to show the pool full", async () => {
+    const ipp = await lab.kubectlRun(["--cache-dir", `${lab.dir}/kubectl-cache`, "get", "ipp", "lan"]);
+    return /lan\s+\["192\.0\.2\.200-192\.0\.2\.203"\]\s+4\s+0\s+True/.test(ipp);
+  });
   await deleteService(api, "shop", "b");
   await has("shop", "d", ["192.0.2.202"]);
 });
