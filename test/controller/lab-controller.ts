@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { V1Service } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../../src/k8s/kubeconfig.js";
 import { MERGE_PATCH, type Rest, restFromKubeConfig } from "../../src/k8s/rest.js";
+import { waitFor } from "../lab/exec.js";
 import type { Lab } from "../lab/lab.js";
 import type { LabProcess } from "../lab/process.js";
 
@@ -79,24 +80,20 @@ export function startController(
   };
 }
 
-export async function eventually<T>(
+/** Polls fn until it returns something other than undefined or false (the lab's waitFor, with a default timeout). */
+export function eventually<T>(
   what: string,
   fn: () => Promise<T | undefined | false>,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
+  return waitFor(
+    what,
+    async () => {
       const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+      return v === false ? undefined : v;
+    },
+    timeoutMs,
+  );
 }
 
 export async function leading(c: RunningController): Promise<boolean> {
