@@ -202,7 +202,7 @@ export class Controller {
       if (p.ok) continue;
       const message = p.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
       this.o.log.warn({ pool: p.name }, `invalid pool: ${message}`);
-      void this.event(
+      this.event(
         { kind: "IPAddressPool", apiVersion: POOL_API, name: p.name },
         "Warning",
         "InvalidPool",
@@ -280,7 +280,7 @@ export class Controller {
           message: why,
         });
         if (svc)
-          await this.event(
+          this.event(
             serviceTarget(svc),
             "Normal",
             "IPReleased",
@@ -346,7 +346,7 @@ export class Controller {
         reason: kind,
         message,
       });
-      await this.event(target, "Normal", before === undefined ? "IPAllocated" : "IPMoved", message);
+      this.event(target, "Normal", before === undefined ? "IPAllocated" : "IPMoved", message);
     }
     if (before !== undefined && after === undefined) {
       this.o.metrics.allocations.inc({ result: "released" });
@@ -370,7 +370,7 @@ export class Controller {
         reason: result.refusal.reason,
         message: result.refusal.message,
       });
-      await this.event(target, "Warning", result.refusal.reason, result.refusal.message);
+      this.event(target, "Warning", result.refusal.reason, result.refusal.message);
     }
   }
 
@@ -388,19 +388,12 @@ export class Controller {
     return this.o.stores.namespaces.get(ns)?.metadata?.labels ?? { "kubernetes.io/metadata.name": ns };
   }
 
-  private async event(
-    target: EventTarget,
-    type: "Normal" | "Warning",
-    reason: string,
-    message: string,
-  ): Promise<void> {
+  /** Sends an event without waiting for it: events are worth neither a retry nor the reconcile's time. */
+  private event(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void {
     if (!this.o.isLeader()) return;
-    try {
-      await this.o.writes.event(target, type, reason, message);
-    } catch (e) {
-      // An event that cannot be written is not worth a retry of the whole reconcile.
+    this.o.writes.event(target, type, reason, message).catch((e: unknown) => {
       this.o.log.warn({ reason, err: String(e) }, "could not write event");
-    }
+    });
   }
 }
 

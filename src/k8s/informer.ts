@@ -84,10 +84,21 @@ export class Informer<T extends KubeObject> {
   }
 
   private async relist(): Promise<void> {
-    const list = await this.rest.request<{ items: T[]; metadata: { resourceVersion: string } }>(
-      "GET",
-      this.path,
-    );
+    // Pages of 500, as client-go lists: 10,000 Services in one answer is a 40 MB string at once.
+    const items: T[] = [];
+    let resourceVersion = "";
+    let cont = "";
+    do {
+      const sep = this.path.includes("?") ? "&" : "?";
+      const page = await this.rest.request<{
+        items: T[];
+        metadata: { resourceVersion: string; continue?: string };
+      }>("GET", `${this.path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`);
+      items.push(...(page.items ?? []));
+      resourceVersion = page.metadata?.resourceVersion ?? "";
+      cont = page.metadata?.continue ?? "";
+    } while (cont !== "");
+    const list = { items, metadata: { resourceVersion } };
     this.relists++;
     const seen = new Set<string>();
     for (const item of list.items ?? []) {

@@ -67,6 +67,9 @@ export function startController(
       HERALD_LOG_LEVEL: "info",
       // As the image sets it (Dockerfile); HERALD_NODE_OPTIONS adds to it (heap snapshots, say).
       NODE_OPTIONS: `--max-semi-space-size=2 ${process.env.HERALD_NODE_OPTIONS ?? ""}`.trim(),
+      ...(process.env.HERALD_MALLOC_ARENA_MAX
+        ? { MALLOC_ARENA_MAX: process.env.HERALD_MALLOC_ARENA_MAX }
+        : {}),
     },
   });
   const curl = async (path: string) =>

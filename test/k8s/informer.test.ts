@@ -1,0 +1,134 @@
+// The informer against a scripted API: paged lists, watch events, a 410 that
+// forces a relist (reporting what vanished meanwhile as deleted), and failures
+// that back off instead of giving up.
+import pino from "pino";
+import { Informer } from "../../src/k8s/informer.js";
+import { KubeError, type KubeObject, type Rest, type WatchEvent } from "../../src/k8s/rest.js";
+
+const obj = (name: string, rv: string): KubeObject => ({
+  metadata: {
+    name,
+    namespace: "ns",
+    resourceVersion: rv,
+    managedFields: [{ manager: "kubectl" }],
+  } as KubeObject["metadata"],
+});
+
+type Step =
+  | { list: { items: KubeObject[]; rv: string; pages?: number } }
+  | { watch: WatchEvent[]; end: "close" | "gone" | "error" };
+
+/** A Rest that answers list and watch calls from a script, then blocks until aborted. */
+function scripted(steps: Step[]): Rest & { calls: string[] } {
+  const calls: string[] = [];
+  let pageQueue: { items: KubeObject[]; rv: string; cont: string }[] = [];
+  const next = () => steps.shift();
+  return {
+    calls,
+    async request<T>(_method: string, path: string): Promise<T> {
+      calls.push(path);
+      if (pageQueue.length === 0) {
+        const s = next();
+        if (!s || !("list" in s)) throw new Error(`unexpected list ${path}`);
+        const pages = s.list.pages ?? 1;
+        const per = Math.ceil(s.list.items.length / pages);
+        pageQueue = Array.from({ length: pages }, (_, i) => ({
+          items: s.list.items.slice(i * per, (i + 1) * per),
+          rv: s.list.rv,
+          cont: i < pages - 1 ? `c${i + 1}` : "",
+        }));
+      }
+      const page = pageQueue.shift() as { items: KubeObject[]; rv: string; cont: string };
+      return { items: page.items, metadata: { resourceVersion: page.rv, continue: page.cont } } as T;
+    },
+    async watch(path, onEvent, signal) {
+      calls.push(path);
+      const s = next();
+      if (!s || !("watch" in s)) {
+        await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+        return;
+      }
+      for (const e of s.watch) onEvent(e);
+      if (s.end === "gone") throw new KubeError(410, "Expired", "too old resource version");
+      if (s.end === "error") throw new Error("connection refused");
+    },
+  };
+}
+
+test("lists in pages, follows watch events, relists on 410 and reports what vanished", async () => {
+  const rest = scripted([
+    { list: { items: [obj("a", "1"), obj("b", "2"), obj("c", "3")], rv: "3", pages: 2 } },
+    {
+      watch: [
+        { type: "MODIFIED", object: obj("a", "4") },
+        { type: "ADDED", object: obj("d", "5") },
+      ],
+      end: "gone",
+    },
+    { list: { items: [obj("a", "4"), obj("d", "6")], rv: "9" } },
+  ]);
+  const changes: string[] = [];
+  const deletes: string[] = [];
+  const inf = new Informer<KubeObject>(
+    rest,
+    "/api/v1/services",
+    {
+      onChange: (o) => changes.push(`${o.metadata?.name}@${o.metadata?.resourceVersion}`),
+      onDelete: (o) => deletes.push(o.metadata?.name ?? ""),
+    },
+    { log: pino({ level: "silent" }), sleep: async () => {} },
+  );
+  const stop = new AbortController();
+  const running = inf.run(stop.signal);
+  await inf.synced;
+  await new Promise((r) => setTimeout(r, 20));
+  stop.abort();
+  await running;
+
+  expect(rest.calls[0]).toBe("/api/v1/services?limit=500");
+  expect(rest.calls[1]).toBe("/api/v1/services?limit=500&continue=c1");
+  expect(rest.calls[2]).toContain("watch=1");
+  expect(rest.calls[2]).toContain("resourceVersion=3");
+  expect(changes).toEqual(["a@1", "b@2", "c@3", "a@4", "d@5", "d@6"]);
+  expect(deletes.sort()).toEqual(["b", "c"]);
+  expect(
+    inf
+      .list()
+      .map((o) => o.metadata?.name)
+      .sort(),
+  ).toEqual(["a", "d"]);
+  expect(inf.relists).toBe(2);
+  // Nobody reads managedFields; the cache does not keep them.
+  expect(inf.get("ns/a")?.metadata).not.toHaveProperty("managedFields");
+});
+
+test("a failing watch backs off and resumes from the last resourceVersion", async () => {
+  const rest = scripted([
+    { list: { items: [obj("a", "1")], rv: "1" } },
+    { watch: [{ type: "MODIFIED", object: obj("a", "7") }], end: "error" },
+    { watch: [{ type: "DELETED", object: obj("a", "8") }], end: "close" },
+  ]);
+  const slept: number[] = [];
+  const deletes: string[] = [];
+  const inf = new Informer<KubeObject>(
+    rest,
+    "/api/v1/services",
+    { onChange: () => {}, onDelete: (o) => deletes.push(o.metadata?.name ?? "") },
+    {
+      log: pino({ level: "silent" }),
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+      minBackoffMs: 100,
+    },
+  );
+  const stop = new AbortController();
+  const running = inf.run(stop.signal);
+  await new Promise((r) => setTimeout(r, 20));
+  stop.abort();
+  await running;
+  expect(slept).toEqual([100]);
+  expect(rest.calls[2]).toContain("resourceVersion=7");
+  expect(deletes).toEqual(["a"]);
+  expect(inf.relists).toBe(1);
+});
