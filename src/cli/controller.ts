@@ -70,7 +70,7 @@ export const controller: Command = async (argv, io) => {
   // Conversion to Parquet on this thread: a controller's few decisions a second do not need a worker's memory.
   const audit = new AuditLog({ dir: auditDir, logger: log.child({ component: "audit" }), registry });
   await audit.start();
-  const decisions = auditedDecisions(audit, log, identity);
+  const decisions = auditedDecisions(audit, identity);
 
   const elector = new LeaderElector(rest, {
     namespace: flags["lease-namespace"] ?? "herald-system",
@@ -170,11 +170,10 @@ export const controller: Command = async (argv, io) => {
   return 0;
 };
 
-/** Controller decisions go to the log line and to the audit log; neither may hold a decision up. */
-function auditedDecisions(audit: AuditSink, log: pino.Logger, node: string): DecisionLog {
+/** Controller decisions go to the audit log (the reconcile logs them itself); it never holds a decision up. */
+function auditedDecisions(audit: AuditSink, node: string): DecisionLog {
   return {
     record(d) {
-      log.info({ decision: d }, d.message);
       void audit.record({
         component: "controller",
         node,

@@ -172,17 +172,20 @@ export class Controller {
 
   private async reconcile(key: string): Promise<Outcome> {
     if (!this.o.isLeader() || !this.warmedUp) return done;
-    if (key === "pools") return this.reconcilePools();
+    const log = this.o.log.child({ key });
+    if (key === "pools") return this.reconcilePools(log);
     if (key.startsWith("pool/")) return this.reconcilePoolStatus(key.slice(5));
-    if (key.startsWith("svc/")) return this.reconcileService(key.slice(4));
-    this.o.log.error({ key }, "unknown work key");
+    if (key.startsWith("svc/")) return this.reconcileService(key.slice(4), log);
+    log.error("unknown work key");
     return done;
   }
 
-  private reconcilePools(): Outcome {
+  private reconcilePools(log: Logger): Outcome {
     if (this.poolSpecsKey() === this.poolSpecs) return done;
     const before = new Set(this.parses.keys());
     const displaced = this.applyPools();
+    if (displaced.length > 0)
+      log.info({ displaced: displaced.length }, "pools changed; moving Services whose addresses left them");
     for (const k of displaced) this.queue.add(`svc/${k}`);
     this.retryPending();
     for (const name of new Set([...before, ...this.parses.keys()])) this.queue.add(`pool/${name}`);
@@ -257,7 +260,7 @@ export class Controller {
     return done;
   }
 
-  private async reconcileService(key: string): Promise<Outcome> {
+  private async reconcileService(key: string, log: Logger): Promise<Outcome> {
     const svc = this.o.stores.services.get(key);
     const before = this.allocator.assignmentOf(key);
     if (svc === undefined || !isHandled(svc, this.o.lbClass)) {
@@ -301,7 +304,7 @@ export class Controller {
     if (after !== undefined && after.pool !== before?.pool) this.queue.add(`pool/${after.pool}`);
 
     await this.writeStatus(svc, after);
-    await this.announce(svc, before, result);
+    await this.announce(svc, before, result, log);
     return done;
   }
 
@@ -321,6 +324,7 @@ export class Controller {
     svc: V1Service,
     before: Assignment | undefined,
     result: AssignResult,
+    log: Logger,
   ): Promise<void> {
     const key = serviceKey(svc);
     const sig = signature(result);
@@ -346,11 +350,13 @@ export class Controller {
         reason: kind,
         message,
       });
+      log.info({ pool: after.pool, addresses: after.addresses }, message);
       this.event(target, "Normal", before === undefined ? "IPAllocated" : "IPMoved", message);
     }
     if (before !== undefined && after === undefined) {
       this.o.metrics.allocations.inc({ result: "released" });
       const message = `Released ${before.addresses.join(", ")}: ${result.refusal?.message ?? "no longer allowed"}`;
+      log.info({ pool: before.pool, addresses: before.addresses }, message);
       this.o.decisions.record({
         ...base,
         kind: "released",
@@ -370,6 +376,7 @@ export class Controller {
         reason: result.refusal.reason,
         message: result.refusal.message,
       });
+      log.warn({ reason: result.refusal.reason }, result.refusal.message);
       this.event(target, "Warning", result.refusal.reason, result.refusal.message);
     }
   }
