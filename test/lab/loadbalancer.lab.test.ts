@@ -1,10 +1,12 @@
 // A LoadBalancer Service in the real API server: what Herald's controller relies on
 // (ClusterIP and NodePort allocation, the status subresource, optimistic concurrency)
 // and what kube-proxy does with the address written to its status.
+import { BlockList } from "node:net";
 import { CoreV1Api, type V1Service } from "@kubernetes/client-node";
 import { waitFor } from "./exec.js";
 import { LAB_START_TIMEOUT_MS, startLab } from "./fixture.js";
 import type { Lab } from "./lab.js";
+import { SERVICE_CIDR } from "./plan.js";
 import { httpEcho } from "./probe.js";
 
 let lab: Lab;
@@ -20,8 +22,10 @@ afterAll(async () => {
 });
 
 function inServiceRange(ip: string): boolean {
-  const m = /^198\.51\.100\.(\d+)$/.exec(ip);
-  return m !== null && Number(m[1]) >= 128;
+  const [net = "", prefix = "32"] = SERVICE_CIDR.split("/");
+  const range = new BlockList();
+  range.addSubnet(net, Number(prefix));
+  return range.check(ip);
 }
 
 test("a LoadBalancer Service gets a ClusterIP and NodePort; its status is written, read back, and guarded by resourceVersion", async () => {
