@@ -1,10 +1,10 @@
 // A small JSON client for the Kubernetes API: requests and watch streams over
-// node:https, authenticated by @kubernetes/client-node's KubeConfig. Herald
+// node:https with the credentials of a ClusterAccess (kubeconfig.ts). Herald
 // keeps the HTTP layer this thin so that content types (merge patches), status
 // codes (404, 409, 410) and watch streams are handled where it can see them.
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest, type RequestOptions } from "node:https";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import type { ClusterAccess } from "./kubeconfig.js";
 
 export class KubeError extends Error {
   readonly code = "HERALD_KUBE_HTTP";
@@ -46,26 +46,39 @@ export interface Rest {
   watch(path: string, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
 }
 
-export function restFromKubeConfig(kc: KubeConfig, timeoutMs = 30_000): Rest {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("kubeconfig has no current cluster");
-  const base = new URL(cluster.server);
-  const send = base.protocol === "https:" ? httpsRequest : httpRequest;
+export function restFromKubeConfig(access: ClusterAccess, timeoutMs = 30_000): Rest {
+  const base = new URL(access.server);
+  const https = base.protocol === "https:";
+  const send = https ? httpsRequest : httpRequest;
+  // One keep-alive agent: requests reuse connections instead of a TLS handshake each.
+  const agent = https
+    ? new HttpsAgent({
+        keepAlive: true,
+        ...(access.ca ? { ca: access.ca } : {}),
+        ...(access.cert ? { cert: access.cert } : {}),
+        ...(access.key ? { key: access.key } : {}),
+        rejectUnauthorized: !access.insecureSkipTLSVerify,
+      })
+    : new HttpAgent({ keepAlive: true });
 
   async function options(
     method: string,
     path: string,
     headers: Record<string, string>,
   ): Promise<RequestOptions> {
-    const opts: RequestOptions = {
+    const token = access.token?.();
+    return {
       method,
+      agent,
       hostname: base.hostname.replace(/^\[|\]$/g, ""),
-      port: base.port || (base.protocol === "https:" ? 443 : 80),
+      port: base.port || (https ? 443 : 80),
       path: `${base.pathname.replace(/\/$/, "")}${path}`,
-      headers: { Accept: "application/json", ...headers },
+      headers: {
+        Accept: "application/json",
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
     };
-    await kc.applyToHTTPSOptions(opts);
-    return opts;
   }
 
   return {
