@@ -13,6 +13,7 @@ import { serverVersion, supportsIPMode } from "../k8s/discovery.js";
 import { Informer } from "../k8s/informer.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { LeaderElector } from "../k8s/leader.js";
+import { untilReachable } from "../k8s/reachable.js";
 import { restFromKubeConfig } from "../k8s/rest.js";
 import { controllerWrites } from "../k8s/writes.js";
 import type { Command } from "./command.js";
@@ -155,20 +156,3 @@ export const controller: Command = async (argv, io) => {
   await http.close();
   return 0;
 };
-
-async function untilReachable<T>(
-  fn: () => Promise<T>,
-  log: pino.Logger,
-  signal: AbortSignal,
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>,
-): Promise<T | undefined> {
-  for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 10_000)) {
-    try {
-      return await fn();
-    } catch (e) {
-      log.warn({ err: String(e), retryMs: delay }, "API server not reachable yet");
-      await sleep(delay, signal).catch(() => {});
-    }
-  }
-  return undefined;
-}
