@@ -254,8 +254,8 @@ function forwardedPorts(svc: V1Service, endpoints: ServiceEndpoints): ForwardedP
 }
 
 /**
- * What this node forwards: every Service it owns, with the addresses of it that it answers
- * for. Cluster traffic goes to local ready endpoints and to the NodePorts of the other
+ * What this node forwards: every Service with an address in `owned` (what it answers for, or
+ * at shutdown what nobody else took). Cluster traffic goes to local ready endpoints and to the NodePorts of the other
  * eligible nodes (none when the Service has no ready endpoint anywhere: a fast reject).
  */
 export function forwardingState(
@@ -267,7 +267,7 @@ export function forwardingState(
   const services: ForwardedService[] = [];
   for (const [key, h] of inputs.services) {
     const addresses = h.addresses.filter((a) => owned.has(a));
-    if (addresses.length === 0 || elections.get(key)?.owner !== self) continue;
+    if (addresses.length === 0) continue;
     const spec = h.service.spec ?? {};
     const policy = spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster";
     const anyEndpoint = h.endpoints.byNode.size > 0;

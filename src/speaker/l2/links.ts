@@ -9,7 +9,7 @@ interface IpLink {
   link_type?: string;
   master?: string;
   linkinfo?: { info_kind?: string };
-  addr_info?: { scope?: string }[];
+  addr_info?: { scope?: string; local?: string }[];
 }
 
 /** Ethernet interfaces only (ARP and NDP need a link layer); malformed entries are skipped. */
@@ -26,18 +26,23 @@ export function parseLinks(json: string): InterfaceInfo[] {
     const flags = l.flags ?? [];
     if (l.link_type !== "ether" && l.link_type !== "loopback") return [];
     if (flags.includes("NOARP") && l.link_type !== "loopback") return [];
-    const global = (l.addr_info ?? []).some((a) => a.scope === "global");
+    const global = (l.addr_info ?? []).some((a) => a.scope === "global" && !linkLocal(a.local ?? ""));
     return [
       {
         name: l.ifname,
         loopback: l.link_type === "loopback" || flags.includes("LOOPBACK"),
         hasMaster: typeof l.master === "string",
-        // A CNI's host end of a pod veth carries no global address; a node's uplink does.
+        // A CNI's host end of a pod veth carries no routable address (at most a link-local
+        // gateway such as 169.254.1.1); a node's uplink does.
         podVeth: l.linkinfo?.info_kind === "veth" && !global,
         up: flags.includes("UP"),
       },
     ];
   });
+}
+
+function linkLocal(ip: string): boolean {
+  return ip.startsWith("169.254.") || /^fe[89ab]/i.test(ip);
 }
 
 /** Interfaces fit to announce on (patterns are applied per address later). */

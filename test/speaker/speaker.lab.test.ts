@@ -1,0 +1,213 @@
+// `herald speaker` on three lab nodes with the real controller, kube-proxy on every node and the
+// real API server: what a user on the LAN sees (one MAC answers, HTTP reaches the Pods, the
+// address survives crashes, cut cables, restarts and an API server outage) and what kubectl shows.
+import {
+  apiOf,
+  applyPool,
+  createService,
+  eventsOf,
+  eventually,
+  installCrds,
+  lbService,
+  leading,
+  patchService,
+  startController,
+} from "../controller/lab-controller.js";
+import { startLab } from "../lab/fixture.js";
+import type { Lab } from "../lab/lab.js";
+import type { LabProcess } from "../lab/process.js";
+import {
+  announcedNode,
+  arpReplies,
+  arpRun,
+  httpFromClient,
+  macOf,
+  speakerState,
+  startSpeaker,
+  writeHeartbeatKey,
+} from "./lab-speaker.js";
+
+let lab: Lab;
+let api: ReturnType<typeof apiOf>;
+let keyFile: string;
+const speakers = new Map<string, LabProcess>();
+const macs = new Map<string, string>();
+const NODES = ["node-1", "node-2", "node-3"];
+let vip = "";
+
+async function ensureSpeaker(node: string): Promise<void> {
+  if (speakers.get(node)?.running()) return;
+  speakers.set(node, startSpeaker(lab, node, keyFile));
+  await eventually(
+    `speaker on ${node} ready`,
+    async () => (await speakerState(lab, node)).node === node,
+    30_000,
+  );
+}
+
+/** The node whose MAC answers ARP for `address` from the client, once exactly one does. */
+async function answeringNode(address: string): Promise<string> {
+  return eventually(`one node answering ARP for ${address}`, async () => {
+    const replies = await arpReplies(lab, address, 3, 50);
+    const distinct = [...new Set(replies)];
+    if (distinct.length !== 1) return undefined;
+    return [...macs].find(([, mac]) => mac === distinct[0])?.[0];
+  });
+}
+
+const owner = (ns: string, name: string) =>
+  eventually(`ServiceAnnouncement of ${ns}/${name}`, () => announcedNode(lab, ns, name));
+
+beforeAll(async () => {
+  lab = await startLab({ nodes: 3 });
+  api = apiOf(lab);
+  await installCrds(lab);
+  keyFile = writeHeartbeatKey(lab);
+  await applyPool(api, "lan", { addresses: ["192.0.2.200-192.0.2.209", "2001:db8::200-2001:db8::209"] });
+  await lab.kubectlRun(["apply", "-f", "-"], {
+    input: "apiVersion: herald.dev/v1alpha1\nkind: L2Advertisement\nmetadata:\n  name: lan\nspec: {}\n",
+  });
+  const ctl = startController(lab, "controller-0", 7472);
+  for (const node of NODES) macs.set(node, await macOf(lab, node));
+  await Promise.all([
+    eventually("controller leading", () => leading(ctl)),
+    ...NODES.map((n, i) => lab.createPod({ name: `web-${i + 1}`, node: n, labels: { app: "web" } })),
+  ]);
+  await Promise.all(NODES.map(ensureSpeaker));
+  await createService(api, "default", lbService("web"));
+  vip = await eventually("web gets an address", async () => {
+    const svc = await api.request<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>(
+      "GET",
+      "/api/v1/namespaces/default/services/web",
+    );
+    return svc.status?.loadBalancer?.ingress?.[0]?.ip;
+  });
+}, 240_000);
+
+afterAll(async () => {
+  const keep = process.env.HERALD_KEEP_LOGS;
+  if (keep && lab)
+    await lab.exec("lab", ["sh", "-c", `mkdir -p ${keep} && cp ${lab.dir}/logs/* ${keep}/`]).catch(() => {});
+  await lab?.stop();
+});
+
+test("exactly one node answers: 100 arpings from the client, one MAC, the announced node's", async () => {
+  const node = await answeringNode(vip);
+  const replies = await arpReplies(lab, vip, 100);
+  expect(replies.length).toBeGreaterThanOrEqual(98);
+  expect(new Set(replies)).toEqual(new Set([macs.get(node)]));
+  expect(await owner("default", "web")).toBe(node);
+  const table = await lab.kubectlRun(["get", "sann", "-A"]);
+  expect(table).toMatch(new RegExp(`default\\s+web\\s+${node}\\s+\\["${vip.replaceAll(".", "\\.")}"\\]`));
+  expect((await eventsOf(api, "default", "web")).join("\n")).toContain(
+    `nodeAssigned: announcing ${vip} from node ${node}`,
+  );
+});
+
+test("HTTP through the address reaches Pods on the owner and on the other nodes", async () => {
+  const node = await answeringNode(vip);
+  const seen = new Set<string>();
+  for (let i = 0; i < 40 && seen.size < 3; i++) seen.add((await httpFromClient(lab, `http://${vip}/`)).node);
+  expect(seen).toContain(node);
+  expect(seen.size).toBeGreaterThanOrEqual(2);
+});
+
+test("SIGKILL of the owner's speaker: another node takes over, then the returning node moves it back at most once", async () => {
+  const first = await answeringNode(vip);
+  await speakers.get(first)?.kill();
+  const next = await answeringNode(vip);
+  expect(next).not.toBe(first);
+  await eventually(
+    "announcement names the new owner",
+    async () => (await announcedNode(lab, "default", "web")) === next,
+  );
+  expect((await httpFromClient(lab, `http://${vip}/`)).pod).toMatch(/^web-/);
+  await ensureSpeaker(first);
+  // Rendezvous hashing: the returning node is preferred again, so the address moves back, once.
+  const back = await answeringNode(vip);
+  expect(back).toBe(first);
+  const replies = await arpReplies(lab, vip, 50);
+  expect(new Set(replies)).toEqual(new Set([macs.get(first)]));
+}, 60_000);
+
+test("cut link of the owner: another node answers within seconds; the cable back makes one owner again", async () => {
+  const first = await answeringNode(vip);
+  await lab.cutLink(first);
+  try {
+    const next = await answeringNode(vip);
+    expect(next).not.toBe(first);
+    expect((await httpFromClient(lab, `http://${vip}/`)).pod).toMatch(/^web-/);
+  } finally {
+    await lab.restoreLink(first);
+  }
+  await eventually("a single owner after the link returns", async () => {
+    const replies = await arpReplies(lab, vip, 20);
+    return replies.length >= 18 && new Set(replies).size === 1;
+  });
+}, 60_000);
+
+test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the speaker exits cleanly", async () => {
+  const first = await answeringNode(vip);
+  const probing = arpRun(lab, vip, 200, 10);
+  await new Promise((r) => setTimeout(r, 300));
+  const exit = await speakers.get(first)?.stop(5000);
+  const run = await probing;
+  expect(exit?.code).toBe(0);
+  // A reply names no request (same source each time): a request counts as answered when a
+  // reply follows it before the one after next went out.
+  const unanswered = run.sent.filter((t, i) => {
+    const until = run.sent[i + 2] ?? t + 100;
+    return !run.replies.some(([r]) => r >= t && r < until);
+  });
+  expect(unanswered).toEqual([]);
+  expect(new Set(run.replies.map(([, mac]) => mac.toLowerCase()))).toContain(macs.get(first));
+  const next = await answeringNode(vip);
+  expect(next).not.toBe(first);
+  await ensureSpeaker(first);
+}, 60_000);
+
+test("externalTrafficPolicy Local: the node with the endpoint answers, keeps the client address, and follows the endpoint", async () => {
+  await lab.createPod({ name: "solo-a", node: "node-2", labels: { app: "solo" } });
+  await createService(api, "default", lbService("solo", { externalTrafficPolicy: "Local" }));
+  const local = await eventually("solo address", async () => {
+    const svc = await api.request<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>(
+      "GET",
+      "/api/v1/namespaces/default/services/solo",
+    );
+    return svc.status?.loadBalancer?.ingress?.[0]?.ip;
+  });
+  expect(await answeringNode(local)).toBe("node-2");
+  const answer = await eventually("HTTP to solo", () => httpFromClient(lab, `http://${local}/`));
+  expect(answer).toMatchObject({ pod: "solo-a", client: lab.client.v4 });
+  await lab.createPod({ name: "solo-b", node: "node-3", labels: { app: "solo" } });
+  await lab.deletePod("solo-a");
+  expect(await answeringNode(local)).toBe("node-3");
+  const moved = await eventually("HTTP to solo on node-3", async () => {
+    const a = await httpFromClient(lab, `http://${local}/`);
+    return a.pod === "solo-b" ? a : undefined;
+  });
+  expect(moved.client).toBe(lab.client.v4);
+  expect(await owner("default", "solo")).toBe("node-3");
+}, 90_000);
+
+test("API server stopped for 30 s: the address keeps answering ARP and HTTP", async () => {
+  const node = await answeringNode(vip);
+  await lab.stopApiServer();
+  try {
+    const deadline = Date.now() + 30_000;
+    let rounds = 0;
+    while (Date.now() < deadline) {
+      const replies = await arpReplies(lab, vip, 5, 50);
+      expect(new Set(replies)).toEqual(new Set([macs.get(node)]));
+      expect((await httpFromClient(lab, `http://${vip}/`)).pod).toMatch(/^web-/);
+      rounds++;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(rounds).toBeGreaterThan(10);
+  } finally {
+    await lab.startApiServer();
+  }
+  // Writes resume: a change made now reaches the announcement.
+  await patchService(api, "default", "web", { metadata: { labels: { touched: "yes" } } });
+  expect(await owner("default", "web")).toBe(node);
+}, 90_000);
