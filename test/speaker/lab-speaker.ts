@@ -2,7 +2,20 @@
 // namespace (hostNetwork), next to the node's kube-proxy, against the real API server.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO } from "../controller/lab-controller.js";
+import type { Rest } from "../../src/k8s/rest.js";
+import {
+  apiOf,
+  applyPool,
+  createService,
+  eventually,
+  ingress,
+  installCrds,
+  lbService,
+  leading,
+  REPO,
+  startController,
+} from "../controller/lab-controller.js";
+import { startLab } from "../lab/fixture.js";
 import type { Lab } from "../lab/lab.js";
 import type { LabProcess } from "../lab/process.js";
 
@@ -100,4 +113,67 @@ export async function announcedNode(lab: Lab, ns: string, name: string): Promise
     .kubectlRun(["get", "sann", "-n", ns, name, "-o", "jsonpath={.status.node}"])
     .catch(() => "");
   return out.trim() || undefined;
+}
+
+/** A lab with Herald installed: CRDs, one pool on the LAN, an L2Advertisement for all, the controller. */
+export interface HeraldLab {
+  lab: Lab;
+  api: Rest;
+  keyFile: string;
+  nodes: string[];
+  /** eth0 MAC of every node, lower case. */
+  macs: Map<string, string>;
+  speakers: Map<string, LabProcess>;
+  /** Starts the node's speaker unless it runs, and waits until it serves its state. */
+  ensureSpeaker(node: string): Promise<void>;
+  /** The node whose MAC answers ARP for `address` from the client, once exactly one does. */
+  answeringNode(address: string): Promise<string>;
+  /** Creates a LoadBalancer Service and returns its first ingress address. */
+  loadBalancer(name: string, extra?: Record<string, unknown>): Promise<string>;
+}
+
+export async function startHeraldLab(nodeCount: number): Promise<HeraldLab> {
+  const lab = await startLab({ nodes: nodeCount });
+  const api = apiOf(lab);
+  await installCrds(lab);
+  const keyFile = writeHeartbeatKey(lab);
+  await applyPool(api, "lan", { addresses: ["192.0.2.200-192.0.2.209", "2001:db8::200-2001:db8::209"] });
+  await lab.kubectlRun(["apply", "-f", "-"], {
+    input: "apiVersion: herald.dev/v1alpha1\nkind: L2Advertisement\nmetadata:\n  name: lan\nspec: {}\n",
+  });
+  const ctl = startController(lab, "controller-0", 7472);
+  const nodes = lab.nodes.map((n) => n.name);
+  const macs = new Map<string, string>();
+  for (const node of nodes) macs.set(node, await macOf(lab, node));
+  const speakers = new Map<string, LabProcess>();
+  const h: HeraldLab = {
+    lab,
+    api,
+    keyFile,
+    nodes,
+    macs,
+    speakers,
+    async ensureSpeaker(node) {
+      if (speakers.get(node)?.running()) return;
+      speakers.set(node, startSpeaker(lab, node, keyFile));
+      await eventually(
+        `speaker on ${node} ready`,
+        async () => (await speakerState(lab, node)).node === node,
+        30_000,
+      );
+    },
+    answeringNode: (address) =>
+      eventually(`one node answering ARP for ${address}`, async () => {
+        const distinct = [...new Set(await arpReplies(lab, address, 3, 50))];
+        if (distinct.length !== 1) return undefined;
+        return [...macs].find(([, mac]) => mac === distinct[0])?.[0];
+      }),
+    async loadBalancer(name, extra = {}) {
+      await createService(api, "default", lbService(name, extra));
+      return eventually(`${name} gets an address`, async () => (await ingress(api, "default", name))[0]);
+    },
+  };
+  await eventually("controller leading", () => leading(ctl));
+  await Promise.all(nodes.map((n) => h.ensureSpeaker(n)));
+  return h;
 }

@@ -1,87 +1,38 @@
 // `herald speaker` on three lab nodes with the real controller, kube-proxy on every node and the
 // real API server: what a user on the LAN sees (one MAC answers, HTTP reaches the Pods, the
 // address survives crashes, cut cables, restarts and an API server outage) and what kubectl shows.
-import {
-  apiOf,
-  applyPool,
-  createService,
-  eventsOf,
-  eventually,
-  installCrds,
-  lbService,
-  leading,
-  patchService,
-  startController,
-} from "../controller/lab-controller.js";
-import { startLab } from "../lab/fixture.js";
+import { eventsOf, eventually, patchService } from "../controller/lab-controller.js";
 import type { Lab } from "../lab/lab.js";
-import type { LabProcess } from "../lab/process.js";
 import {
   announcedNode,
   arpReplies,
   arpRun,
+  type HeraldLab,
   httpFromClient,
-  macOf,
   speakerState,
-  startSpeaker,
-  writeHeartbeatKey,
+  startHeraldLab,
 } from "./lab-speaker.js";
 
+let h: HeraldLab;
 let lab: Lab;
-let api: ReturnType<typeof apiOf>;
-let keyFile: string;
-const speakers = new Map<string, LabProcess>();
-const macs = new Map<string, string>();
+let api: HeraldLab["api"];
+let macs: Map<string, string>;
+let speakers: HeraldLab["speakers"];
 const NODES = ["node-1", "node-2", "node-3"];
 let vip = "";
-
-async function ensureSpeaker(node: string): Promise<void> {
-  if (speakers.get(node)?.running()) return;
-  speakers.set(node, startSpeaker(lab, node, keyFile));
-  await eventually(
-    `speaker on ${node} ready`,
-    async () => (await speakerState(lab, node)).node === node,
-    30_000,
-  );
-}
-
-/** The node whose MAC answers ARP for `address` from the client, once exactly one does. */
-async function answeringNode(address: string): Promise<string> {
-  return eventually(`one node answering ARP for ${address}`, async () => {
-    const replies = await arpReplies(lab, address, 3, 50);
-    const distinct = [...new Set(replies)];
-    if (distinct.length !== 1) return undefined;
-    return [...macs].find(([, mac]) => mac === distinct[0])?.[0];
-  });
-}
+const ensureSpeaker = (node: string) => h.ensureSpeaker(node);
+const answeringNode = (address: string) => h.answeringNode(address);
 
 const owner = (ns: string, name: string) =>
   eventually(`ServiceAnnouncement of ${ns}/${name}`, () => announcedNode(lab, ns, name));
 
 beforeAll(async () => {
-  lab = await startLab({ nodes: 3 });
-  api = apiOf(lab);
-  await installCrds(lab);
-  keyFile = writeHeartbeatKey(lab);
-  await applyPool(api, "lan", { addresses: ["192.0.2.200-192.0.2.209", "2001:db8::200-2001:db8::209"] });
-  await lab.kubectlRun(["apply", "-f", "-"], {
-    input: "apiVersion: herald.dev/v1alpha1\nkind: L2Advertisement\nmetadata:\n  name: lan\nspec: {}\n",
-  });
-  const ctl = startController(lab, "controller-0", 7472);
-  for (const node of NODES) macs.set(node, await macOf(lab, node));
-  await Promise.all([
-    eventually("controller leading", () => leading(ctl)),
-    ...NODES.map((n, i) => lab.createPod({ name: `web-${i + 1}`, node: n, labels: { app: "web" } })),
-  ]);
-  await Promise.all(NODES.map(ensureSpeaker));
-  await createService(api, "default", lbService("web"));
-  vip = await eventually("web gets an address", async () => {
-    const svc = await api.request<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>(
-      "GET",
-      "/api/v1/namespaces/default/services/web",
-    );
-    return svc.status?.loadBalancer?.ingress?.[0]?.ip;
-  });
+  h = await startHeraldLab(3);
+  ({ lab, api, macs, speakers } = h);
+  await Promise.all(
+    NODES.map((n, i) => lab.createPod({ name: `web-${i + 1}`, node: n, labels: { app: "web" } })),
+  );
+  vip = await h.loadBalancer("web");
 }, 240_000);
 
 afterAll(async () => {
@@ -174,14 +125,7 @@ test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the 
 
 test("externalTrafficPolicy Local: the node with the endpoint answers, keeps the client address, and follows the endpoint", async () => {
   await lab.createPod({ name: "solo-a", node: "node-2", labels: { app: "solo" } });
-  await createService(api, "default", lbService("solo", { externalTrafficPolicy: "Local" }));
-  const local = await eventually("solo address", async () => {
-    const svc = await api.request<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>(
-      "GET",
-      "/api/v1/namespaces/default/services/solo",
-    );
-    return svc.status?.loadBalancer?.ingress?.[0]?.ip;
-  });
+  const local = await h.loadBalancer("solo", { externalTrafficPolicy: "Local" });
   expect(await answeringNode(local)).toBe("node-2");
   const answer = await eventually("HTTP to solo", () => httpFromClient(lab, `http://${local}/`));
   expect(answer).toMatchObject({ pod: "solo-a", client: lab.client.v4 });
@@ -221,7 +165,17 @@ test("API server stopped for 30 s: the address keeps answering ARP and HTTP", as
 test("conflict probe: an address a LAN host already holds is reported, not stolen", async () => {
   await lab.exec("client", ["ip", "addr", "add", "192.0.2.205/24", "dev", "eth0"]);
   try {
-    await createService(api, "default", lbService("taken", { loadBalancerIP: "192.0.2.205" }));
+    await h.api.request("POST", "/api/v1/namespaces/default/services", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "taken" },
+      spec: {
+        type: "LoadBalancer",
+        selector: { app: "web" },
+        loadBalancerIP: "192.0.2.205",
+        ports: [{ port: 80, targetPort: 8080 }],
+      },
+    });
     await eventually(
       "AddressConflict event",
       async () =>
@@ -243,30 +197,15 @@ test("conflict probe: an address a LAN host already holds is reported, not stole
 });
 
 test("source ranges allow the client or drop it; ClientIP affinity keeps one Pod for 15 requests", async () => {
-  const addressOf = async (name: string) =>
-    eventually(`${name} address`, async () => {
-      const svc = await api.request<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>(
-        "GET",
-        `/api/v1/namespaces/default/services/${name}`,
-      );
-      return svc.status?.loadBalancer?.ingress?.[0]?.ip;
-    });
-  await createService(
-    api,
-    "default",
-    lbService("sticky", {
-      selector: { app: "web" },
-      sessionAffinity: "ClientIP",
-      loadBalancerSourceRanges: [`${lab.client.v4}/32`],
-    }),
-  );
-  await createService(
-    api,
-    "default",
-    lbService("closed", { selector: { app: "web" }, loadBalancerSourceRanges: ["198.51.100.0/24"] }),
-  );
-  const sticky = await addressOf("sticky");
-  const closed = await addressOf("closed");
+  const sticky = await h.loadBalancer("sticky", {
+    selector: { app: "web" },
+    sessionAffinity: "ClientIP",
+    loadBalancerSourceRanges: [`${lab.client.v4}/32`],
+  });
+  const closed = await h.loadBalancer("closed", {
+    selector: { app: "web" },
+    loadBalancerSourceRanges: ["198.51.100.0/24"],
+  });
   await answeringNode(sticky);
   await answeringNode(closed);
   const first = await eventually("HTTP to sticky", () => httpFromClient(lab, `http://${sticky}/`));
@@ -276,14 +215,7 @@ test("source ranges allow the client or drop it; ClientIP affinity keeps one Pod
 });
 
 test("a deleted Service leaves no element in the owner's nftables table", async () => {
-  await createService(api, "default", lbService("brief", { selector: { app: "web" } }));
-  const address = await eventually("brief address", async () => {
-    const svc = await api.request<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>(
-      "GET",
-      "/api/v1/namespaces/default/services/brief",
-    );
-    return svc.status?.loadBalancer?.ingress?.[0]?.ip;
-  });
+  const address = await h.loadBalancer("brief", { selector: { app: "web" } });
   const node = await answeringNode(address);
   const table = () => lab.exec(node, ["nft", "list", "table", "inet", "herald"]);
   await eventually("rules for brief", async () => (await table()).includes(address));
