@@ -43,91 +43,61 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
       this.set(src.livePeers());
     },
   });
-  new Counter({
-    name: "herald_l2_requests_total",
-    help: "ARP requests and neighbour solicitations received, by interface and protocol",
-    labelNames: ["interface", "protocol"],
-    registers,
-    collect() {
-      absolute(
-        this,
-        src
-          .responders()
-          .flatMap((r) =>
-            (["arp", "ndp"] as const).map(
-              (p) =>
-                [{ interface: r.iface, protocol: p }, r.stats.requests[p]] as [
-                  Record<"interface" | "protocol", string>,
-                  number,
-                ],
+  const perInterface = <T>(
+    name: string,
+    help: string,
+    label: "protocol" | "reason",
+    rows: () => { iface: string; stats: T }[],
+    values: (stats: T) => [string, number][],
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ["interface", label],
+      registers,
+      collect() {
+        absolute(
+          this,
+          rows().flatMap((r) =>
+            values(r.stats).map(
+              ([l, n]) => [{ interface: r.iface, [label]: l }, n] as [Record<string, string>, number],
             ),
           ),
-      );
-    },
-  });
-  new Counter({
-    name: "herald_l2_replies_total",
-    help: "ARP replies and neighbour advertisements sent in answer, by interface and protocol",
-    labelNames: ["interface", "protocol"],
-    registers,
-    collect() {
-      absolute(
-        this,
-        src
-          .responders()
-          .flatMap((r) =>
-            (["arp", "ndp"] as const).map(
-              (p) =>
-                [{ interface: r.iface, protocol: p }, r.stats.replies[p]] as [
-                  Record<"interface" | "protocol", string>,
-                  number,
-                ],
-            ),
-          ),
-      );
-    },
-  });
-  new Counter({
-    name: "herald_l2_drops_total",
-    help: "Received frames not answered, by interface and reason",
-    labelNames: ["interface", "reason"],
-    registers,
-    collect() {
-      absolute(
-        this,
-        src
-          .responders()
-          .flatMap((r) =>
-            Object.entries(r.stats.drops).map(
-              ([reason, n]) =>
-                [{ interface: r.iface, reason }, n] as [Record<"interface" | "reason", string>, number],
-            ),
-          ),
-      );
-    },
-  });
-  new Counter({
-    name: "herald_gratuitous_sent_total",
-    help: "Gratuitous ARP and unsolicited neighbour advertisements sent, by interface and protocol",
-    labelNames: ["interface", "protocol"],
-    registers,
-    collect() {
-      absolute(
-        this,
-        src
-          .announcers()
-          .flatMap((a) =>
-            (["arp", "ndp"] as const).map(
-              (p) =>
-                [{ interface: a.iface, protocol: p }, a.stats.gratuitous[p]] as [
-                  Record<"interface" | "protocol", string>,
-                  number,
-                ],
-            ),
-          ),
-      );
-    },
-  });
+        );
+      },
+    });
+  const byProtocol = (c: Record<"arp" | "ndp", number>): [string, number][] => [
+    ["arp", c.arp],
+    ["ndp", c.ndp],
+  ];
+  perInterface(
+    "herald_l2_requests_total",
+    "ARP requests and neighbour solicitations received, by interface and protocol",
+    "protocol",
+    src.responders,
+    (s) => byProtocol(s.requests),
+  );
+  perInterface(
+    "herald_l2_replies_total",
+    "ARP replies and neighbour advertisements sent in answer, by interface and protocol",
+    "protocol",
+    src.responders,
+    (s) => byProtocol(s.replies),
+  );
+  perInterface(
+    "herald_l2_drops_total",
+    "Received frames not answered, by interface and reason",
+    "reason",
+    src.responders,
+    (s) => Object.entries(s.drops),
+  );
+  perInterface(
+    "herald_gratuitous_sent_total",
+    "Gratuitous ARP and unsolicited neighbour advertisements sent, by interface and protocol",
+    "protocol",
+    src.announcers,
+    (s) => byProtocol(s.gratuitous),
+  );
   new Counter({
     name: "herald_heartbeats_total",
     help: "Heartbeats sent, accepted, replayed and dropped",

@@ -3,7 +3,7 @@
 // COUNT 0 runs until SIGTERM. Prints one JSON line at the end:
 //   {"sent":[ms...], "replies":[[ms, mac]...]} (ms since start).
 // iputils arping takes whole seconds only; failover gaps need 10 ms probes.
-import { decodeArp, encodeArp } from "../../src/speaker/l2/arp.js";
+import { arpAnnouncement, decodeArp, encodeArp } from "../../src/speaker/l2/arp.js";
 import { macToString } from "../../src/speaker/l2/link-address.js";
 import { openPacketSocket } from "../../src/speaker/l2/packet-socket.js";
 
@@ -38,17 +38,8 @@ const timer = setInterval(() => {
     return;
   }
   sent.push(since());
-  socket.send(
-    encodeArp({
-      ethernetDestination: "ff:ff:ff:ff:ff:ff",
-      ethernetSource: mac,
-      operation: "request",
-      senderMac: mac,
-      senderIp: source,
-      targetMac: "00:00:00:00:00:00",
-      targetIp: target,
-    }),
-  );
+  // A broadcast "who has target?" from this host: an announcement's frame with our own sender.
+  socket.send(encodeArp({ ...arpAnnouncement(mac, target), senderIp: source }));
 }, interval);
 process.stdout.write("ready\n");
 process.on("SIGTERM", finish);
