@@ -1,6 +1,7 @@
 // Running `herald controller` in the lab: as a real process (from dist/, built
 // by `npm run test:lab`) in the lab's namespace, talking to the real API server.
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { V1Service } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../../src/k8s/kubeconfig.js";
@@ -8,7 +9,11 @@ import { MERGE_PATCH, type Rest, restFromKubeConfig } from "../../src/k8s/rest.j
 import type { Lab } from "../lab/lab.js";
 import type { LabProcess } from "../lab/process.js";
 
-export const REPO = fileURLToPath(new URL("../..", import.meta.url));
+/** The repository root, whether this runs from test/ (jest) or from dist/test/ (benchmarks). */
+export const REPO = (() => {
+  const up = fileURLToPath(new URL("../..", import.meta.url));
+  return existsSync(join(up, "package.json")) ? up : dirname(up.replace(/\/$/, ""));
+})();
 const MAIN = join(REPO, "dist", "src", "cli", "main.js");
 
 export function apiOf(lab: Lab): Rest {
