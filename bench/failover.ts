@@ -14,6 +14,9 @@ const PROBE_MS = 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Kind = "linkCut" | "sigkill" | "sigterm";
 
+// Lab processes do not hold the event loop open: waiting only for one of them to exit would
+// otherwise end this script early.
+const keepAlive = setInterval(() => {}, 1000);
 const h = await startHeraldLab(3);
 const { lab } = h;
 
@@ -127,6 +130,7 @@ try {
   }
 } finally {
   await lab.stop();
+  clearInterval(keepAlive);
 }
 console.log(JSON.stringify(result));
 console.log(

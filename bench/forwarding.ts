@@ -11,6 +11,7 @@ const seconds = Number(process.argv[2] ?? 10);
 const rounds = Number(process.argv[3] ?? 3);
 const CONNECTIONS = 16;
 
+const keepAlive = setInterval(() => {}, 1000); // lab processes do not hold the event loop open
 const h = await startHeraldLab(3);
 const { lab } = h;
 
@@ -70,6 +71,7 @@ try {
   };
 } finally {
   await lab.stop();
+  clearInterval(keepAlive);
 }
 console.log(JSON.stringify(result));
 console.log(
