@@ -311,6 +311,7 @@ export const speaker: Command = async (argv, io) => {
   const owned = layer2.ownedAddresses();
   await layer2.leave();
   c.leave(owned);
+  await applier.settled();
   await applier.stop();
   writer.stop();
   layer2.stop();
