@@ -95,7 +95,13 @@ export function spawnLabProcess(spec: SpawnSpec): LabProcess {
     running: () => exitInfo === undefined,
     signal,
     stop,
-    kill: () => stop(0),
+    // SIGKILL at once: a SIGTERM first would let the process run its shutdown handler.
+    kill: async () => {
+      signal("SIGKILL");
+      const info = await exited;
+      killGroup(pid, "SIGKILL");
+      return info;
+    },
     output: () => readFileSync(spec.logPath, "utf8"),
   };
 }

@@ -115,7 +115,7 @@ export async function announcedNode(lab: Lab, ns: string, name: string): Promise
   return out.trim() || undefined;
 }
 
-/** A lab with Herald installed: CRDs, one pool on the LAN, an L2Advertisement for all, the controller. */
+/** A lab with Herald installed: CRDs, one pool on the LAN, an L2Advertisement for it, the controller. */
 export interface HeraldLab {
   lab: Lab;
   api: Rest;
@@ -139,7 +139,8 @@ export async function startHeraldLab(nodeCount: number): Promise<HeraldLab> {
   const keyFile = writeHeartbeatKey(lab);
   await applyPool(api, "lan", { addresses: ["192.0.2.200-192.0.2.209", "2001:db8::200-2001:db8::209"] });
   await lab.kubectlRun(["apply", "-f", "-"], {
-    input: "apiVersion: herald.dev/v1alpha1\nkind: L2Advertisement\nmetadata:\n  name: lan\nspec: {}\n",
+    input:
+      "apiVersion: herald.dev/v1alpha1\nkind: L2Advertisement\nmetadata:\n  name: lan\nspec:\n  ipAddressPools: [lan]\n",
   });
   const ctl = startController(lab, "controller-0", 7472);
   const nodes = lab.nodes.map((n) => n.name);

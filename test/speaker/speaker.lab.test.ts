@@ -2,7 +2,14 @@
 // real API server: what a user on the LAN sees (one MAC answers, HTTP reaches the Pods, the
 // address survives crashes, cut cables, restarts and an API server outage) and what kubectl shows.
 import { join } from "node:path";
-import { eventsOf, eventually, patchService, REPO } from "../controller/lab-controller.js";
+import {
+  applyPool,
+  eventsOf,
+  eventually,
+  ingress,
+  patchService,
+  REPO,
+} from "../controller/lab-controller.js";
 import type { Lab } from "../lab/lab.js";
 import {
   announcedNode,
@@ -246,4 +253,31 @@ test("UDP through the address; no ready endpoint refuses at once; a ready one ag
   expect(await eventually("refused", async () => (await udp(address)).error === "ECONNREFUSED")).toBe(true);
   await lab.setPodReady("udp-1", true);
   await eventually("UDP echo again", async () => (await udp(address)).reply);
+});
+
+test("an L2Advertisement's nodeSelector: only the selected node answers, also when it is not the hash's first choice", async () => {
+  await lab.kubectlRun(["label", "node", "node-3", "herald.dev/edge=yes"]);
+  await applyPool(api, "edge", { addresses: ["192.0.2.220-192.0.2.222"], autoAssign: false });
+  await lab.kubectlRun(["apply", "-f", "-"], {
+    input: [
+      "apiVersion: herald.dev/v1alpha1",
+      "kind: L2Advertisement",
+      "metadata: {name: edge}",
+      "spec:",
+      "  ipAddressPools: [edge]",
+      "  nodeSelector: {matchLabels: {herald.dev/edge: 'yes'}}",
+      "",
+    ].join("\n"),
+  });
+  const addresses: string[] = [];
+  for (const name of ["edge-a", "edge-b", "edge-c"]) {
+    await api.request("POST", "/api/v1/namespaces/default/services", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, annotations: { "herald.dev/address-pool": "edge" } },
+      spec: { type: "LoadBalancer", selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] },
+    });
+    addresses.push(await eventually(`${name} address`, async () => (await ingress(api, "default", name))[0]));
+  }
+  for (const address of addresses) expect(await answeringNode(address)).toBe("node-3");
 });
