@@ -248,7 +248,7 @@ test("UDP through the address; no ready endpoint refuses at once; a ready one ag
   });
   await answeringNode(address);
   const answer = await eventually("UDP echo", async () => (await udp(address)).reply);
-  expect(JSON.parse(answer)).toMatchObject({ pod: "udp-1", protocol: "udp", echo: "hello" });
+  expect(JSON.parse(answer)).toMatchObject({ pod: "udp-1", protocol: "udp", echo: "hello\n" });
   await lab.setPodReady("udp-1", false);
   expect(await eventually("refused", async () => (await udp(address)).error === "ECONNREFUSED")).toBe(true);
   await lab.setPodReady("udp-1", true);
