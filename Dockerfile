@@ -18,9 +18,10 @@ RUN npm prune --omit=dev --no-audit --no-fund \
   && mkdir -p native/build/Release
 
 FROM node:24-bookworm-slim
-# nft programs forwarding; ip reads and watches interfaces and addresses.
+# nft programs forwarding; ip reads and watches interfaces and addresses; conntrack forgets
+# UDP flows to removed targets.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends nftables iproute2 \
+  && apt-get install -y --no-install-recommends nftables iproute2 conntrack \
   && rm -rf /var/lib/apt/lists/* \
   && printf '#!/bin/sh\nexec node /app/dist/src/cli/main.js "$@"\n' >/usr/local/bin/herald \
   && chmod 755 /usr/local/bin/herald

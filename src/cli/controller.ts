@@ -15,6 +15,7 @@ import { serverVersion, supportsIPMode } from "../k8s/discovery.js";
 import { Informer } from "../k8s/informer.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { LeaderElector } from "../k8s/leader.js";
+import { untilReachable } from "../k8s/reachable.js";
 import { restFromKubeConfig } from "../k8s/rest.js";
 import { controllerWrites } from "../k8s/writes.js";
 import type { Command } from "./command.js";
@@ -169,7 +170,6 @@ export const controller: Command = async (argv, io) => {
   await audit.stop();
   return 0;
 };
-
 /** Controller decisions go to the audit log (the reconcile logs them itself); it never holds a decision up. */
 function auditedDecisions(audit: AuditSink, node: string): DecisionLog {
   return {
@@ -187,21 +187,4 @@ function auditedDecisions(audit: AuditSink, node: string): DecisionLog {
       });
     },
   };
-}
-
-async function untilReachable<T>(
-  fn: () => Promise<T>,
-  log: pino.Logger,
-  signal: AbortSignal,
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>,
-): Promise<T | undefined> {
-  for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 10_000)) {
-    try {
-      return await fn();
-    } catch (e) {
-      log.warn({ err: String(e), retryMs: delay }, "API server not reachable yet");
-      await sleep(delay, signal).catch(() => {});
-    }
-  }
-  return undefined;
 }

@@ -16,6 +16,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "run the address controller (IPAM) against the cluster",
     load: async () => (await import("./controller.js")).controller,
   },
+  speaker: {
+    summary: "run the node agent: answer ARP/NDP for owned addresses and forward them with nftables",
+    load: async () => (await import("./speaker.js")).speaker,
+  },
 };
 
 function usage(): string {

@@ -22,12 +22,17 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+/** Whether a name matches one of the patterns; no patterns select every name. */
+export function interfaceSelected(name: string, patterns: readonly string[]): boolean {
+  return patterns.length === 0 || patterns.some((p) => globToRegExp(p).test(name));
+}
+
 /** `patterns` empty means every interface that is otherwise fit. */
 export function interfaceAllowed(iface: InterfaceInfo, patterns: readonly string[]): InterfaceReason {
   if (iface.loopback) return "loopback";
   if (iface.hasMaster) return "hasMaster";
   if (iface.podVeth) return "podVeth";
   if (!iface.up) return "down";
-  if (patterns.length > 0 && !patterns.some((p) => globToRegExp(p).test(iface.name))) return "notSelected";
+  if (!interfaceSelected(iface.name, patterns)) return "notSelected";
   return "";
 }

@@ -13,6 +13,7 @@ import type { Announcer } from "./announcer.js";
 import type { Clock } from "./clock.js";
 import { planHeartbeats } from "./heartbeat-plan.js";
 import type { Heartbeats } from "./heartbeats.js";
+import { interfaceSelected } from "./interfaces.js";
 import type { Membership } from "./membership.js";
 import type { Responder } from "./responder.js";
 
@@ -21,6 +22,11 @@ export interface ClusterState {
   services: readonly ElectionService[];
   /** Node name -> the address its speaker receives heartbeats on. */
   peers: ReadonlyMap<string, string>;
+  /**
+   * Address -> interface names or patterns it may be announced on (its L2Advertisements');
+   * an address that is missing, or has an empty list, may use every link.
+   */
+  interfaces?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface L2Link {
@@ -144,8 +150,19 @@ export class L2Speaker {
   /** Answer for what is owned and not still being probed or found in conflict. */
   private publish(): void {
     const addresses = [...this.owned];
-    for (const link of this.o.links) link.responder.setOwned(addresses);
+    for (const link of this.o.links)
+      link.responder.setOwned(addresses.filter((a) => this.allowedOn(link, a)));
     this.o.heartbeats.setOwned(addresses);
+  }
+
+  private allowedOn(link: L2Link, address: string): boolean {
+    return interfaceSelected(link.responder.interfaceName, this.state.interfaces?.get(address) ?? []);
+  }
+
+  /** Interfaces an owned address is answered on, for status. */
+  interfacesOf(address: string): string[] {
+    if (!this.owned.has(address)) return [];
+    return this.o.links.filter((l) => this.allowedOn(l, address)).map((l) => l.responder.interfaceName);
   }
 
   private take(address: string): void {
@@ -153,6 +170,7 @@ export class L2Speaker {
     const probe = this.o.isFirstAnnouncement?.(address) ?? false;
     if (!probe) this.own(address);
     for (const link of this.o.links) {
+      if (!this.allowedOn(link, address)) continue;
       void link.announcer.announce(address, { probe }).then((result) => {
         if (!this.wanted.has(address) || !probe) return;
         if (result.outcome === "announced") {

@@ -1,0 +1,139 @@
+// Client-observed failover in the lab: three nodes with kube-proxy, the controller and a
+// speaker each, one LoadBalancer Service with a Pod on every node. The client asks "who has
+// VIP?" every 10 ms and opens a new HTTP connection to VIP every 10 ms; per trial the owner's
+// link is cut, its speaker is killed (SIGKILL) or stopped (SIGTERM), and the longest stretch
+// without an answer is measured from the client's side. Needs root and the lab binaries.
+//   npm run bench:failover [-- TRIALS]
+import { join } from "node:path";
+import { REPO } from "../test/controller/lab-controller.js";
+import type { LabProcess } from "../test/lab/process.js";
+import { startHeraldLab } from "../test/speaker/lab-speaker.js";
+
+const trials = Number(process.argv[2] ?? 20);
+const PROBE_MS = 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Kind = "linkCut" | "sigkill" | "sigterm";
+
+// Lab processes do not hold the event loop open: waiting only for one of them to exit would
+// otherwise end this script early.
+const keepAlive = setInterval(() => {}, 1000);
+const h = await startHeraldLab(3);
+const { lab } = h;
+
+/** The final JSON line a probe prints when it stops. */
+async function stopProbe<T>(p: LabProcess): Promise<T> {
+  await p.stop(5000);
+  const lines = p.output().trim().split("\n");
+  return JSON.parse(lines.at(-1) ?? "{}") as T;
+}
+
+/**
+ * Gap: from the first ARP request that got no answer to the next one that did (the longest
+ * such stretch); lost: requests without an answer. `answered(i)` says whether request i was.
+ */
+function gaps(starts: number[], answered: (i: number) => boolean) {
+  let gap = 0;
+  let lost = 0;
+  let stretch: number | undefined;
+  // Leave out the last 100 ms: those requests may still be in flight when the probe stops.
+  const end = (starts.at(-1) ?? 0) - 100;
+  for (let i = 0; i < starts.length && (starts[i] as number) < end; i++) {
+    const t = starts[i] as number;
+    if (!answered(i)) {
+      lost++;
+      stretch ??= t;
+    } else if (stretch !== undefined) {
+      gap = Math.max(gap, t - stretch);
+      stretch = undefined;
+    }
+  }
+  if (stretch !== undefined) gap = Math.max(gap, end - stretch);
+  return { gapMs: Math.round(gap), lost };
+}
+
+async function trial(kind: Kind, vip: string) {
+  const owner = await h.answeringNode(vip);
+  const arp = lab.spawn("client", {
+    name: "arp-ping",
+    command: process.execPath,
+    args: [join(REPO, "dist/test/speaker/arp-ping.js"), "eth0", lab.client.v4, vip, "0", `${PROBE_MS}`],
+  });
+  const http = lab.spawn("client", {
+    name: "http-probe",
+    command: process.execPath,
+    args: [join(REPO, "dist/bench/http-probe.js"), `http://${vip}/`, `${PROBE_MS}`, "3000"],
+  });
+  await sleep(700);
+  if (kind === "linkCut") await lab.cutLink(owner);
+  if (kind === "sigkill") await h.speakers.get(owner)?.kill();
+  if (kind === "sigterm") await h.speakers.get(owner)?.stop(5000);
+  await sleep(2500);
+  const a = await stopProbe<{ sent: number[]; replies: [number, string][] }>(arp);
+  const w = await stopProbe<{ requests: [number, number, number][] }>(http);
+  // Put things back: the owner returns and (rendezvous hashing) takes its address back.
+  if (kind === "linkCut") await lab.restoreLink(owner);
+  else await h.ensureSpeaker(owner);
+  await sleep(2500);
+  // An ARP request counts as answered when a reply comes before the one after next is sent.
+  const arpResult = gaps(a.sent, (i) => {
+    const t = a.sent[i] as number;
+    const until = a.sent[i + 2] ?? t + 3 * PROBE_MS;
+    return a.replies.some(([r]) => r >= t && r < until);
+  });
+  // HTTP: a request sent into the gap often succeeds later (SYN retransmitted after 1 s), so
+  // the gap is the longest time between two successful answers as the client receives them.
+  const done = w.requests
+    .filter((r) => r[1] === 1)
+    .map((r) => r[2])
+    .sort((x, y) => x - y);
+  const httpResult = {
+    gapMs: Math.round(Math.max(0, ...done.slice(1).map((t, i) => t - (done[i] as number)))),
+    lost: w.requests.filter((r) => r[1] === 0).length,
+  };
+  return {
+    owner,
+    arp: arpResult,
+    http: { ...httpResult, requests: w.requests.length },
+    macs: new Set(a.replies.map(([, m]) => m)).size,
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+const result: Record<string, unknown> = { trials, probeIntervalMs: PROBE_MS, nodes: 3 };
+const summary: string[] = [];
+try {
+  await Promise.all(
+    h.nodes.map((n, i) => lab.createPod({ name: `web-${i + 1}`, node: n, labels: { app: "web" } })),
+  );
+  const vip = await h.loadBalancer("web");
+  await h.answeringNode(vip);
+  for (const kind of ["linkCut", "sigkill", "sigterm"] as Kind[]) {
+    const runs = [];
+    for (let i = 0; i < trials; i++) runs.push(await trial(kind, vip));
+    const stats = (values: number[]) => ({
+      p50: percentile(values, 50),
+      p99: percentile(values, 99),
+      max: Math.max(...values),
+    });
+    const arpGap = stats(runs.map((r) => r.arp.gapMs));
+    const httpGap = stats(runs.map((r) => r.http.gapMs));
+    const lostArp = Math.max(...runs.map((r) => r.arp.lost));
+    const lostHttp = Math.max(...runs.map((r) => r.http.lost));
+    result[kind] = { arpGapMs: arpGap, httpGapMs: httpGap, lostArpMax: lostArp, lostHttpMax: lostHttp, runs };
+    summary.push(
+      `${kind}: ARP gap p50 ${arpGap.p50} p99 ${arpGap.p99} ms, HTTP gap p50 ${httpGap.p50} p99 ${httpGap.p99} ms (lost max ARP ${lostArp}, HTTP ${lostHttp})`,
+    );
+  }
+} finally {
+  await lab.stop();
+  clearInterval(keepAlive);
+}
+console.log(JSON.stringify(result));
+console.log(
+  `failover in the lab (${trials} trials each, probes every ${PROBE_MS} ms): ${summary.join("; ")}`,
+);
+process.exit(0);

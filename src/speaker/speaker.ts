@@ -1,0 +1,216 @@
+// One node's speaker: joins what the informers know to the layer-2 half (who answers which
+// address) and to the forwarding half (nftables for what this node owns), and reports the
+// result (ServiceAnnouncements, events, audit). Everything it talks to comes in through the
+// constructor; every change recomputes the whole desired state (level-triggered).
+import type { V1Service } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { AuditSink } from "../audit/sink.js";
+import type { Election } from "../domain/election.js";
+import type { AnnouncementStatus, Desired, ServiceAnnouncement } from "./announcements.js";
+import type { ForwardingState } from "./forward/state.js";
+import { type ClusterObjects, forwardingState, type SpeakerInputs, speakerInputs } from "./inputs.js";
+import type { ClusterState, OwnershipChange } from "./l2/l2-speaker.js";
+
+/** The parts of L2Speaker this class drives. */
+export interface LayerTwo {
+  setState(state: ClusterState): void;
+  currentElections(): ReadonlyMap<string, Election>;
+  ownedAddresses(): string[];
+  interfacesOf(address: string): string[];
+}
+
+export interface SpeakerEventSink {
+  event(svc: V1Service, type: "Normal" | "Warning", reason: string, message: string): void;
+}
+
+export interface SpeakerDeps {
+  self: string;
+  objects(): ClusterObjects;
+  announcements: { get(key: string): ServiceAnnouncement | undefined; list(): ServiceAnnouncement[] };
+  l2: LayerTwo;
+  forwarding: { update(state: ForwardingState): void };
+  writer: { set(desired: Map<string, Desired>): void };
+  events: SpeakerEventSink;
+  audit: AuditSink;
+  log: Logger;
+  now(): Date;
+  onTakeover?: () => void;
+  onConflict?: () => void;
+}
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+export class Speaker {
+  private inputs: SpeakerInputs | undefined;
+  /** When this node started answering each address it owns. */
+  private readonly since = new Map<string, Date>();
+  /** Services this node announced last time: a nodeAssigned event marks each new one. */
+  private announced = new Set<string>();
+  private leaving = false;
+  private lastProblems = "";
+
+  constructor(private readonly d: SpeakerDeps) {}
+
+  /** MACs of speakers (from their Leases). */
+  isSpeakerMac(mac: string): boolean {
+    return this.inputs?.speakerMacs.has(mac.toLowerCase()) ?? false;
+  }
+
+  /** No speaker has announced this address yet (no ServiceAnnouncement holds it): probe first. */
+  isFirstAnnouncement(address: string): boolean {
+    for (const [key, h] of this.inputs?.services ?? []) {
+      if (!h.addresses.includes(address)) continue;
+      if (this.d.announcements.get(key)?.status?.addresses?.includes(address)) return false;
+    }
+    return true;
+  }
+
+  /** Something in the caches changed. */
+  clusterChanged(): void {
+    const inputs = speakerInputs(this.d.objects(), this.d.self);
+    this.inputs = inputs;
+    const problems = inputs.problems.join("\n");
+    if (problems !== this.lastProblems && problems)
+      this.d.log.warn({ problems: inputs.problems }, "ignored objects");
+    this.lastProblems = problems;
+    this.d.l2.setState(inputs.cluster);
+    this.publish();
+  }
+
+  /** The layer-2 speaker started or stopped answering an address. */
+  ownershipChanged(change: OwnershipChange): void {
+    const svc = this.serviceOf(change.address);
+    const ref = svc && {
+      namespace: svc.metadata?.namespace ?? "",
+      name: svc.metadata?.name ?? "",
+      uid: svc.metadata?.uid,
+    };
+    const key = ref ? `${ref.namespace}/${ref.name}` : undefined;
+    if (change.owned) {
+      this.since.set(change.address, this.d.now());
+      const previous = key ? this.d.announcements.get(key)?.status?.node : undefined;
+      const takeover = previous !== undefined && previous !== this.d.self;
+      if (takeover) this.d.onTakeover?.();
+      this.d.log.info(
+        { address: change.address, service: key, from: previous },
+        takeover ? "takeover" : "announce",
+      );
+      void this.d.audit.record({
+        component: "speaker",
+        node: this.d.self,
+        kind: takeover ? "takeover" : "announce",
+        service: ref,
+        addresses: [change.address],
+        ...(takeover ? { fromNode: previous, toNode: this.d.self } : {}),
+        reason: takeover ? "PreviousOwnerGone" : "ElectedOwner",
+      });
+    } else {
+      this.since.delete(change.address);
+      const election = key ? this.d.l2.currentElections().get(key) : undefined;
+      const reason = this.leaving
+        ? "ShuttingDown"
+        : election?.owner
+          ? "NotOwner"
+          : (election?.reason ?? "ServiceGone");
+      this.d.log.info({ address: change.address, service: key, to: election?.owner, reason }, "withdraw");
+      void this.d.audit.record({
+        component: "speaker",
+        node: this.d.self,
+        kind: this.leaving ? "handover" : "withdraw",
+        service: ref,
+        addresses: [change.address],
+        ...(election?.owner ? { fromNode: this.d.self, toNode: election.owner } : {}),
+        reason,
+      });
+    }
+    this.publish();
+  }
+
+  /** A foreign host claims an address (probe answered, or a claim while announcing). */
+  conflict(address: string, mac: string): void {
+    const svc = this.serviceOf(address);
+    const message = `address ${address} is in use by a host with MAC ${mac}; not announcing it from ${this.d.self}`;
+    this.d.log.warn({ address, mac }, "address conflict");
+    this.d.onConflict?.();
+    void this.d.audit.record({
+      component: "speaker",
+      node: this.d.self,
+      kind: "conflict-detected",
+      service: svc && { namespace: svc.metadata?.namespace ?? "", name: svc.metadata?.name ?? "" },
+      addresses: [address],
+      reason: "AddressInUse",
+      message,
+    });
+    if (svc) this.d.events.event(svc, "Warning", "AddressConflict", message);
+  }
+
+  /**
+   * SIGTERM, after the layer-2 speaker handed over: forwarding keeps only the addresses that
+   * no other node took (a restart of this speaker picks them up again, and conntrack keeps
+   * their established connections); ServiceAnnouncements are left for the new owners.
+   */
+  leave(previouslyOwned: readonly string[]): void {
+    this.leaving = true;
+    const elections = this.d.l2.currentElections();
+    const kept = new Set(
+      previouslyOwned.filter((a) => {
+        const svc = this.serviceOf(a);
+        const owner = svc
+          ? elections.get(`${svc.metadata?.namespace}/${svc.metadata?.name}`)?.owner
+          : undefined;
+        return owner === undefined;
+      }),
+    );
+    if (this.inputs) this.d.forwarding.update(forwardingState(this.inputs, this.d.self, kept, elections));
+  }
+
+  private serviceOf(address: string): V1Service | undefined {
+    for (const h of this.inputs?.services.values() ?? []) if (h.addresses.includes(address)) return h.service;
+    return undefined;
+  }
+
+  private publish(): void {
+    const inputs = this.inputs;
+    if (!inputs || this.leaving) return;
+    const owned = new Set(this.d.l2.ownedAddresses());
+    const elections = this.d.l2.currentElections();
+    this.d.forwarding.update(forwardingState(inputs, this.d.self, owned, elections));
+
+    const desired = new Map<string, Desired>();
+    const announced = new Set<string>();
+    for (const [key, h] of inputs.services) {
+      const mine = h.addresses.filter((a) => owned.has(a));
+      const election = elections.get(key);
+      if (mine.length > 0) {
+        const since = Math.min(...mine.map((a) => (this.since.get(a) ?? this.d.now()).getTime()));
+        const status: AnnouncementStatus = {
+          node: this.d.self,
+          interfaces: [...new Set(mine.flatMap((a) => this.d.l2.interfacesOf(a)))].sort(),
+          addresses: mine,
+          since: rfc3339(new Date(since)),
+        };
+        desired.set(key, { svc: h.service, status });
+        announced.add(key);
+        if (!this.announced.has(key))
+          this.d.events.event(
+            h.service,
+            "Normal",
+            "nodeAssigned",
+            `announcing ${mine.join(", ")} from node ${this.d.self}`,
+          );
+      } else if (election?.owner === undefined) {
+        // Nobody may announce it (no endpoints, no advertisement, no eligible node): drop the claim.
+        desired.set(key, { remove: true });
+      }
+    }
+    // Claims of this node for Services no longer handled (type changed, address released).
+    for (const sann of this.d.announcements.list()) {
+      const key = `${sann.metadata.namespace}/${sann.metadata.name}`;
+      if (sann.status?.node === this.d.self && !inputs.services.has(key)) desired.set(key, { remove: true });
+    }
+    this.announced = announced;
+    this.d.writer.set(desired);
+  }
+}

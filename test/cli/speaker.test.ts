@@ -1,0 +1,58 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CliIo } from "../../src/cli/command.js";
+import { runHerald } from "../../src/cli/herald.js";
+
+function capture(): CliIo & { stderr: string[]; stdout: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "herald-speaker-cli-"));
+const shortKey = join(dir, "short");
+writeFileSync(shortKey, "too-short\n");
+
+test.each([
+  ["no node name", ["--heartbeat-key-file", shortKey], "--node-name (or NODE_NAME) is required"],
+  [
+    "a key file that is missing",
+    ["--node-name", "n1", "--heartbeat-key-file", join(dir, "none")],
+    "cannot read the heartbeat key",
+  ],
+  [
+    "a key shorter than 32 bytes",
+    ["--node-name", "n1", "--heartbeat-key-file", shortKey],
+    "shorter than 32 bytes",
+  ],
+  [
+    "a bad port",
+    ["--node-name", "n1", "--heartbeat-port", "99999"],
+    "--heartbeat-port must be a port number",
+  ],
+])("herald speaker with %s exits 2 and says why", async (_what, args, message) => {
+  const saved = process.env.NODE_NAME;
+  delete process.env.NODE_NAME;
+  try {
+    const io = capture();
+    expect(await runHerald(["speaker", ...args], io)).toBe(2);
+    expect(io.stderr.join("")).toContain(message);
+  } finally {
+    if (saved !== undefined) process.env.NODE_NAME = saved;
+  }
+});
+
+test("herald speaker --help lists the contract's flags", async () => {
+  const io = capture();
+  expect(await runHerald(["speaker", "--help"], io)).toBe(0);
+  for (const flag of [
+    "--node-name",
+    "--http-port",
+    "--heartbeat-port",
+    "--heartbeat-key-file",
+    "--audit-dir",
+    "--lease-namespace",
+  ])
+    expect(io.stdout.join("")).toContain(flag);
+});

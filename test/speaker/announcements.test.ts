@@ -1,0 +1,146 @@
+import { expect, test } from "@jest/globals";
+import type { V1Service } from "@kubernetes/client-node";
+import pino from "pino";
+import { KubeError, type Rest } from "../../src/k8s/rest.js";
+import {
+  type AnnouncementStatus,
+  AnnouncementWriter,
+  announcementFor,
+  type Desired,
+  type ServiceAnnouncement,
+  writeAction,
+} from "../../src/speaker/announcements.js";
+
+const svc: V1Service = { metadata: { name: "web", namespace: "shop", uid: "u1" } };
+const status: AnnouncementStatus = {
+  node: "n1",
+  interfaces: ["eth0"],
+  addresses: ["192.0.2.200"],
+  since: "2026-01-01T00:00:00Z",
+};
+const stored = (s: Partial<AnnouncementStatus>, rv = "5", uid = "u1"): ServiceAnnouncement => ({
+  ...announcementFor({ metadata: { ...svc.metadata, uid } }, { ...status, ...s }),
+  metadata: {
+    ...announcementFor(svc, status).metadata,
+    resourceVersion: rv,
+    ownerReferences: [{ apiVersion: "v1", kind: "Service", name: "web", uid }],
+  },
+});
+
+test("the object: same name and namespace as the Service, owner reference to it, the whole status", () => {
+  expect(announcementFor(svc, status)).toEqual({
+    apiVersion: "herald.dev/v1alpha1",
+    kind: "ServiceAnnouncement",
+    metadata: {
+      name: "web",
+      namespace: "shop",
+      ownerReferences: [{ apiVersion: "v1", kind: "Service", name: "web", uid: "u1" }],
+    },
+    status,
+  });
+});
+
+test.each<[string, Desired, ServiceAnnouncement | undefined, string]>([
+  ["claim, none stored", { svc, status }, undefined, "create"],
+  ["claim, same stored", { svc, status }, stored({}), "none"],
+  ["claim, another node stored", { svc, status }, stored({ node: "n2" }), "update"],
+  ["claim, other addresses stored", { svc, status }, stored({ addresses: ["192.0.2.201"] }), "update"],
+  ["claim, stored for an older Service of the same name", { svc, status }, stored({}, "5", "u0"), "update"],
+  ["remove, this node's claim stored", { remove: true }, stored({}), "delete"],
+  ["remove, another node's claim stored", { remove: true }, stored({ node: "n2" }), "none"],
+  ["remove, none stored", { remove: true }, undefined, "none"],
+])("%s", (_what, desired, current, want) => {
+  expect(writeAction("n1", desired, current)).toBe(want);
+});
+
+/** An API holding ServiceAnnouncements in a map, that can be switched off. */
+function fakeApi() {
+  const objects = new Map<string, ServiceAnnouncement>();
+  let version = 10;
+  const calls: string[] = [];
+  const state = { down: false };
+  const rest: Rest = {
+    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+      calls.push(`${method} ${path}`);
+      if (state.down) throw new Error("connect ECONNREFUSED");
+      const name = path.split("/").pop() ?? "";
+      const key = method === "POST" ? (body as ServiceAnnouncement).metadata.name : name;
+      const existing = objects.get(key);
+      if (method === "GET") {
+        if (!existing) throw new KubeError(404, "NotFound", "not found");
+        return existing as T;
+      }
+      if (method === "DELETE") {
+        objects.delete(key);
+        return {} as T;
+      }
+      const obj = structuredClone(body as ServiceAnnouncement);
+      if (method === "POST" && existing) throw new KubeError(409, "AlreadyExists", "exists");
+      if (method === "PUT" && existing?.metadata.resourceVersion !== obj.metadata.resourceVersion)
+        throw new KubeError(409, "Conflict", "conflict");
+      obj.metadata.resourceVersion = String(++version);
+      objects.set(key, obj);
+      return obj as T;
+    },
+    watch: async () => {},
+  };
+  return { rest, objects, calls, state };
+}
+
+function manualTimers() {
+  const pending: (() => void)[] = [];
+  return {
+    timers: { setTimeout: (fn: () => void) => pending.push(fn), clearTimeout: () => {} },
+    async run() {
+      while (pending.length) {
+        pending.shift()?.();
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    },
+  };
+}
+
+test("writer: creates, updates without rewriting what is already there, deletes its own claim", async () => {
+  const api = fakeApi();
+  const t = manualTimers();
+  const w = new AnnouncementWriter({
+    self: "n1",
+    rest: api.rest,
+    cache: { get: () => undefined },
+    log: pino({ level: "silent" }),
+    timers: t.timers,
+  });
+  w.set(new Map([["shop/web", { svc, status }]]));
+  await t.run();
+  expect(api.objects.get("web")?.status?.node).toBe("n1");
+  w.set(new Map([["shop/web", { svc, status }]]));
+  await t.run();
+  expect(api.calls.filter((c) => !c.startsWith("GET"))).toHaveLength(1);
+  w.set(new Map([["shop/web", { svc, status: { ...status, interfaces: ["eth0", "eth1"] } }]]));
+  await t.run();
+  expect(api.objects.get("web")?.status?.interfaces).toEqual(["eth0", "eth1"]);
+  w.set(new Map([["shop/web", { remove: true }]]));
+  await t.run();
+  expect(api.objects.has("web")).toBe(false);
+});
+
+test("writer: another node's claim is overwritten on takeover; an outage is retried until the API answers", async () => {
+  const api = fakeApi();
+  api.objects.set("web", stored({ node: "n2" }, "7"));
+  const t = manualTimers();
+  const w = new AnnouncementWriter({
+    self: "n1",
+    rest: api.rest,
+    cache: { get: (k) => (k === "shop/web" ? api.objects.get("web") : undefined) },
+    log: pino({ level: "silent" }),
+    timers: t.timers,
+  });
+  api.state.down = true;
+  w.set(new Map([["shop/web", { svc, status }]]));
+  const pending = t.run();
+  await new Promise((r) => setTimeout(r, 5));
+  expect(w.failures).toBeGreaterThan(0);
+  api.state.down = false;
+  await pending;
+  expect(api.objects.get("web")?.status?.node).toBe("n1");
+});

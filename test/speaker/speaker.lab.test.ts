@@ -1,0 +1,283 @@
+// `herald speaker` on three lab nodes with the real controller, kube-proxy on every node and the
+// real API server: what a user on the LAN sees (one MAC answers, HTTP reaches the Pods, the
+// address survives crashes, cut cables, restarts and an API server outage) and what kubectl shows.
+import { join } from "node:path";
+import {
+  applyPool,
+  eventsOf,
+  eventually,
+  ingress,
+  patchService,
+  REPO,
+} from "../controller/lab-controller.js";
+import type { Lab } from "../lab/lab.js";
+import {
+  announcedNode,
+  arpReplies,
+  arpRun,
+  type HeraldLab,
+  httpFromClient,
+  speakerState,
+  startHeraldLab,
+} from "./lab-speaker.js";
+
+let h: HeraldLab;
+let lab: Lab;
+let api: HeraldLab["api"];
+let macs: Map<string, string>;
+let speakers: HeraldLab["speakers"];
+const NODES = ["node-1", "node-2", "node-3"];
+let vip = "";
+const ensureSpeaker = (node: string) => h.ensureSpeaker(node);
+const answeringNode = (address: string) => h.answeringNode(address);
+
+const owner = (ns: string, name: string) =>
+  eventually(`ServiceAnnouncement of ${ns}/${name}`, () => announcedNode(lab, ns, name));
+
+beforeAll(async () => {
+  h = await startHeraldLab(3);
+  ({ lab, api, macs, speakers } = h);
+  await Promise.all(
+    NODES.map((n, i) => lab.createPod({ name: `web-${i + 1}`, node: n, labels: { app: "web" } })),
+  );
+  vip = await h.loadBalancer("web");
+}, 240_000);
+
+afterAll(async () => {
+  const keep = process.env.HERALD_KEEP_LOGS;
+  if (keep && lab)
+    await lab.exec("lab", ["sh", "-c", `mkdir -p ${keep} && cp ${lab.dir}/logs/* ${keep}/`]).catch(() => {});
+  await lab?.stop();
+});
+
+test("exactly one node answers: 100 arpings from the client, one MAC, the announced node's", async () => {
+  const node = await answeringNode(vip);
+  const replies = await arpReplies(lab, vip, 100);
+  expect(replies.length).toBeGreaterThanOrEqual(98);
+  expect(new Set(replies)).toEqual(new Set([macs.get(node)]));
+  expect(await owner("default", "web")).toBe(node);
+  const table = await lab.kubectlRun(["get", "sann", "-A"]);
+  expect(table).toMatch(new RegExp(`default\\s+web\\s+${node}\\s+\\["${vip.replaceAll(".", "\\.")}"\\]`));
+  expect((await eventsOf(api, "default", "web")).join("\n")).toContain(
+    `nodeAssigned: announcing ${vip} from node ${node}`,
+  );
+});
+
+test("HTTP through the address reaches Pods on the owner and on the other nodes", async () => {
+  const node = await answeringNode(vip);
+  const seen = new Set<string>();
+  for (let i = 0; i < 40 && seen.size < 3; i++) seen.add((await httpFromClient(lab, `http://${vip}/`)).node);
+  expect(seen).toContain(node);
+  expect(seen.size).toBeGreaterThanOrEqual(2);
+});
+
+test("SIGKILL of the owner's speaker: another node takes over, then the returning node moves it back at most once", async () => {
+  const first = await answeringNode(vip);
+  await speakers.get(first)?.kill();
+  const next = await answeringNode(vip);
+  expect(next).not.toBe(first);
+  await eventually(
+    "announcement names the new owner",
+    async () => (await announcedNode(lab, "default", "web")) === next,
+  );
+  expect((await httpFromClient(lab, `http://${vip}/`)).pod).toMatch(/^web-/);
+  // Rendezvous hashing prefers the returning node again: the address moves back, once, and
+  // the client never sees it flap between nodes.
+  const probing = arpRun(lab, vip, 600, 10);
+  await ensureSpeaker(first);
+  const run = await probing;
+  const from = (node: string) =>
+    run.replies.filter(([, mac]) => mac.toLowerCase() === macs.get(node)).map(([t]) => t);
+  const back = Math.min(...from(first));
+  // One move: after the returning node answers, the interim owner stops within a moment (the
+  // two may overlap for one heartbeat), and never answers again.
+  expect(Math.max(...from(next))).toBeLessThan(back + 100);
+  expect(run.replies.at(-1)?.[1].toLowerCase()).toBe(macs.get(first));
+}, 60_000);
+
+test("cut link of the owner: another node answers within seconds; the cable back makes one owner again", async () => {
+  const first = await answeringNode(vip);
+  await lab.cutLink(first);
+  try {
+    const next = await answeringNode(vip);
+    expect(next).not.toBe(first);
+    // The Pod behind the cut cable still counts as ready until its node goes NotReady, so
+    // another node's kube-proxy may pick it: some connections fail, as without Herald.
+    await eventually("HTTP through the new owner", () => httpFromClient(lab, `http://${vip}/`, 1));
+  } finally {
+    await lab.restoreLink(first);
+  }
+  await eventually("a single owner after the link returns", async () => {
+    const replies = await arpReplies(lab, vip, 20);
+    return replies.length >= 18 && new Set(replies).size === 1;
+  });
+}, 60_000);
+
+test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the speaker exits cleanly", async () => {
+  const first = await answeringNode(vip);
+  const probing = arpRun(lab, vip, 200, 10);
+  await new Promise((r) => setTimeout(r, 300));
+  const exit = await speakers.get(first)?.stop(5000);
+  const run = await probing;
+  expect(exit?.code).toBe(0);
+  // A reply names no request (same source each time): a request counts as answered when a
+  // reply follows it before the one after next went out.
+  const unanswered = run.sent.filter((t, i) => {
+    const until = run.sent[i + 2] ?? t + 100;
+    return !run.replies.some(([r]) => r >= t && r < until);
+  });
+  expect(unanswered).toEqual([]);
+  expect(new Set(run.replies.map(([, mac]) => mac.toLowerCase()))).toContain(macs.get(first));
+  const next = await answeringNode(vip);
+  expect(next).not.toBe(first);
+  await ensureSpeaker(first);
+}, 60_000);
+
+test("externalTrafficPolicy Local: the node with the endpoint answers, keeps the client address, and follows the endpoint", async () => {
+  await lab.createPod({ name: "solo-a", node: "node-2", labels: { app: "solo" } });
+  const local = await h.loadBalancer("solo", { externalTrafficPolicy: "Local" });
+  expect(await answeringNode(local)).toBe("node-2");
+  const answer = await eventually("HTTP to solo", () => httpFromClient(lab, `http://${local}/`));
+  expect(answer).toMatchObject({ pod: "solo-a", client: lab.client.v4 });
+  await lab.createPod({ name: "solo-b", node: "node-3", labels: { app: "solo" } });
+  await lab.deletePod("solo-a");
+  expect(await answeringNode(local)).toBe("node-3");
+  const moved = await eventually("HTTP to solo on node-3", async () => {
+    const a = await httpFromClient(lab, `http://${local}/`);
+    return a.pod === "solo-b" ? a : undefined;
+  });
+  expect(moved.client).toBe(lab.client.v4);
+  expect(await owner("default", "solo")).toBe("node-3");
+}, 90_000);
+
+test("API server stopped for 30 s: the address keeps answering ARP and HTTP", async () => {
+  const node = await answeringNode(vip);
+  await lab.stopApiServer();
+  try {
+    const deadline = Date.now() + 30_000;
+    let rounds = 0;
+    while (Date.now() < deadline) {
+      const replies = await arpReplies(lab, vip, 5, 50);
+      expect(new Set(replies)).toEqual(new Set([macs.get(node)]));
+      expect((await httpFromClient(lab, `http://${vip}/`)).pod).toMatch(/^web-/);
+      rounds++;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(rounds).toBeGreaterThan(10);
+  } finally {
+    await lab.startApiServer();
+  }
+  // Writes resume: a change made now reaches the announcement.
+  await patchService(api, "default", "web", { metadata: { labels: { touched: "yes" } } });
+  expect(await owner("default", "web")).toBe(node);
+}, 90_000);
+
+test("conflict probe: an address a LAN host already holds is reported, not stolen", async () => {
+  await lab.exec("client", ["ip", "addr", "add", "192.0.2.205/24", "dev", "eth0"]);
+  try {
+    await h.api.request("POST", "/api/v1/namespaces/default/services", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "taken" },
+      spec: {
+        type: "LoadBalancer",
+        selector: { app: "web" },
+        loadBalancerIP: "192.0.2.205",
+        ports: [{ port: 80, targetPort: 8080 }],
+      },
+    });
+    await eventually(
+      "AddressConflict event",
+      async () =>
+        (await eventsOf(api, "default", "taken")).find((e) => e.includes("Warning AddressConflict")),
+      30_000,
+    );
+    // Nobody announced it: no claim, and every speaker's state leaves it out.
+    expect(await announcedNode(lab, "default", "taken")).toBeUndefined();
+    for (const node of NODES) expect((await speakerState(lab, node)).owned).not.toContain("192.0.2.205");
+    const audit = await Promise.all(
+      NODES.map((n) =>
+        lab.exec(n, ["curl", "-sf", "--max-time", "2", "http://127.0.0.1:7473/audit?kind=conflict-detected"]),
+      ),
+    );
+    expect(audit.join("\n")).toContain("192.0.2.205");
+  } finally {
+    await lab.exec("client", ["ip", "addr", "del", "192.0.2.205/24", "dev", "eth0"]);
+  }
+});
+
+test("source ranges allow the client or drop it; ClientIP affinity keeps one Pod for 15 requests", async () => {
+  const sticky = await h.loadBalancer("sticky", {
+    selector: { app: "web" },
+    sessionAffinity: "ClientIP",
+    loadBalancerSourceRanges: [`${lab.client.v4}/32`],
+  });
+  const closed = await h.loadBalancer("closed", {
+    selector: { app: "web" },
+    loadBalancerSourceRanges: ["198.51.100.0/24"],
+  });
+  await answeringNode(sticky);
+  await answeringNode(closed);
+  const first = await eventually("HTTP to sticky", () => httpFromClient(lab, `http://${sticky}/`));
+  for (let i = 0; i < 14; i++) expect((await httpFromClient(lab, `http://${sticky}/`)).pod).toBe(first.pod);
+  const denied = await lab.tryExec("client", ["curl", "-sf", "--max-time", "2", `http://${closed}/`]);
+  expect(denied.code).not.toBe(0);
+});
+
+test("a deleted Service leaves no element in the owner's nftables table", async () => {
+  const address = await h.loadBalancer("brief", { selector: { app: "web" } });
+  const node = await answeringNode(address);
+  const table = () => lab.exec(node, ["nft", "list", "table", "inet", "herald"]);
+  await eventually("rules for brief", async () => (await table()).includes(address));
+  await api.request("DELETE", "/api/v1/namespaces/default/services/brief");
+  await eventually("rules for brief gone", async () => !(await table()).includes(address));
+  expect((await arpReplies(lab, address, 5, 50)).length).toBe(0);
+});
+
+test("UDP through the address; no ready endpoint refuses at once; a ready one again answers", async () => {
+  const client = join(REPO, "test", "speaker", "forward", "echo-client.mjs");
+  const udp = async (address: string) =>
+    JSON.parse(await lab.exec("client", [process.execPath, client, "udp", address, "53", "1"])) as {
+      reply?: string;
+      error?: string;
+    };
+  await lab.createPod({ name: "udp-1", node: "node-1", labels: { app: "udp" } });
+  const address = await h.loadBalancer("udp", {
+    selector: { app: "udp" },
+    ports: [{ port: 53, targetPort: 8080, protocol: "UDP" }],
+  });
+  await answeringNode(address);
+  const answer = await eventually("UDP echo", async () => (await udp(address)).reply);
+  expect(JSON.parse(answer)).toMatchObject({ pod: "udp-1", protocol: "udp", echo: "hello\n" });
+  await lab.setPodReady("udp-1", false);
+  expect(await eventually("refused", async () => (await udp(address)).error === "ECONNREFUSED")).toBe(true);
+  await lab.setPodReady("udp-1", true);
+  await eventually("UDP echo again", async () => (await udp(address)).reply);
+});
+
+test("an L2Advertisement's nodeSelector: only the selected node answers, also when it is not the hash's first choice", async () => {
+  await lab.kubectlRun(["label", "node", "node-3", "herald.dev/edge=yes"]);
+  await applyPool(api, "edge", { addresses: ["192.0.2.220-192.0.2.222"], autoAssign: false });
+  await lab.kubectlRun(["apply", "-f", "-"], {
+    input: [
+      "apiVersion: herald.dev/v1alpha1",
+      "kind: L2Advertisement",
+      "metadata: {name: edge}",
+      "spec:",
+      "  ipAddressPools: [edge]",
+      "  nodeSelector: {matchLabels: {herald.dev/edge: 'yes'}}",
+      "",
+    ].join("\n"),
+  });
+  const addresses: string[] = [];
+  for (const name of ["edge-a", "edge-b", "edge-c"]) {
+    await api.request("POST", "/api/v1/namespaces/default/services", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, annotations: { "herald.dev/address-pool": "edge" } },
+      spec: { type: "LoadBalancer", selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] },
+    });
+    addresses.push(await eventually(`${name} address`, async () => (await ingress(api, "default", name))[0]));
+  }
+  for (const address of addresses) expect(await answeringNode(address)).toBe("node-3");
+});
