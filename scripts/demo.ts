@@ -1,8 +1,9 @@
 // Herald's main job, on one machine: a lab cluster (real API server,
-// kube-proxy on three nodes, a client on the LAN) with Herald running in it,
-// an IPAddressPool, two echo Pods behind a LoadBalancer Service, and the
-// EXTERNAL-IP that `kubectl get svc` shows. The lab stays up afterwards;
-// `npm run lab:down` removes it. Run through scripts/up.
+// kube-proxy on three nodes, a client on the LAN) with Herald running in it
+// (the controller, a speaker per node), an IPAddressPool, two echo Pods behind
+// a LoadBalancer Service, the EXTERNAL-IP that `kubectl get svc` shows, the
+// node that announces it, and a page fetched through it from the client. The
+// lab stays up afterwards; scripts/down removes it. Run through scripts/up.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -19,6 +20,12 @@ import {
   startController,
 } from "../test/controller/lab-controller.js";
 import { Lab } from "../test/lab/lab.js";
+import {
+  announcedNode,
+  httpFromClient,
+  startSpeaker,
+  writeHeartbeatKey,
+} from "../test/speaker/lab-speaker.js";
 
 const POOL = { addresses: ["192.0.2.200-192.0.2.220", "2001:db8::200/124"] };
 
@@ -34,6 +41,9 @@ async function main(): Promise<void> {
   await installCrds(lab);
   const ctl = startController(lab, "herald-controller", 7472);
   await eventually("the controller to lead", () => leading(ctl), 60_000);
+  // The speaker DaemonSet's part: one speaker per node, in the node's network namespace.
+  const keyFile = writeHeartbeatKey(lab);
+  for (const node of lab.nodes) startSpeaker(lab, node.name, keyFile);
 
   const manifest = join(lab.dir, "demo.yaml");
   writeFileSync(
@@ -62,18 +72,29 @@ async function main(): Promise<void> {
   });
   say("\n$ kubectl get svc web");
   say((await lab.kubectlRun(["get", "svc", "web"])).trimEnd());
+  await eventually("a node to announce it", () => announcedNode(lab, "default", "web"), 60_000);
+  say("\n$ kubectl get sann -A");
+  say((await lab.kubectlRun(["--cache-dir", join(lab.dir, "kubectl-cache"), "get", "sann", "-A"])).trimEnd());
+  say(`\n$ curl http://${vip}/          # from the client on the LAN`);
+  const page = await eventually(
+    "a page through the address",
+    () => httpFromClient(lab, `http://${vip}/`),
+    60_000,
+  );
+  say(JSON.stringify(page));
   say("\n$ kubectl get ipp");
   say((await lab.kubectlRun(["--cache-dir", join(lab.dir, "kubectl-cache"), "get", "ipp"])).trimEnd());
 
   say(
     [
       "",
-      `Herald gave the Service ${vip}. Try it:`,
+      `Herald gave the Service ${vip}; a node answers ARP for it and Pod ${page.pod} served the page. Try it:`,
       `  export KUBECONFIG=${lab.kubeconfig}`,
       `  ${lab.kubectl} get svc,ipp -A`,
       `  ${lab.kubectl} describe svc web          # the IPAllocated event`,
       `  ip netns exec ${lab.labNetns} curl -s http://127.0.0.1:7472/audit?address=${vip}`,
-      `  ip netns exec ${lab.client.netns} curl -s http://${lab.nodes[0]?.v4}:<nodePort>/   # the Service from the LAN client`,
+      `  ip netns exec ${lab.client.netns} curl -s http://${vip}/   # from the LAN client`,
+      `  ip netns exec ${lab.client.netns} arping -c 3 ${vip}`,
       `logs: ${lab.dir}/logs/    repository: ${REPO}`,
       "remove everything with: scripts/down",
     ].join("\n"),
