@@ -10,7 +10,7 @@
 // addresses of a Service and all Services on one address move together. Rendezvous hashing moves
 // only the groups of a node that leaves, and only those back when it returns.
 import { createHash } from "node:crypto";
-import { type LabelSelector, matchesSelector } from "./label-selector.js";
+import { type LabelSelector, matches } from "./selector.js";
 
 export const EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
 
@@ -79,7 +79,7 @@ function eligibleFor(
 ): { nodes: Set<string>; reason: NoOwnerReason } {
   if (service.addresses.length === 0) return { nodes: new Set(), reason: "noAddresses" };
   if (service.advertisements.length === 0) return { nodes: new Set(), reason: "noAdvertisement" };
-  let eligible = nodes.filter((n) => service.advertisements.some((sel) => matchesSelector(sel, n.labels)));
+  let eligible = nodes.filter((n) => service.advertisements.some((sel) => matches(sel, n.labels)));
   if (service.trafficPolicy === "Local") {
     const withEndpoint = new Set(service.endpointNodes);
     eligible = eligible.filter((n) => withEndpoint.has(n.name));

@@ -7,29 +7,31 @@ export type SelectorOperator = "In" | "NotIn" | "Exists" | "DoesNotExist";
 export interface SelectorRequirement {
   readonly key: string;
   readonly operator: SelectorOperator;
-  readonly values: readonly string[];
+  readonly values?: readonly string[];
 }
 
+/** Both parts may be left out, as in the API; an empty selector selects everything. */
 export interface LabelSelector {
-  readonly matchLabels: Labels;
-  readonly matchExpressions: readonly SelectorRequirement[];
+  readonly matchLabels?: Labels;
+  readonly matchExpressions?: readonly SelectorRequirement[];
 }
 
 export const EVERYTHING: LabelSelector = { matchLabels: {}, matchExpressions: [] };
 
 export function matches(selector: LabelSelector, labels: Labels): boolean {
-  for (const [key, value] of Object.entries(selector.matchLabels)) {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[key] !== value) return false;
   }
-  for (const req of selector.matchExpressions) {
+  for (const req of selector.matchExpressions ?? []) {
+    const values = req.values ?? [];
     const has = Object.hasOwn(labels, req.key);
     const value = labels[req.key];
     switch (req.operator) {
       case "In":
-        if (!has || value === undefined || !req.values.includes(value)) return false;
+        if (!has || value === undefined || !values.includes(value)) return false;
         break;
       case "NotIn":
-        if (has && value !== undefined && req.values.includes(value)) return false;
+        if (has && value !== undefined && values.includes(value)) return false;
         break;
       case "Exists":
         if (!has) return false;

@@ -7,7 +7,6 @@ import { coversPool, type L2Advertisement, parseL2Advertisement } from "../api/l
 import { isHandled, serviceKey } from "../api/service.js";
 import { parseAddress } from "../domain/address.js";
 import type { Election, ElectionNode, ElectionService } from "../domain/election.js";
-import type { LabelSelector } from "../domain/label-selector.js";
 import { parseRange, rangeContains } from "../domain/range.js";
 import { matches } from "../domain/selector.js";
 import type { ForwardedPort, ForwardedService, ForwardingState, Protocol } from "./forward/state.js";
@@ -211,7 +210,7 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
     services.push({
       key,
       addresses,
-      advertisements: [...covering].map((a) => a.nodeSelector as LabelSelector),
+      advertisements: [...covering].map((a) => a.nodeSelector),
       trafficPolicy: svc.spec?.externalTrafficPolicy === "Local" ? "Local" : "Cluster",
       endpointNodes: [...ep.byNode.keys()].sort(),
     });

@@ -1,4 +1,4 @@
-import { type LabelSelector, matchesSelector } from "../../src/domain/label-selector.js";
+import { type LabelSelector, matches } from "../../src/domain/selector.js";
 
 const labels = { zone: "a", role: "edge" };
 
@@ -23,5 +23,5 @@ test.each<[string, LabelSelector, boolean]>([
     false,
   ],
 ])("%s", (_name, selector, expected) => {
-  expect(matchesSelector(selector, labels)).toBe(expected);
+  expect(matches(selector, labels)).toBe(expected);
 });
