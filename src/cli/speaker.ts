@@ -18,6 +18,7 @@ import type { KubeObject, Rest } from "../k8s/rest.js";
 import { restFromKubeConfig } from "../k8s/rest.js";
 import { postEvent } from "../k8s/writes.js";
 import { AnnouncementWriter, type ServiceAnnouncement } from "../speaker/announcements.js";
+import { systemClock } from "../speaker/clock.js";
 import { ForwardingApplier } from "../speaker/forward/applier.js";
 import {
   type EndpointSliceObject,
@@ -26,7 +27,6 @@ import {
   type PoolObject,
 } from "../speaker/inputs.js";
 import { Announcer } from "../speaker/l2/announcer.js";
-import { systemClock } from "../speaker/l2/clock.js";
 import { Heartbeats } from "../speaker/l2/heartbeats.js";
 import { type L2Link, L2Speaker } from "../speaker/l2/l2-speaker.js";
 import { macToString } from "../speaker/l2/link-address.js";

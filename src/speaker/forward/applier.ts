@@ -15,6 +15,8 @@
 //   the rules it left behind before it knows the desired state; when it has, it writes
 //   the same rules again and conntrack keeps the established connections on their
 //   translated path (NAT is decided once per connection).
+
+import { type Clock, systemClock } from "../clock.js";
 import {
   expectedShape,
   type NftExec,
@@ -34,18 +36,6 @@ import {
   type Problem,
   planForwarding,
 } from "./state.js";
-
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export type ApplyMode = "full" | "update";
 

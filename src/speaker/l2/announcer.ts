@@ -8,8 +8,9 @@
 // result says so and nothing is announced. Takeovers from another speaker skip the probe, which
 // would cost the sub-second failover. Timings are shorter than RFC 5227's (1-2 s per probe)
 // because a probe only guards against a misconfigured pool, not against DHCP races.
+
+import type { Clock } from "../clock.js";
 import { arpAnnouncement, arpProbe, encodeArp } from "./arp.js";
-import type { Clock } from "./clock.js";
 import { ipv6ToBytes, macToBytes, macToString } from "./link-address.js";
 import { dadProbe, encodeNdp, multicastMac, solicitedNodeAddress, unsolicitedAdvertisement } from "./ndp.js";
 import type { PacketSocket } from "./packet-socket.js";

@@ -4,7 +4,7 @@
 //
 // One timer ticks every `tickMs` (20 ms): it sends the heartbeats that are due and expires
 // peers, so a peer is declared dead at most one tick after its deadline (300-320 ms at 100 ms).
-import type { Clock } from "./clock.js";
+import type { Clock } from "../clock.js";
 import { decodeHeartbeat, encodeHeartbeat, type HeartbeatDropReason, ownedDigest } from "./heartbeat.js";
 import type { HeartbeatPlan } from "./heartbeat-plan.js";
 import type { Membership, MembershipChange } from "./membership.js";

@@ -9,8 +9,8 @@ import {
   electOwner,
   shouldAnnounce,
 } from "../../domain/election.js";
+import type { Clock } from "../clock.js";
 import type { Announcer } from "./announcer.js";
-import type { Clock } from "./clock.js";
 import { planHeartbeats } from "./heartbeat-plan.js";
 import type { Heartbeats } from "./heartbeats.js";
 import { interfaceSelected } from "./interfaces.js";

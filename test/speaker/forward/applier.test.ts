@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
-import { type Clock, ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
+import type { Clock } from "../../../src/speaker/clock.js";
+import { ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
 import type { ExecResult } from "../../../src/speaker/forward/nft.js";
 import { manyServices, mixedState, service, state } from "./fixtures.js";
 

@@ -1,5 +1,5 @@
 // A PacketSocket and a Clock for tests: frames sent are recorded, frames received are injected.
-import type { Clock } from "../../../src/speaker/l2/clock.js";
+import type { Clock } from "../../../src/speaker/clock.js";
 import type { DatagramTransport } from "../../../src/speaker/l2/heartbeats.js";
 import { macToBytes, macToString } from "../../../src/speaker/l2/link-address.js";
 import { type FrameHandler, FrameType, type PacketSocket } from "../../../src/speaker/l2/packet-socket.js";

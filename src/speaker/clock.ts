@@ -1,4 +1,5 @@
-// Time as a dependency, so timers in the announcer are driven by a fake clock in tests.
+// Time as a dependency of the speaker (announcer, heartbeats, nftables applier), so tests drive
+// their timers with a fake clock.
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
