@@ -18,20 +18,16 @@ export interface HttpDeps {
 
 export function buildHttp(deps: HttpDeps): FastifyInstance {
   const app = Fastify({ logger: false });
-  app.get("/healthz", async (_req, reply) => {
-    const ok = deps.healthy();
-    return reply
-      .code(ok ? 200 : 503)
-      .type("text/plain")
-      .send(ok ? "ok\n" : "unhealthy\n");
-  });
-  app.get("/readyz", async (_req, reply) => {
-    const ok = deps.ready();
-    return reply
-      .code(ok ? 200 : 503)
-      .type("text/plain")
-      .send(ok ? "ready\n" : "not ready\n");
-  });
+  const probe = (path: string, check: () => boolean, good: string, bad: string) =>
+    app.get(path, async (_req, reply) => {
+      const ok = check();
+      return reply
+        .code(ok ? 200 : 503)
+        .type("text/plain")
+        .send(ok ? good : bad);
+    });
+  probe("/healthz", deps.healthy, "ok\n", "unhealthy\n");
+  probe("/readyz", deps.ready, "ready\n", "not ready\n");
   app.get("/metrics", async (_req, reply) => {
     return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
