@@ -5,6 +5,7 @@
 // Needs root.   npm run bench:failover-netns [-- TRIALS]
 import { createLan } from "../test/speaker/l2/lan.js";
 import { SpeakerProcess } from "../test/speaker/l2/speaker-process.js";
+import { percentile } from "./percentile.js";
 
 const trials = Number(process.argv[2] ?? 20);
 const PROBE_MS = 10;
@@ -84,11 +85,6 @@ async function trial(kind: Kind) {
     for (const p of procs) await p.kill();
     lan.destroy();
   }
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
 const result: Record<string, unknown> = { trials, probeIntervalMs: PROBE_MS };

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { REPO } from "../test/controller/lab-controller.js";
 import type { LabProcess } from "../test/lab/process.js";
 import { startHeraldLab } from "../test/speaker/lab-speaker.js";
+import { percentile } from "./percentile.js";
 
 const trials = Number(process.argv[2] ?? 20);
 const PROBE_MS = 10;
@@ -96,11 +97,6 @@ async function trial(kind: Kind, vip: string) {
     http: { ...httpResult, requests: w.requests.length },
     macs: new Set(a.replies.map(([, m]) => m)).size,
   };
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
 const result: Record<string, unknown> = { trials, probeIntervalMs: PROBE_MS, nodes: 3 };

@@ -132,7 +132,14 @@ export interface HeraldLab {
   loadBalancer(name: string, extra?: Record<string, unknown>): Promise<string>;
 }
 
-export async function startHeraldLab(nodeCount: number): Promise<HeraldLab> {
+/**
+ * `controller: false` leaves Service status to the test (the lab's API server is single-stack
+ * IPv4: only a hand-written status gives a Service an IPv6 address).
+ */
+export async function startHeraldLab(
+  nodeCount: number,
+  options: { controller?: boolean } = {},
+): Promise<HeraldLab> {
   const lab = await startLab({ nodes: nodeCount });
   const api = apiOf(lab);
   await installCrds(lab);
@@ -142,7 +149,7 @@ export async function startHeraldLab(nodeCount: number): Promise<HeraldLab> {
     input:
       "apiVersion: herald.dev/v1alpha1\nkind: L2Advertisement\nmetadata:\n  name: lan\nspec:\n  ipAddressPools: [lan]\n",
   });
-  const ctl = startController(lab, "controller-0", 7472);
+  const ctl = options.controller === false ? undefined : startController(lab, "controller-0", 7472);
   const nodes = lab.nodes.map((n) => n.name);
   const macs = new Map<string, string>();
   for (const node of nodes) macs.set(node, await macOf(lab, node));
@@ -174,7 +181,7 @@ export async function startHeraldLab(nodeCount: number): Promise<HeraldLab> {
       return eventually(`${name} gets an address`, async () => (await ingress(api, "default", name))[0]);
     },
   };
-  await eventually("controller leading", () => leading(ctl));
+  if (ctl) await eventually("controller leading", () => leading(ctl));
   await Promise.all(nodes.map((n) => h.ensureSpeaker(n)));
   return h;
 }

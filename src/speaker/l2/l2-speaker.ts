@@ -66,6 +66,8 @@ export class L2Speaker {
   private readonly wanted = new Set<string>();
   /** Addresses this node answers for: wanted, and free (probe passed or not needed). */
   private readonly owned = new Set<string>();
+  /** Per wanted address: the links it has been announced (or probed) on. */
+  private readonly announcedOn = new Map<string, Set<L2Link>>();
   private elections = new Map<string, Election>();
   private leaving = false;
   private settled = false;
@@ -142,7 +144,10 @@ export class L2Speaker {
         for (const a of s.addresses) next.add(a);
     }
     for (const address of [...this.wanted]) if (!next.has(address)) this.release(address);
-    for (const address of next) if (!this.wanted.has(address)) this.take(address);
+    for (const address of next) {
+      if (!this.wanted.has(address)) this.take(address);
+      else this.announceOnLinks(address);
+    }
     this.publish();
     this.o.heartbeats.setPlan(planHeartbeats(this.o.self, this.state.peers.keys(), this.elections.values()));
   }
@@ -167,10 +172,29 @@ export class L2Speaker {
 
   private take(address: string): void {
     this.wanted.add(address);
-    const probe = this.o.isFirstAnnouncement?.(address) ?? false;
-    if (!probe) this.own(address);
-    for (const link of this.o.links) {
-      if (!this.allowedOn(link, address)) continue;
+    this.announcedOn.set(address, new Set());
+    if (!(this.o.isFirstAnnouncement?.(address) ?? false)) this.own(address);
+    this.announceOnLinks(address);
+  }
+
+  /**
+   * Announces a wanted address on every link it may use and has not been announced on yet: at
+   * takeover, and again when its L2Advertisement allows another interface (an address that was
+   * allowed nowhere is still waiting for its probe). Links it may no longer use stop announcing.
+   */
+  private announceOnLinks(address: string): void {
+    const done = this.announcedOn.get(address);
+    if (!done) return;
+    for (const link of [...done])
+      if (!this.allowedOn(link, address)) {
+        done.delete(link);
+        link.announcer.withdraw(address);
+      }
+    const fresh = this.o.links.filter((l) => !done.has(l) && this.allowedOn(l, address));
+    if (fresh.length === 0) return;
+    const probe = !this.owned.has(address);
+    for (const link of fresh) {
+      done.add(link);
       void link.announcer.announce(address, { probe }).then((result) => {
         if (!this.wanted.has(address) || !probe) return;
         if (result.outcome === "announced") {
@@ -192,6 +216,7 @@ export class L2Speaker {
 
   private release(address: string): void {
     this.wanted.delete(address);
+    this.announcedOn.delete(address);
     if (this.owned.delete(address)) this.o.onChange?.({ address, owned: false });
     for (const link of this.o.links) link.announcer.withdraw(address);
   }

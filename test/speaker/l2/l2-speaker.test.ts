@@ -173,3 +173,25 @@ test("a starting speaker listens before claiming, so a running owner keeps its a
   expect(b.answers()).toBe(true);
   expect(a.answers()).toBe(false);
 });
+
+test("an address first allowed on no interface is probed and answered once its advertisement allows one", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  const restricted = (patterns: string[]) =>
+    a.speaker.setState({
+      nodes,
+      services: [service],
+      peers,
+      interfaces: new Map([["192.0.2.10", patterns]]),
+    });
+  restricted(["nonexistent*"]);
+  clock.advance(2500);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(a.answers()).toBe(false);
+  restricted(["eth0"]);
+  clock.advance(700);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(a.answers()).toBe(true);
+  expect(a.speaker.interfacesOf("192.0.2.10")).toEqual(["eth0"]);
+});

@@ -1,0 +1,122 @@
+// `herald speaker` on three lab nodes, seen from the LAN: NDP for an IPv6 address (and its
+// takeover by unsolicited NA), and L2Advertisement interface restrictions. The lab's API
+// server is single-stack IPv4 and Kubernetes 1.20 drops spec.loadBalancerClass, so no
+// controller runs here: each Service's status is written through the status subresource, as
+// a controller would.
+
+import { MERGE_PATCH } from "../../src/k8s/rest.js";
+import { applyPool, createService, eventually, lbService } from "../controller/lab-controller.js";
+import type { Lab } from "../lab/lab.js";
+import { announcedNode, arpReplies, type HeraldLab, speakerState, startHeraldLab } from "./lab-speaker.js";
+
+let h: HeraldLab;
+let lab: Lab;
+
+/** A LoadBalancer Service whose status names `address`, as the controller would write it. */
+async function serviceWithAddress(name: string, address: string): Promise<void> {
+  await createService(h.api, "default", lbService(name));
+  await h.api.request(
+    "PATCH",
+    `/api/v1/namespaces/default/services/${name}/status`,
+    { status: { loadBalancer: { ingress: [{ ip: address }] } } },
+    MERGE_PATCH,
+  );
+}
+
+function advertisement(name: string, pools: string[], interfaces?: string[]): Promise<string> {
+  const spec = { ipAddressPools: pools, ...(interfaces ? { interfaces } : {}) };
+  return lab.kubectlRun(["apply", "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: "herald.dev/v1alpha1",
+      kind: "L2Advertisement",
+      metadata: { name },
+      spec,
+    }),
+  });
+}
+
+/** Link-layer addresses (lower case) of every neighbour advertisement ndisc6 receives for `address`. */
+async function ndpAnswers(address: string): Promise<string[]> {
+  const r = await lab.tryExec("client", ["ndisc6", "-m", "-n", "-r", "2", "-w", "500", address, "eth0"]);
+  return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) =>
+    (m[1] as string).toLowerCase(),
+  );
+}
+
+/** The client kernel's neighbour entry for `address`: its MAC, if it has one. */
+async function neighbourMac(address: string): Promise<string | undefined> {
+  const out = await lab.exec("client", ["ip", "-6", "neigh", "show", address, "dev", "eth0"]);
+  return /lladdr ([0-9a-f:]+)/.exec(out)?.[1];
+}
+
+const nodeOfMac = (mac: string | undefined) => [...h.macs].find(([, m]) => m === mac)?.[0];
+
+/** Waits until every speaker has the Service in its elections (it has read Service and pools). */
+async function seenByAll(key: string): Promise<void> {
+  for (const node of h.nodes)
+    await eventually(`${node} knows ${key}`, async () => {
+      const elections = (await speakerState(lab, node)).elections as Record<string, unknown>;
+      return key in elections;
+    });
+}
+
+beforeAll(async () => {
+  h = await startHeraldLab(3, { controller: false });
+  lab = h.lab;
+}, 240_000);
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+test("IPv6: exactly the announced node answers NDP; after its speaker dies another one tells the client unasked", async () => {
+  await applyPool(h.api, "v6", { addresses: ["2001:db8::240/124"], autoAssign: false });
+  await advertisement("v6", ["v6"]);
+  const address = "2001:db8::241";
+  await serviceWithAddress("six", address);
+  const owner = await eventually("ServiceAnnouncement of six", () => announcedNode(lab, "default", "six"));
+
+  const answers = await eventually("NDP answers", async () => {
+    const a = await ndpAnswers(address);
+    return a.length > 0 ? a : undefined;
+  });
+  expect(new Set(answers)).toEqual(new Set([h.macs.get(owner)]));
+
+  // The client's kernel resolves the address itself, so it holds a neighbour entry to update.
+  await lab.tryExec("client", ["ping", "-6", "-c", "1", "-W", "1", address]);
+  expect(await neighbourMac(address)).toBe(h.macs.get(owner));
+
+  await h.speakers.get(owner)?.kill();
+  // Only an unsolicited NA can change the entry: the client sends nothing from here on.
+  const moved = await eventually(
+    "client's neighbour entry names another node",
+    async () => {
+      const node = nodeOfMac(await neighbourMac(address));
+      return node !== undefined && node !== owner ? node : undefined;
+    },
+    5_000,
+  );
+  expect(moved).not.toBe(owner);
+  expect(new Set(await ndpAnswers(address))).toEqual(new Set([h.macs.get(moved)]));
+  await eventually(
+    "announcement names the new owner",
+    async () => (await announcedNode(lab, "default", "six")) === moved,
+  );
+  await h.ensureSpeaker(owner);
+}, 60_000);
+
+test("interfaces: a pool restricted to no existing interface is not answered, the unrestricted one is; allowing eth0 answers it", async () => {
+  await applyPool(h.api, "open", { addresses: ["192.0.2.230-192.0.2.231"], autoAssign: false });
+  await applyPool(h.api, "narrow", { addresses: ["192.0.2.232-192.0.2.233"], autoAssign: false });
+  await advertisement("open", ["open"]);
+  await advertisement("narrow", ["narrow"], ["nonexistent*"]);
+  await serviceWithAddress("narrow", "192.0.2.232");
+  await serviceWithAddress("open", "192.0.2.230");
+  await seenByAll("default/narrow");
+  await h.answeringNode("192.0.2.230");
+  expect(await arpReplies(lab, "192.0.2.232", 20, 20)).toEqual([]);
+
+  await advertisement("narrow", ["narrow"], ["eth0"]);
+  const node = await h.answeringNode("192.0.2.232");
+  expect(new Set(await arpReplies(lab, "192.0.2.232", 20, 20))).toEqual(new Set([h.macs.get(node)]));
+}, 60_000);
