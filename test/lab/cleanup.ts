@@ -74,7 +74,8 @@ export async function findLabs(stateRoot = defaultStateRoot()): Promise<FoundLab
   return [...labs.values()];
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

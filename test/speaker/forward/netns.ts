@@ -10,6 +10,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { nftExec } from "../../../src/speaker/forward/nft.js";
+import { alive } from "../../lab/cleanup.js";
 
 const family = "hfwd";
 const here = new URL(".", import.meta.url).pathname;
@@ -17,15 +18,6 @@ const here = new URL(".", import.meta.url).pathname;
 function run(...argv: string[]): string {
   const [file = "", ...args] = argv;
   return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function removeNamespace(ns: string): void {
