@@ -103,10 +103,16 @@ describe("the controller", () => {
     expect(c.args).toContain("--lease-name=herald-controller");
   });
 
-  test("handles only Services without a class by default, and only lbClass when set", () => {
-    const args = (o: K8sObject[]) => container(o, "Deployment", "herald-controller").args as string[];
-    expect(args(defaults).some((a) => a.startsWith("--lb-class"))).toBe(false);
-    expect(args(allOn)).toContain("--lb-class=herald.dev/lb");
+  test("controller and speakers handle only Services without a class by default, and only lbClass when set", () => {
+    // Both must agree: a Service the controller gives an address that no speaker handles is never announced.
+    for (const [kind, name] of [
+      ["Deployment", "herald-controller"],
+      ["DaemonSet", "herald-speaker"],
+    ] as const) {
+      const args = (o: K8sObject[]) => container(o, kind, name).args as string[];
+      expect(args(defaults).some((a) => a.startsWith("--lb-class"))).toBe(false);
+      expect(args(allOn)).toContain("--lb-class=herald.dev/lb");
+    }
   });
 
   test("keeps its audit log in an emptyDir, or in a claim when persistence is on", () => {
