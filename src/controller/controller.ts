@@ -251,10 +251,13 @@ export class Controller {
         .replace(/\.\d+Z$/, "Z"),
     );
     if (!this.o.isLeader()) return done;
+    const now = this.o.now().getTime();
     const wait =
-      (this.poolWrittenAt.get(name) ?? -Infinity) + (this.o.poolStatusIntervalMs ?? 1000) - Date.now();
+      (this.poolWrittenAt.get(name) ?? Number.NEGATIVE_INFINITY) +
+      (this.o.poolStatusIntervalMs ?? 1000) -
+      now;
     if (wait > 0) return { kind: "requeueAfter", ms: wait };
-    this.poolWrittenAt.set(name, Date.now());
+    this.poolWrittenAt.set(name, now);
     await this.o.writes.patchPoolStatus(name, { status });
     this.o.metrics.statusWrites.inc({ kind: "IPAddressPool" });
     return done;
