@@ -153,11 +153,7 @@ export const speaker: Command = async (argv, io) => {
         isSpeakerMac: (mac) => core?.isSpeakerMac(mac) ?? false,
         onConflict: (ip, mac) => core?.conflict(ip, mac),
       });
-      const responder = new Responder(socket, (claim) => {
-        announcer.observe(claim);
-        const node = claim.kind === "claim" ? core?.nodeOfMac(claim.mac) : undefined;
-        if (node !== undefined) l2?.peerClaimed(claim.ip, node);
-      });
+      const responder = new Responder(socket, (claim) => announcer.observe(claim));
       links.push({ name, mac: macToString(socket.mac), responder, announcer });
     } catch (e) {
       log.warn({ interface: name, err: String(e) }, "cannot open a packet socket; not announcing on it");
