@@ -182,7 +182,7 @@ test("API server stopped for 10 s and back: the controller catches up, relisting
   expect(state.leader).toBe(true);
   // The restarted server's watch cache starts after the controller's last resourceVersion.
   expect(ctl.proc.output()).toContain("watch expired (410), relisting");
-}, 120_000);
+}, 180_000);
 
 test("SIGKILL in the middle of 200 creations: every Service ends with one address, none moved, none shared", async () => {
   await applyPool(api, "bulk", {

@@ -43,4 +43,4 @@ test("objects survive 10 s without an API server", async () => {
   expect(svcAfter.spec?.ports?.[0]?.nodePort).toBe(svc.spec?.ports?.[0]?.nodePort);
   const nodes = await core.listNode();
   expect(nodes.items.map((n) => n.metadata?.name)).toEqual(["node-1"]);
-});
+}, 180_000);

@@ -701,7 +701,12 @@ export class Lab {
     if (api) await (options.kill ? api.kill() : api.stop(10_000));
   }
 
-  /** Starts kube-apiserver again on the same etcd data and waits until it is ready. */
+  /**
+   * Starts kube-apiserver again on the same etcd data and waits until it is ready and every
+   * node's kube-proxy sees changes again. The second wait matters: kube-proxy 1.20 backs off its
+   * watches for up to about 40 s after an outage of 30 s (measured in this lab), and until then a
+   * new Service's NodePort is not programmed on that node, so traffic to it is refused.
+   */
   async startApiServer(): Promise<void> {
     if (this.stopped) throw new LabError("LAB_STOPPED", "the lab is stopped");
     if (this.apiServer) return;
@@ -712,6 +717,37 @@ export class Lab {
       [...apiServerArgs(this.files), ...(this.options.apiServerFlags ?? [])],
     );
     await this.waitForApiServer(60_000);
+    await this.waitForKubeProxiesToWatch();
+  }
+
+  /** Creates a throwaway Service and waits until every node's kube-proxy has programmed it. */
+  private async waitForKubeProxiesToWatch(): Promise<void> {
+    const proxies = this.nodes.filter((n) => n.kubeProxy.running());
+    if (proxies.length === 0) return;
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const name = `lab-canary-${this.spawnCount}`;
+    await core.createNamespacedService({
+      namespace: "default",
+      body: { metadata: { name }, spec: { ports: [{ port: 9 }] } },
+    });
+    try {
+      await settleAll(
+        proxies.map((n) =>
+          waitFor(
+            `kube-proxy on ${n.name} to see changes after the API server returned`,
+            async () => {
+              // Without endpoints it is a reject rule in the filter table, not a nat rule.
+              const rules = await this.tryExec(n.name, ["iptables-save"]);
+              return new RegExp(`default/${name}[ :"]`).test(rules.stdout) ? true : undefined;
+            },
+            120_000,
+            200,
+          ),
+        ),
+      );
+    } finally {
+      await core.deleteNamespacedService({ name, namespace: "default" }).catch(() => {});
+    }
   }
 
   /** Restarts a node's kube-proxy and waits until it has programmed Services again. */
