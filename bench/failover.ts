@@ -119,9 +119,17 @@ try {
     const httpGap = stats(runs.map((r) => r.http.gapMs));
     const lostArp = Math.max(...runs.map((r) => r.arp.lost));
     const lostHttp = Math.max(...runs.map((r) => r.http.lost));
-    result[kind] = { arpGapMs: arpGap, httpGapMs: httpGap, lostArpMax: lostArp, lostHttpMax: lostHttp, runs };
+    const lostHttpTotal = runs.reduce((n, r) => n + r.http.lost, 0);
+    result[kind] = {
+      arpGapMs: arpGap,
+      httpGapMs: httpGap,
+      lostArpMax: lostArp,
+      lostHttpMax: lostHttp,
+      lostHttpTotal,
+      runs,
+    };
     summary.push(
-      `${kind}: ARP gap p50 ${arpGap.p50} p99 ${arpGap.p99} ms, HTTP gap p50 ${httpGap.p50} p99 ${httpGap.p99} ms (lost max ARP ${lostArp}, HTTP ${lostHttp})`,
+      `${kind}: ARP gap p50 ${arpGap.p50} p99 ${arpGap.p99} ms, HTTP gap p50 ${httpGap.p50} p99 ${httpGap.p99} ms (lost max ARP ${lostArp}, HTTP ${lostHttp}; HTTP lost in all trials ${lostHttpTotal})`,
     );
   }
 } finally {

@@ -20,6 +20,8 @@ import { postEvent } from "../k8s/writes.js";
 import { AnnouncementWriter, type ServiceAnnouncement } from "../speaker/announcements.js";
 import { systemClock } from "../speaker/clock.js";
 import { ForwardingApplier } from "../speaker/forward/applier.js";
+import { HandoverForwarding } from "../speaker/forward/handover.js";
+import { nftExec } from "../speaker/forward/nft.js";
 import {
   type EndpointSliceObject,
   internalAddresses,
@@ -161,6 +163,13 @@ export const speaker: Command = async (argv, io) => {
   }
   log.info({ interfaces: links.map((l) => l.name), heartbeat: `${bind}:${p.heartbeatPort}` }, "links");
 
+  const handover = new HandoverForwarding({
+    exec: nftExec(),
+    clock: systemClock,
+    onError: (message) => log.warn({ err: message }, "handover table not applied; retrying"),
+  });
+  await handover.start();
+
   const membership = new Membership({ self });
   let l2: L2Speaker | undefined;
   const heartbeats = new Heartbeats({
@@ -184,7 +193,17 @@ export const speaker: Command = async (argv, io) => {
     heartbeats,
     links,
     isFirstAnnouncement: (address) => core?.isFirstAnnouncement(address) ?? true,
-    onChange: (change) => core?.ownershipChanged(change),
+    onChange: (change) => {
+      core?.ownershipChanged(change);
+      if (!change.owned) handover.released(change.address);
+      else if (change.from) {
+        log.info(
+          { address: change.address, from: change.from },
+          "connections of the previous owner go on through it",
+        );
+        handover.takenOver(change.address, change.from.address);
+      }
+    },
     onConflict: (address, mac) => core?.conflict(address, mac),
   });
   const layer2 = l2;
@@ -290,6 +309,7 @@ export const speaker: Command = async (argv, io) => {
       elections: Object.fromEntries(layer2.currentElections()),
       interfaces: links.map((l) => l.name),
       forwarding: applier.stats,
+      handover: handover.current(),
       announcementWrites: { ok: writer?.writes, failed: writer?.failures },
     }),
   });
@@ -313,6 +333,7 @@ export const speaker: Command = async (argv, io) => {
   c.leave(owned);
   await applier.settled();
   await applier.stop();
+  await handover.stop();
   writer.stop();
   layer2.stop();
   stop.abort();

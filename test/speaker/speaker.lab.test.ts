@@ -27,6 +27,7 @@ let api: HeraldLab["api"];
 let macs: Map<string, string>;
 let speakers: HeraldLab["speakers"];
 const NODES = ["node-1", "node-2", "node-3"];
+const KEEPALIVE = join(REPO, "dist", "test", "speaker", "http-keepalive.js");
 let vip = "";
 const ensureSpeaker = (node: string) => h.ensureSpeaker(node);
 const answeringNode = (address: string) => h.answeringNode(address);
@@ -133,6 +134,23 @@ test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the 
   await ensureSpeaker(first);
 }, 60_000);
 
+test("SIGTERM hands over without breaking a connection the leaving owner accepted", async () => {
+  const first = await answeringNode(vip);
+  const running = lab.exec("client", [process.execPath, KEEPALIVE, `http://${vip}/`, "40", "50"]);
+  await new Promise((r) => setTimeout(r, 500));
+  const exit = await speakers.get(first)?.stop(5000);
+  const { requests } = JSON.parse((await running).trim().split("\n").pop() ?? "{}") as {
+    requests: { ms: number; pod?: string; localPort?: number; error?: string }[];
+  };
+  expect(exit?.code).toBe(0);
+  expect(await answeringNode(vip)).not.toBe(first);
+  // Every request answered, all over the one connection opened before the handover.
+  expect(requests.filter((r) => r.error !== undefined)).toEqual([]);
+  expect(requests).toHaveLength(40);
+  expect(new Set(requests.map((r) => r.localPort)).size).toBe(1);
+  await ensureSpeaker(first);
+}, 60_000);
+
 test("externalTrafficPolicy Local: the node with the endpoint answers, keeps the client address, and follows the endpoint", async () => {
   await lab.createPod({ name: "solo-a", node: "node-2", labels: { app: "solo" } });
   const local = await h.loadBalancer("solo", { externalTrafficPolicy: "Local" });
@@ -170,7 +188,7 @@ test("API server stopped for 30 s: the address keeps answering ARP and HTTP", as
   // Writes resume: a change made now reaches the announcement.
   await patchService(api, "default", "web", { metadata: { labels: { touched: "yes" } } });
   expect(await owner("default", "web")).toBe(node);
-}, 90_000);
+}, 180_000);
 
 test("conflict probe: an address a LAN host already holds is reported, not stolen", async () => {
   await lab.exec("client", ["ip", "addr", "add", "192.0.2.205/24", "dev", "eth0"]);

@@ -37,6 +37,12 @@ export interface L2Link {
 export interface OwnershipChange {
   address: string;
   owned: boolean;
+  /**
+   * On takeover from a node that is still up (it handed over on SIGTERM, or it is live and the
+   * election moved the address away from it): that node and the address its speaker listens on.
+   * Its kernel still carries the connections it accepted; forwarding can send them there.
+   */
+  from?: { node: string; address: string };
 }
 
 export interface L2SpeakerOptions {
@@ -137,15 +143,16 @@ export class L2Speaker {
     const now = this.o.clock.now();
     const live = new Set(this.o.membership.liveNodes(now));
     if (this.leaving || !this.settled) live.delete(this.o.self);
+    const before = this.elections;
     this.elections = electOwner({ nodes: this.state.nodes, live, services: this.state.services });
-    const next = new Set<string>();
+    const next = new Map<string, string | undefined>();
     for (const s of this.state.services) {
       if (shouldAnnounce(this.o.self, this.elections.get(s.key)) === "")
-        for (const a of s.addresses) next.add(a);
+        for (const a of s.addresses) next.set(a, before.get(s.key)?.owner);
     }
     for (const address of [...this.wanted]) if (!next.has(address)) this.release(address);
-    for (const address of next) {
-      if (!this.wanted.has(address)) this.take(address);
+    for (const [address, previousOwner] of next) {
+      if (!this.wanted.has(address)) this.take(address, previousOwner);
       else this.announceOnLinks(address);
     }
     this.publish();
@@ -170,11 +177,19 @@ export class L2Speaker {
     return this.o.links.filter((l) => this.allowedOn(l, address)).map((l) => l.responder.interfaceName);
   }
 
-  private take(address: string): void {
+  private take(address: string, previousOwner: string | undefined): void {
     this.wanted.add(address);
     this.announcedOn.set(address, new Set());
-    if (!(this.o.isFirstAnnouncement?.(address) ?? false)) this.own(address);
+    if (!(this.o.isFirstAnnouncement?.(address) ?? false)) this.own(address, this.upNode(previousOwner));
     this.announceOnLinks(address);
+  }
+
+  /** A node other than this one that is still up by its heartbeats (live, or left on SIGTERM). */
+  private upNode(node: string | undefined): OwnershipChange["from"] {
+    if (node === undefined || node === this.o.self) return undefined;
+    const state = this.o.membership.stateOf(node);
+    const address = this.state.peers.get(node);
+    return address !== undefined && (state === "live" || state === "left") ? { node, address } : undefined;
   }
 
   /**
@@ -208,10 +223,10 @@ export class L2Speaker {
     }
   }
 
-  private own(address: string): void {
+  private own(address: string, from?: OwnershipChange["from"]): void {
     if (this.owned.has(address)) return;
     this.owned.add(address);
-    this.o.onChange?.({ address, owned: true });
+    this.o.onChange?.(from ? { address, owned: true, from } : { address, owned: true });
   }
 
   private release(address: string): void {

@@ -115,6 +115,11 @@ export class Membership {
     return next;
   }
 
+  /** What this node knows of `node`: live, dead, left, or undefined when never heard of (or forgotten). */
+  stateOf(node: string): PeerState | undefined {
+    return this.peers.get(node)?.state;
+  }
+
   snapshot(): Peer[] {
     return [...this.peers.values()].map((p) => ({ ...p })).sort((a, b) => a.node.localeCompare(b.node));
   }

@@ -1,11 +1,14 @@
 // The rendered table in a real kernel: a client talks to the address, the node's nftables
 // (and nothing else) carries the traffic to pods on the node or to another node.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { systemClock } from "../../../src/speaker/clock.js";
 import {
   type ApplierOptions,
   ForwardingApplier,
   type ForwardingEvent,
 } from "../../../src/speaker/forward/applier.js";
+import { HandoverForwarding } from "../../../src/speaker/forward/handover.js";
+import { nftExec } from "../../../src/speaker/forward/nft.js";
 import type { ForwardedService } from "../../../src/speaker/forward/state.js";
 import { service, state } from "./fixtures.js";
 import { Lab, type Reply } from "./netns.js";
@@ -160,6 +163,56 @@ describe("restart", () => {
     conn.close();
     expect(after).toBe(before);
   });
+});
+
+describe("handover", () => {
+  // The other namespace plays the new owner: the client's route to the address moves to it, as
+  // a gratuitous ARP or unsolicited NA would move the client's neighbour entry.
+  const families = [
+    { family: "IPv4", vip: () => lab.vip, node: "192.0.2.11", other: "192.0.2.12", client: "192.0.2.100" },
+    {
+      family: "IPv6",
+      vip: () => lab.vip6,
+      node: "2001:db8::11",
+      other: "2001:db8::12",
+      client: "2001:db8::100",
+    },
+  ];
+  const moveAddressTo = (vip: string, via: string) =>
+    lab.in(lab.client, "ip", "route", "replace", vip, "via", via);
+
+  test.each(families)(
+    "$family: after the address moves, a connection the previous owner accepted goes on through it; new ones stay",
+    async ({ vip, node, other, client }) => {
+      await apply(web({ addresses: [lab.vip, lab.vip6], localEndpoints: ["198.51.100.5", "2001:db8:2::5"] }));
+      const answer = JSON.stringify({ reply: `pod-a ${client}` });
+      const conn = await lab.hold(80, vip());
+      expect(await conn.ask()).toBe(answer);
+      moveAddressTo(vip(), other);
+      const handover = new HandoverForwarding({
+        exec: nftExec(["ip", "netns", "exec", lab.other, "nft"]),
+        clock: systemClock,
+      });
+      try {
+        await handover.start();
+        handover.takenOver(vip(), node);
+        await handover.settled();
+        expect(await conn.ask()).toBe(answer);
+        // A new connection (SYN) is the new owner's, which forwards nothing here: no answer.
+        expect(replies(lab.request("tcp", 80, 1, undefined, vip()))).toEqual(["TIMEOUT"]);
+        // Without the handover table the established connection has nowhere to go.
+        handover.released(vip());
+        await handover.settled();
+        expect(await conn.ask()).toBe(JSON.stringify({ error: "TIMEOUT" }));
+      } finally {
+        conn.close();
+        moveAddressTo(vip(), node);
+        await handover.stop();
+      }
+      const left = await nftExec(["ip", "netns", "exec", lab.other, "nft"])(["list", "ruleset"]);
+      expect(left.stdout.trim()).toBe("");
+    },
+  );
 });
 
 test("drift: a deleted table and a flushed table are both put back within seconds", async () => {

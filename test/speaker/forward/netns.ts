@@ -63,6 +63,15 @@ export class Lab {
     for (const ns of [this.node, this.client, this.other, ...this.pods]) run("ip", "netns", "add", ns);
     const n = this.node;
     this.in(n, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1");
+    // The bridge is the LAN: frames between other hosts pass it without the node's netfilter
+    // seeing them (br_netfilter would otherwise hand bridged traffic to the node's hooks).
+    this.in(
+      n,
+      "sysctl",
+      "-qw",
+      "net.bridge.bridge-nf-call-iptables=0",
+      "net.bridge.bridge-nf-call-ip6tables=0",
+    );
     this.in(n, "ip", "link", "add", "br0", "type", "bridge");
     this.in(n, "ip", "addr", "add", "192.0.2.11/24", "dev", "br0");
     this.in(n, "ip", "addr", "add", "2001:db8::11/64", "dev", "br0", "nodad");
@@ -132,19 +141,10 @@ export class Lab {
   }
 
   /** A long-lived TCP connection from the client: `ask()` sends a line and returns the reply. */
-  async hold(port: number): Promise<{ ask: () => Promise<string>; close: () => void }> {
+  async hold(port: number, host = this.vip): Promise<{ ask: () => Promise<string>; close: () => void }> {
     const child = spawn(
       "ip",
-      [
-        "netns",
-        "exec",
-        this.client,
-        process.execPath,
-        `${here}echo-client.mjs`,
-        "hold",
-        this.vip,
-        String(port),
-      ],
+      ["netns", "exec", this.client, process.execPath, `${here}echo-client.mjs`, "hold", host, String(port)],
       { stdio: ["pipe", "pipe", "inherit"] },
     );
     this.children.push(child);

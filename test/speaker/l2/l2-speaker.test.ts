@@ -1,7 +1,7 @@
 import { Announcer } from "../../../src/speaker/l2/announcer.js";
 import { decodeArp, encodeArp } from "../../../src/speaker/l2/arp.js";
 import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
-import { L2Speaker } from "../../../src/speaker/l2/l2-speaker.js";
+import { L2Speaker, type OwnershipChange } from "../../../src/speaker/l2/l2-speaker.js";
 import { Membership } from "../../../src/speaker/l2/membership.js";
 import { Responder } from "../../../src/speaker/l2/responder.js";
 import { FakeClock, FakeNetwork, FakeSocket } from "./fakes.js";
@@ -27,6 +27,7 @@ function node(self: string, mac: string, net: FakeNetwork, clock: FakeClock, fir
   const announcer = new Announcer(socket, clock);
   const responder = new Responder(socket, (c) => announcer.observe(c));
   const conflicts: string[] = [];
+  const changes: OwnershipChange[] = [];
   let speaker: L2Speaker | undefined;
   const heartbeats = new Heartbeats({
     self,
@@ -45,6 +46,7 @@ function node(self: string, mac: string, net: FakeNetwork, clock: FakeClock, fir
     links: [{ responder, announcer }],
     isFirstAnnouncement: () => firstAnnouncement,
     onConflict: (address, m) => conflicts.push(`${address} ${m}`),
+    onChange: (c) => changes.push(c),
   });
   speaker.setState({ nodes, services: [service], peers });
   speaker.start();
@@ -57,7 +59,7 @@ function node(self: string, mac: string, net: FakeNetwork, clock: FakeClock, fir
       return d.ok && d.value.operation === "reply";
     });
   };
-  return { speaker, socket, answers, conflicts };
+  return { speaker, socket, answers, conflicts, changes, name: self };
 }
 
 function pair(firstAnnouncement = false) {
@@ -103,6 +105,34 @@ test("on SIGTERM the successor answers before the leaving owner stops: no gap", 
   await left;
   expect(owner.answers()).toBe(false);
   expect(other.answers()).toBe(true);
+});
+
+test("a takeover names the previous owner only when it is still up: handed over or live, not dead", async () => {
+  const graceful = pair();
+  const left = graceful.owner.speaker.leave();
+  expect(graceful.other.changes.at(-1)).toEqual({
+    address: "192.0.2.10",
+    owned: true,
+    from: { node: graceful.owner.name, address: graceful.ownerIp },
+  });
+  graceful.clock.advance(500);
+  await left;
+  expect(graceful.owner.changes.at(-1)).toEqual({ address: "192.0.2.10", owned: false });
+
+  const crash = pair();
+  crash.net.cut.add(crash.ownerIp);
+  crash.clock.advance(400);
+  expect(crash.other.changes.at(-1)).toEqual({ address: "192.0.2.10", owned: true });
+
+  // The preferred node returns while the interim owner is live: the move back names it.
+  crash.net.cut.delete(crash.ownerIp);
+  crash.clock.advance(1100);
+  const otherIp = crash.ownerIp === "192.0.2.11" ? "192.0.2.12" : "192.0.2.11";
+  expect(crash.owner.changes.at(-1)).toEqual({
+    address: "192.0.2.10",
+    owned: true,
+    from: { node: crash.other.name, address: otherIp },
+  });
 });
 
 test("the owner comes back: the address moves back once and stays", () => {
