@@ -155,7 +155,11 @@ export const speaker: Command = async (argv, io) => {
         isSpeakerMac: (mac) => core?.isSpeakerMac(mac) ?? false,
         onConflict: (ip, mac) => core?.conflict(ip, mac),
       });
-      const responder = new Responder(socket, (claim) => announcer.observe(claim));
+      const responder = new Responder(socket, (claim) => {
+        announcer.observe(claim);
+        const node = claim.kind === "claim" ? core?.nodeOfMac(claim.mac) : undefined;
+        if (node !== undefined) l2?.peerClaimed(claim.ip, node);
+      });
       links.push({ name, mac: macToString(socket.mac), responder, announcer });
     } catch (e) {
       log.warn({ interface: name, err: String(e) }, "cannot open a packet socket; not announcing on it");

@@ -61,7 +61,8 @@ export interface SpeakerInputs {
   /** Node name -> InternalIPs, IPv4 first. */
   nodeAddresses: ReadonlyMap<string, readonly string[]>;
   /** MACs the speakers publish in their Leases: their claims are takeovers, not conflicts. */
-  speakerMacs: ReadonlySet<string>;
+  /** MAC (lower case) -> node, of every speaker's links, from the speakers' Leases. */
+  speakerMacs: ReadonlyMap<string, string>;
   /** Objects that could not be read, with the reason (for logs). */
   problems: string[];
 }
@@ -218,7 +219,7 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
   }
 
   const peers = new Map<string, string>();
-  const speakerMacs = new Set<string>();
+  const speakerMacs = new Map<string, string>();
   for (const n of nodes) {
     const first = nodeAddresses.get(n.name)?.[0];
     if (first) peers.set(n.name, first);
@@ -230,7 +231,7 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
     const address = lease.metadata?.annotations?.[HEARTBEAT_ADDRESS_ANNOTATION];
     if (address && canonical(address)) peers.set(node, canonical(address) as string);
     const macs = lease.metadata?.annotations?.[SPEAKER_MACS_ANNOTATION] ?? "";
-    for (const mac of macs.split(",")) if (mac.trim()) speakerMacs.add(mac.trim().toLowerCase());
+    for (const mac of macs.split(",")) if (mac.trim()) speakerMacs.set(mac.trim().toLowerCase(), node);
   }
   return {
     cluster: { nodes, services, peers, interfaces },

@@ -58,6 +58,11 @@ export class Speaker {
     return this.inputs?.speakerMacs.has(mac.toLowerCase()) ?? false;
   }
 
+  /** The node whose speaker uses this MAC, if any. */
+  nodeOfMac(mac: string): string | undefined {
+    return this.inputs?.speakerMacs.get(mac.toLowerCase());
+  }
+
   /** No speaker has announced this address yet (no ServiceAnnouncement holds it): probe first. */
   isFirstAnnouncement(address: string): boolean {
     for (const [key, h] of this.inputs?.services ?? []) {

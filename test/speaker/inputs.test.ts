@@ -210,7 +210,7 @@ test("peers: heartbeat address from the speaker Lease, else the node's first IPv
     n2: "192.0.2.112",
     n3: "192.0.2.13",
   });
-  expect([...inputs.speakerMacs]).toEqual(["aa:bb:cc:00:00:02"]);
+  expect([...inputs.speakerMacs.keys()]).toEqual(["aa:bb:cc:00:00:02"]);
 });
 
 test.each([

@@ -114,6 +114,33 @@ test("cut link of the owner: another node answers within seconds; the cable back
   });
 }, 60_000);
 
+test("heartbeats blocked while the LAN works: the address settles on one node, the preferred one", async () => {
+  const first = await answeringNode(vip);
+  // A firewall on the owner that drops the speakers' heartbeat port, both ways: each side soon
+  // believes the other dead, but their claims for the address still cross the LAN. Without the
+  // claims settling it, two nodes would answer for as long as the heartbeats stay lost.
+  const table =
+    "table inet heraldtest { chain in { type filter hook input priority 0; udp dport 7946 drop; }; chain out { type filter hook output priority 0; udp dport 7946 drop; }; }";
+  await lab.exec(first, ["nft", table]);
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    await eventually(
+      "one MAC answering, the preferred node's",
+      async () => {
+        const replies = await arpReplies(lab, vip, 20, 50);
+        return replies.length >= 18 && new Set(replies).size === 1 && replies[0] === macs.get(first);
+      },
+      20_000,
+    );
+  } finally {
+    await lab.exec(first, ["nft", "delete table inet heraldtest"]);
+  }
+  await eventually("still a single owner with heartbeats back", async () => {
+    const replies = await arpReplies(lab, vip, 20);
+    return replies.length >= 18 && new Set(replies).size === 1;
+  });
+}, 60_000);
+
 test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the speaker exits cleanly", async () => {
   const first = await answeringNode(vip);
   const probing = arpRun(lab, vip, 200, 10);

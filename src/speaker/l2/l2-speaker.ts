@@ -64,6 +64,8 @@ export interface L2SpeakerOptions {
   settleMs?: number;
   onChange?: (change: OwnershipChange) => void;
   onConflict?: (address: string, mac: string) => void;
+  /** How long a peer seen claiming an address counts as alive without heartbeats (default 3000 ms). */
+  claimEvidenceMs?: number;
 }
 
 export class L2Speaker {
@@ -79,6 +81,15 @@ export class L2Speaker {
   private settled = false;
   /** leave() was called: never become available again. */
   private departing = false;
+  /**
+   * Peers seen claiming an address this node owns, and until when that counts as proof they are
+   * alive. Heartbeats can be lost while layer 2 works (a firewall on the heartbeat port): both
+   * sides then believe the other dead and answer for the same address. The claims on the wire
+   * settle it: the node the election prefers, counting the claimant alive, keeps the address.
+   */
+  private readonly claimants = new Map<string, number>();
+  /** Owned address -> peers contending for it while their heartbeats are missing. */
+  private readonly contested = new Map<string, Set<string>>();
 
   constructor(private readonly o: L2SpeakerOptions) {}
 
@@ -104,6 +115,43 @@ export class L2Speaker {
   /** Liveness changed (Heartbeats' onChange). */
   membershipChanged(): void {
     this.reconcile();
+  }
+
+  /**
+   * Another node's speaker claimed a Service address on the wire (a gratuitous ARP, an ARP
+   * reply, a neighbour advertisement): proof that it is alive, whatever its heartbeats say. Its
+   * node's kernel never claims a Service address, so only speakers' claims count, and not those
+   * of a speaker that said it is leaving (it answers on through its handover). Counting that
+   * node alive, elect again: if it is preferred, this node withdraws; if this node still owns the
+   * address, it announces again, and every second while the claimant's heartbeats stay missing,
+   * so that the claimant in turn sees this node alive and withdraws.
+   */
+  peerClaimed(address: string, node: string): void {
+    if (node === this.o.self || !this.state.services.some((s) => s.addresses.includes(address))) return;
+    if (this.o.membership.snapshot().some((p) => p.node === node && p.state === "left")) return;
+    const ms = this.o.claimEvidenceMs ?? 3000;
+    this.claimants.set(node, this.o.clock.now() + ms);
+    this.o.clock.setTimeout(() => this.reconcile(), ms + 1);
+    this.reconcile();
+    if (!this.owned.has(address)) return;
+    const contenders = this.contested.get(address) ?? new Set<string>();
+    const first = contenders.size === 0;
+    contenders.add(node);
+    this.contested.set(address, contenders);
+    if (first) this.reassert(address);
+  }
+
+  private reassert(address: string): void {
+    const contenders = this.contested.get(address);
+    const live = new Set(this.o.membership.liveNodes(this.o.clock.now()));
+    for (const n of [...(contenders ?? [])]) if (live.has(n)) contenders?.delete(n);
+    if (!this.owned.has(address) || !contenders || contenders.size === 0) {
+      this.contested.delete(address);
+      return;
+    }
+    for (const link of this.o.links)
+      if (this.allowedOn(link, address)) void link.announcer.announce(address, { probe: false });
+    this.o.clock.setTimeout(() => this.reassert(address), 1000);
   }
 
   /** Elections as last computed, by Service key (for status and debugging). */
@@ -142,6 +190,14 @@ export class L2Speaker {
   private reconcile(): void {
     const now = this.o.clock.now();
     const live = new Set(this.o.membership.liveNodes(now));
+    if (this.claimants.size > 0) {
+      // A node that said it is leaving is not brought back by the claims of its handover.
+      const left = new Set(this.o.membership.snapshot().flatMap((p) => (p.state === "left" ? [p.node] : [])));
+      for (const [node, until] of this.claimants) {
+        if (until > now && !left.has(node)) live.add(node);
+        else this.claimants.delete(node);
+      }
+    }
     if (this.leaving || !this.settled) live.delete(this.o.self);
     const before = this.elections;
     this.elections = electOwner({ nodes: this.state.nodes, live, services: this.state.services });

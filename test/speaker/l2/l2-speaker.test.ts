@@ -12,6 +12,10 @@ const peers = new Map([
   ["a", "192.0.2.11"],
   ["b", "192.0.2.12"],
 ]);
+const SPEAKER_MACS = new Map([
+  ["02:00:00:00:00:0a", "a"],
+  ["02:00:00:00:00:0b", "b"],
+]);
 const nodes = ["a", "b"].map((name) => ({ name, labels: {}, ready: true, networkUnavailable: false }));
 const service = {
   key: "ns/web",
@@ -25,10 +29,15 @@ function node(self: string, mac: string, net: FakeNetwork, clock: FakeClock, fir
   const socket = new FakeSocket(mac);
   const membership = new Membership({ self });
   const announcer = new Announcer(socket, clock);
-  const responder = new Responder(socket, (c) => announcer.observe(c));
   const conflicts: string[] = [];
   const changes: OwnershipChange[] = [];
   let speaker: L2Speaker | undefined;
+  const responder = new Responder(socket, (c) => {
+    announcer.observe(c);
+    // As the speaker command does: a claim from another speaker's MAC (known from its Lease).
+    const from = SPEAKER_MACS.get(c.mac);
+    if (c.kind === "claim" && from !== undefined) speaker?.peerClaimed(c.ip, from);
+  });
   const heartbeats = new Heartbeats({
     self,
     key,
@@ -224,4 +233,54 @@ test("an address first allowed on no interface is probed and answered once its a
   await new Promise((resolve) => setImmediate(resolve));
   expect(a.answers()).toBe(true);
   expect(a.speaker.interfacesOf("192.0.2.10")).toEqual(["eth0"]);
+});
+
+test("heartbeats lost while layer 2 works: the claims on the wire leave exactly one node answering", () => {
+  const { net, clock, owner, other } = pair();
+  // Frames each speaker sends reach the other's socket, as on a shared LAN.
+  const delivered = new Map([
+    [owner.socket, 0],
+    [other.socket, 0],
+  ]);
+  const pump = () => {
+    for (const [from, to] of [
+      [owner.socket, other.socket],
+      [other.socket, owner.socket],
+    ] as const) {
+      const frames = from.sent.slice(delivered.get(from));
+      delivered.set(from, from.sent.length);
+      for (const f of frames) to.receive(f);
+    }
+  };
+  const run = (ms: number) => {
+    for (let t = 0; t < ms; t += 50) {
+      clock.advance(50);
+      pump();
+    }
+  };
+  pump();
+  net.cut.add("192.0.2.11");
+  net.cut.add("192.0.2.12");
+  // Each soon believes the other dead; the other takes over and says so on the wire.
+  run(1_000);
+  run(5_000);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
+  // ... and it stays that way while the heartbeats stay lost (no flapping as evidence lapses).
+  for (let i = 0; i < 6; i++) {
+    run(5_000);
+    expect([owner.answers(), other.answers()]).toEqual([true, false]);
+  }
+  net.cut.clear();
+  run(5_000);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
+});
+
+test("a claim seen just before the owner leaves does not keep it alive through its handover", () => {
+  const { clock, owner, other, ownerIp } = pair();
+  // The owner's gratuitous ARP reached the other node a moment ago: evidence that it is alive.
+  other.speaker.peerClaimed("192.0.2.10", ownerIp === "192.0.2.11" ? "a" : "b");
+  void owner.speaker.leave();
+  clock.advance(600);
+  expect(other.answers()).toBe(true);
+  expect(owner.answers()).toBe(false);
 });
