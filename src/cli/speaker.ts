@@ -145,10 +145,10 @@ export const speaker: Command = async (argv, io) => {
   });
   await audit.start();
 
-  const interfaces = announceableLinks(await listLinks());
-  const links: (L2Link & { name: string; mac: string })[] = [];
+  type Link = L2Link & { name: string; mac: string };
   let core: Speaker | undefined;
-  for (const name of interfaces) {
+  const unopenable = new Set<string>();
+  const openLink = (name: string): Link | undefined => {
     try {
       const socket = openPacketSocket(name);
       const announcer = new Announcer(socket, systemClock, {
@@ -160,12 +160,35 @@ export const speaker: Command = async (argv, io) => {
         const node = claim.kind === "claim" ? core?.nodeOfMac(claim.mac) : undefined;
         if (node !== undefined) l2?.peerClaimed(claim.ip, node);
       });
-      links.push({ name, mac: macToString(socket.mac), responder, announcer });
+      unopenable.delete(name);
+      return { name, mac: macToString(socket.mac), responder, announcer };
     } catch (e) {
-      log.warn({ interface: name, err: String(e) }, "cannot open a packet socket; not announcing on it");
+      // Tried again at every refresh; said once.
+      if (!unopenable.has(name))
+        log.warn({ interface: name, err: String(e) }, "cannot open a packet socket; not announcing on it");
+      unopenable.add(name);
+      return undefined;
     }
-  }
+  };
+  // Kept in place (metrics, state and the Lease read it); refreshLinks() follows the node's links.
+  const links: Link[] = announceableLinks(await listLinks()).flatMap((name) => openLink(name) ?? []);
   log.info({ interfaces: links.map((l) => l.name), heartbeat: `${bind}:${p.heartbeatPort}` }, "links");
+  /** A link that appears is answered and announced on; one that vanishes is let go. */
+  const refreshLinks = async (): Promise<void> => {
+    let names: string[];
+    try {
+      names = announceableLinks(await listLinks());
+    } catch (e) {
+      log.warn({ err: String(e) }, "cannot list the node's links");
+      return;
+    }
+    const gone = links.filter((l) => !names.includes(l.name));
+    const added = names.filter((n) => !links.some((l) => l.name === n)).flatMap((n) => openLink(n) ?? []);
+    if (gone.length === 0 && added.length === 0) return;
+    links.splice(0, links.length, ...links.filter((l) => !gone.includes(l)), ...added);
+    log.info({ added: added.map((l) => l.name), removed: gone.map((l) => l.name) }, "links changed");
+    l2?.setLinks(links);
+  };
 
   const handover = new HandoverForwarding({
     exec: nftExec(),
@@ -200,13 +223,11 @@ export const speaker: Command = async (argv, io) => {
     onChange: (change) => {
       core?.ownershipChanged(change);
       if (!change.owned) handover.released(change.address);
-      else if (change.from) {
-        log.info(
-          { address: change.address, from: change.from },
-          "connections of the previous owner go on through it",
-        );
-        handover.takenOver(change.address, change.from.address);
-      }
+    },
+    prepareTakeover: (address, from) => {
+      log.info({ address, from }, "connections of the previous owner go on through it");
+      handover.takenOver(address, from.address);
+      return handover.settled();
     },
     onConflict: (address, mac) => core?.conflict(address, mac),
   });
@@ -293,7 +314,7 @@ export const speaker: Command = async (argv, io) => {
     namespace,
     node: self,
     heartbeatAddress: bind,
-    macs: links.map((l) => l.mac),
+    macs: () => links.map((l) => l.mac),
     now: Date.now,
     sleep,
     log,
@@ -325,6 +346,7 @@ export const speaker: Command = async (argv, io) => {
   c.clusterChanged();
   layer2.start();
   applier.start();
+  const linkTimer = setInterval(() => void refreshLinks(), LINK_REFRESH_MS);
   log.info({ port: p.httpPort, endpointSlices: sliceVersion }, "speaker started");
 
   await new Promise<void>((resolve) => {
@@ -332,6 +354,7 @@ export const speaker: Command = async (argv, io) => {
     process.once("SIGINT", () => resolve());
   });
   log.info("shutting down: handing over");
+  clearInterval(linkTimer);
   const owned = layer2.ownedAddresses();
   await layer2.leave();
   c.leave(owned);
@@ -346,6 +369,9 @@ export const speaker: Command = async (argv, io) => {
   await audit.stop();
   return 0;
 };
+
+/** How often the speaker looks for links that appeared or vanished. */
+const LINK_REFRESH_MS = 5000;
 
 /** Runs fn once, `ms` after the first of a burst of calls. */
 function coalesce(fn: () => void, ms: number): () => void {

@@ -10,7 +10,8 @@ export interface NodeLeaseOptions {
   namespace: string;
   node: string;
   heartbeatAddress: string;
-  macs: readonly string[];
+  /** The MACs of the links the speaker answers on now (links come and go). */
+  macs: () => readonly string[];
   durationSeconds?: number;
   renewEveryMs?: number;
   now: () => number;
@@ -59,7 +60,7 @@ export class NodeLease {
     const now = microTime(this.o.now());
     const annotations = {
       [HEARTBEAT_ADDRESS_ANNOTATION]: this.o.heartbeatAddress,
-      [SPEAKER_MACS_ANNOTATION]: this.o.macs.join(","),
+      [SPEAKER_MACS_ANNOTATION]: this.o.macs().join(","),
     };
     const spec = {
       holderIdentity: this.o.node,

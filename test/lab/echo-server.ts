@@ -37,7 +37,9 @@ const http = createServer((req, res) => {
     clientPort: req.socket.remotePort,
     path: req.url,
   });
-  res.writeHead(200, { "content-type": "application/json", connection: "close" });
+  // One request per connection, unless the client asks to keep it (a test holding a connection).
+  const keep = req.headers.connection?.toLowerCase() === "keep-alive";
+  res.writeHead(200, { "content-type": "application/json", connection: keep ? "keep-alive" : "close" });
   res.end(`${body}\n`);
 });
 

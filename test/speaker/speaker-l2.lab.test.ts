@@ -120,3 +120,36 @@ test("interfaces: a pool restricted to no existing interface is not answered, th
   const node = await h.answeringNode("192.0.2.232");
   expect(new Set(await arpReplies(lab, "192.0.2.232", 20, 20))).toEqual(new Set([h.macs.get(node)]));
 }, 60_000);
+
+test("a link that appears on the owner is announced on at once (the client's entry moves to it); one that goes is let go", async () => {
+  await applyPool(h.api, "links", { addresses: ["192.0.2.234-192.0.2.235"], autoAssign: false });
+  await advertisement("links", ["links"]);
+  const address = "192.0.2.234";
+  await serviceWithAddress("links", address);
+  const node = await h.answeringNode(address);
+  await lab.tryExec("client", ["ping", "-c", "1", "-W", "1", address]);
+  const entry = async () =>
+    /lladdr ([0-9a-f:]+)/.exec(
+      await lab.exec("client", ["ip", "neigh", "show", address, "dev", "eth0"]),
+    )?.[1];
+  expect(await entry()).toBe(h.macs.get(node));
+
+  // A second link on the owner's LAN (macvlan on eth0), as a bond or VLAN brought up later would be.
+  await lab.exec(node, ["ip", "link", "add", "eth1", "link", "eth0", "type", "macvlan", "mode", "bridge"]);
+  try {
+    await lab.exec(node, ["ip", "link", "set", "eth1", "up"]);
+    const mac = (await lab.exec(node, ["cat", "/sys/class/net/eth1/address"])).trim().toLowerCase();
+    // The client sends nothing meanwhile: only a gratuitous ARP from the new link moves its entry.
+    await eventually("the client's entry names the new link", async () => (await entry()) === mac, 15_000);
+    expect((await speakerState(lab, node)).interfaces).toContain("eth1");
+    expect(new Set(await arpReplies(lab, address, 10, 20))).toEqual(new Set([h.macs.get(node), mac]));
+  } finally {
+    await lab.exec(node, ["ip", "link", "del", "eth1"]);
+  }
+  await eventually(
+    "the speaker lets the link go",
+    async () => !((await speakerState(lab, node)).interfaces as string[]).includes("eth1"),
+    15_000,
+  );
+  expect(new Set(await arpReplies(lab, address, 10, 20))).toEqual(new Set([h.macs.get(node)]));
+}, 60_000);

@@ -50,7 +50,7 @@ export interface L2SpeakerOptions {
   clock: Clock;
   membership: Membership;
   heartbeats: Heartbeats;
-  /** One per interface this node may announce on. */
+  /** One per interface this node may announce on (setLinks changes them). */
   links: readonly L2Link[];
   /** True when no speaker has announced this address before: probe it first (RFC 5227). */
   isFirstAnnouncement?: (address: string) => boolean;
@@ -64,9 +64,18 @@ export interface L2SpeakerOptions {
   settleMs?: number;
   onChange?: (change: OwnershipChange) => void;
   onConflict?: (address: string, mac: string) => void;
+  /**
+   * Called when this node takes an address over from a node that is still up, before the
+   * gratuitous announcement that moves the clients; the announcement waits for it (at most
+   * PREPARE_LIMIT_MS). Forwarding uses it to pass on the previous owner's connections.
+   */
+  prepareTakeover?: (address: string, from: { node: string; address: string }) => Promise<void>;
   /** How long a peer seen claiming an address counts as alive without heartbeats (default 3000 ms). */
   claimEvidenceMs?: number;
 }
+
+/** The longest a takeover's gratuitous announcement waits for prepareTakeover. */
+export const PREPARE_LIMIT_MS = 250;
 
 export class L2Speaker {
   private state: ClusterState = { nodes: [], services: [], peers: new Map() };
@@ -90,11 +99,19 @@ export class L2Speaker {
   private readonly claimants = new Map<string, number>();
   /** Owned address -> peers contending for it while their heartbeats are missing. */
   private readonly contested = new Map<string, Set<string>>();
+  /** Addresses taken over whose announcement waits for prepareTakeover (value: that take). */
+  private readonly preparing = new Map<string, object>();
 
-  constructor(private readonly o: L2SpeakerOptions) {}
+  private links: readonly L2Link[];
+  private started = false;
+
+  constructor(private readonly o: L2SpeakerOptions) {
+    this.links = [...o.links];
+  }
 
   start(): void {
-    for (const link of this.o.links) link.responder.start();
+    this.started = true;
+    for (const link of this.links) link.responder.start();
     this.o.heartbeats.setAvailable(false);
     this.o.heartbeats.start();
     this.o.clock.setTimeout(() => {
@@ -149,7 +166,7 @@ export class L2Speaker {
       this.contested.delete(address);
       return;
     }
-    for (const link of this.o.links)
+    for (const link of this.links)
       if (this.allowedOn(link, address)) void link.announcer.announce(address, { probe: false });
     this.o.clock.setTimeout(() => this.reassert(address), 1000);
   }
@@ -179,8 +196,27 @@ export class L2Speaker {
     });
   }
 
+  /**
+   * The node's interfaces changed: links that are gone stop answering and announcing, new ones
+   * start answering, and every address this node owns is announced on them at once (a link
+   * that comes up later must not wait for the next takeover to be known on its segment).
+   */
+  setLinks(links: readonly L2Link[]): void {
+    const gone = this.links.filter((l) => !links.includes(l));
+    const added = links.filter((l) => !this.links.includes(l));
+    for (const link of gone) {
+      link.announcer.stop();
+      link.responder.stop();
+      for (const done of this.announcedOn.values()) done.delete(link);
+    }
+    this.links = [...links];
+    if (this.started) for (const link of added) link.responder.start();
+    for (const address of this.wanted) this.announceOnLinks(address);
+    this.publish();
+  }
+
   stop(): void {
-    for (const link of this.o.links) {
+    for (const link of this.links) {
       link.announcer.stop();
       link.responder.stop();
     }
@@ -218,8 +254,7 @@ export class L2Speaker {
   /** Answer for what is owned and not still being probed or found in conflict. */
   private publish(): void {
     const addresses = [...this.owned];
-    for (const link of this.o.links)
-      link.responder.setOwned(addresses.filter((a) => this.allowedOn(link, a)));
+    for (const link of this.links) link.responder.setOwned(addresses.filter((a) => this.allowedOn(link, a)));
     this.o.heartbeats.setOwned(addresses);
   }
 
@@ -230,13 +265,34 @@ export class L2Speaker {
   /** Interfaces an owned address is answered on, for status. */
   interfacesOf(address: string): string[] {
     if (!this.owned.has(address)) return [];
-    return this.o.links.filter((l) => this.allowedOn(l, address)).map((l) => l.responder.interfaceName);
+    return this.links.filter((l) => this.allowedOn(l, address)).map((l) => l.responder.interfaceName);
   }
 
   private take(address: string, previousOwner: string | undefined): void {
     this.wanted.add(address);
+    const first = this.o.isFirstAnnouncement?.(address) ?? false;
+    const from = first ? undefined : this.upNode(previousOwner);
+    if (!first) this.own(address, from);
+    const preparing = from && this.o.prepareTakeover?.(address, from);
+    if (!preparing) {
+      this.startAnnouncing(address);
+      return;
+    }
+    // Clients with the address cached move on the gratuitous announcement: first let forwarding
+    // carry the previous owner's connections on. Bounded, so that a stuck preparation never
+    // keeps the address unannounced; requests are answered meanwhile.
+    const token = {};
+    this.preparing.set(address, token);
+    const limit = new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, PREPARE_LIMIT_MS));
+    void Promise.race([preparing.catch(() => {}), limit]).then(() => {
+      if (this.preparing.get(address) !== token) return;
+      this.preparing.delete(address);
+      if (this.wanted.has(address)) this.startAnnouncing(address);
+    });
+  }
+
+  private startAnnouncing(address: string): void {
     this.announcedOn.set(address, new Set());
-    if (!(this.o.isFirstAnnouncement?.(address) ?? false)) this.own(address, this.upNode(previousOwner));
     this.announceOnLinks(address);
   }
 
@@ -261,7 +317,7 @@ export class L2Speaker {
         done.delete(link);
         link.announcer.withdraw(address);
       }
-    const fresh = this.o.links.filter((l) => !done.has(l) && this.allowedOn(l, address));
+    const fresh = this.links.filter((l) => !done.has(l) && this.allowedOn(l, address));
     if (fresh.length === 0) return;
     const probe = !this.owned.has(address);
     for (const link of fresh) {
@@ -287,8 +343,9 @@ export class L2Speaker {
 
   private release(address: string): void {
     this.wanted.delete(address);
+    this.preparing.delete(address);
     this.announcedOn.delete(address);
     if (this.owned.delete(address)) this.o.onChange?.({ address, owned: false });
-    for (const link of this.o.links) link.announcer.withdraw(address);
+    for (const link of this.links) link.announcer.withdraw(address);
   }
 }

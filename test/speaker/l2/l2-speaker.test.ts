@@ -1,7 +1,12 @@
 import { Announcer } from "../../../src/speaker/l2/announcer.js";
 import { decodeArp, encodeArp } from "../../../src/speaker/l2/arp.js";
 import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
-import { L2Speaker, type OwnershipChange } from "../../../src/speaker/l2/l2-speaker.js";
+import {
+  L2Speaker,
+  type L2SpeakerOptions,
+  type OwnershipChange,
+  PREPARE_LIMIT_MS,
+} from "../../../src/speaker/l2/l2-speaker.js";
 import { Membership } from "../../../src/speaker/l2/membership.js";
 import { Responder } from "../../../src/speaker/l2/responder.js";
 import { FakeClock, FakeNetwork, FakeSocket } from "./fakes.js";
@@ -25,7 +30,33 @@ const service = {
   endpointNodes: [],
 };
 
-function node(self: string, mac: string, net: FakeNetwork, clock: FakeClock, firstAnnouncement = false) {
+function newLink(socket: FakeSocket, clock: FakeClock) {
+  const announcer = new Announcer(socket, clock);
+  const responder = new Responder(socket, (c) => announcer.observe(c));
+  return { announcer, responder };
+}
+
+/** Does the speaker behind this socket answer an ARP request for the address right now? */
+function answersOn(socket: FakeSocket): boolean {
+  const before = socket.sent.length;
+  socket.receive(encodeArp(whoHas("192.0.2.10")));
+  return socket.sent.slice(before).some((f) => {
+    const d = decodeArp(f);
+    return d.ok && d.value.operation === "reply";
+  });
+}
+
+const gratuitous = (frames: Uint8Array[]) =>
+  frames.map((f) => decodeArp(f)).filter((d) => d.ok && d.value.senderIp === d.value.targetIp);
+
+function node(
+  self: string,
+  mac: string,
+  net: FakeNetwork,
+  clock: FakeClock,
+  firstAnnouncement = false,
+  extra: Partial<L2SpeakerOptions> = {},
+) {
   const socket = new FakeSocket(mac);
   const membership = new Membership({ self });
   const announcer = new Announcer(socket, clock);
@@ -56,26 +87,26 @@ function node(self: string, mac: string, net: FakeNetwork, clock: FakeClock, fir
     isFirstAnnouncement: () => firstAnnouncement,
     onConflict: (address, m) => conflicts.push(`${address} ${m}`),
     onChange: (c) => changes.push(c),
+    ...extra,
   });
   speaker.setState({ nodes, services: [service], peers });
   speaker.start();
-  /** Does this node answer an ARP request for the address right now? */
-  const answers = () => {
-    const before = socket.sent.length;
-    socket.receive(encodeArp(whoHas("192.0.2.10")));
-    return socket.sent.slice(before).some((f) => {
-      const d = decodeArp(f);
-      return d.ok && d.value.operation === "reply";
-    });
+  return {
+    speaker,
+    socket,
+    link: { announcer, responder },
+    answers: () => answersOn(socket),
+    conflicts,
+    changes,
+    name: self,
   };
-  return { speaker, socket, answers, conflicts, changes, name: self };
 }
 
-function pair(firstAnnouncement = false) {
+function pair(firstAnnouncement = false, extra: Partial<L2SpeakerOptions> = {}) {
   const net = new FakeNetwork();
   const clock = new FakeClock();
-  const a = node("a", "02:00:00:00:00:0a", net, clock, firstAnnouncement);
-  const b = node("b", "02:00:00:00:00:0b", net, clock, firstAnnouncement);
+  const a = node("a", "02:00:00:00:00:0a", net, clock, firstAnnouncement, extra);
+  const b = node("b", "02:00:00:00:00:0b", net, clock, firstAnnouncement, extra);
   clock.advance(2000);
   const owner = a.speaker.ownedAddresses().length ? a : b;
   const other = owner === a ? b : a;
@@ -97,11 +128,7 @@ test("when the owner goes silent, the other takes over within about 300 ms and a
   expect(other.answers()).toBe(false);
   clock.advance(120);
   expect(other.answers()).toBe(true);
-  const gratuitous = other.socket.sent
-    .slice(sentBefore)
-    .map((f) => decodeArp(f))
-    .filter((d) => d.ok && d.value.senderIp === d.value.targetIp);
-  expect(gratuitous.length).toBeGreaterThanOrEqual(1);
+  expect(gratuitous(other.socket.sent.slice(sentBefore)).length).toBeGreaterThanOrEqual(1);
   expect(owner.answers()).toBe(true); // cut off, it cannot know; the conflict detection is for this case
 });
 
@@ -142,6 +169,70 @@ test("a takeover names the previous owner only when it is still up: handed over 
     owned: true,
     from: { node: crash.other.name, address: otherIp },
   });
+});
+
+describe("a takeover from a node still up waits for prepareTakeover before its gratuitous ARP", () => {
+  const flush = () => new Promise((r) => setImmediate(r));
+  function setup() {
+    const calls: { address: string; from: { node: string; address: string } }[] = [];
+    let done: () => void = () => {};
+    const p = pair(false, {
+      prepareTakeover: (address, from) => {
+        calls.push({ address, from });
+        return new Promise<void>((resolve) => {
+          done = resolve;
+        });
+      },
+    });
+    calls.length = 0; // the start may already move the address once
+    const before = p.other.socket.sent.length;
+    void p.owner.speaker.leave();
+    p.clock.advance(0);
+    const sentGratuitous = () => gratuitous(p.other.socket.sent.slice(before)).length;
+    return { ...p, calls, done: () => done(), sentGratuitous };
+  }
+
+  test("until it resolves; requests are answered meanwhile", async () => {
+    const { clock, owner, other, ownerIp, calls, done, sentGratuitous } = setup();
+    expect(calls).toEqual([{ address: "192.0.2.10", from: { node: owner.name, address: ownerIp } }]);
+    expect(other.answers()).toBe(true);
+    clock.advance(100);
+    expect(sentGratuitous()).toBe(0);
+    done();
+    await flush();
+    clock.advance(0);
+    expect(sentGratuitous()).toBe(1);
+  });
+
+  test("at most PREPARE_LIMIT_MS when it hangs", async () => {
+    const { clock, sentGratuitous } = setup();
+    clock.advance(PREPARE_LIMIT_MS - 1);
+    await flush();
+    expect(sentGratuitous()).toBe(0);
+    clock.advance(1);
+    await flush();
+    clock.advance(0);
+    expect(sentGratuitous()).toBe(1);
+  });
+});
+
+test("a link that appears is announced on at once and answered on; one that vanishes is let go", () => {
+  const { clock, owner } = pair();
+  const socket = new FakeSocket("02:00:00:00:00:1a");
+  const extra = newLink(socket, clock);
+  expect(answersOn(socket)).toBe(false);
+  owner.speaker.setLinks([owner.link, extra]);
+  clock.advance(0);
+  expect(gratuitous(socket.sent).length).toBe(1);
+  expect(answersOn(socket)).toBe(true);
+  expect(owner.answers()).toBe(true);
+  clock.advance(5000);
+  expect(gratuitous(socket.sent).length).toBeGreaterThan(1);
+  owner.speaker.setLinks([extra]);
+  expect(owner.socket.closed).toBe(true);
+  expect(owner.answers()).toBe(false);
+  expect(answersOn(socket)).toBe(true);
+  expect(owner.speaker.interfacesOf("192.0.2.10")).toEqual(["eth0"]);
 });
 
 test("the owner comes back: the address moves back once and stays", () => {
