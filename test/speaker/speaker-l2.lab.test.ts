@@ -105,6 +105,28 @@ test("IPv6: exactly the announced node answers NDP; after its speaker dies anoth
   await h.ensureSpeaker(owner);
 }, 60_000);
 
+test("IPv6: SIGTERM of the owner hands over by unsolicited NA, and the speaker exits cleanly", async () => {
+  const address = "2001:db8::241";
+  const owner = await eventually("one node answering NDP", async () => {
+    const macs = [...new Set(await ndpAnswers(address))];
+    return macs.length === 1 ? nodeOfMac(macs[0]) : undefined;
+  });
+  await lab.tryExec("client", ["ping", "-6", "-c", "1", "-W", "1", address]);
+  expect(await neighbourMac(address)).toBe(h.macs.get(owner));
+  const exit = await h.speakers.get(owner)?.stop(5000);
+  expect(exit?.code).toBe(0);
+  const moved = await eventually(
+    "client's neighbour entry names another node",
+    async () => {
+      const node = nodeOfMac(await neighbourMac(address));
+      return node !== undefined && node !== owner ? node : undefined;
+    },
+    5_000,
+  );
+  expect(new Set(await ndpAnswers(address))).toEqual(new Set([h.macs.get(moved)]));
+  await h.ensureSpeaker(owner);
+}, 60_000);
+
 test("interfaces: a pool restricted to no existing interface is not answered, the unrestricted one is; allowing eth0 answers it", async () => {
   await applyPool(h.api, "open", { addresses: ["192.0.2.230-192.0.2.231"], autoAssign: false });
   await applyPool(h.api, "narrow", { addresses: ["192.0.2.232-192.0.2.233"], autoAssign: false });

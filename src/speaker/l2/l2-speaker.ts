@@ -145,7 +145,11 @@ export class L2Speaker {
    */
   peerClaimed(address: string, node: string): void {
     if (node === this.o.self || !this.state.services.some((s) => s.addresses.includes(address))) return;
-    if (this.o.membership.snapshot().some((p) => p.node === node && p.state === "left")) return;
+    // Only a claim heard while the node's heartbeats are missing proves more than they do; one
+    // heard while it was live (its gratuitous ARPs after a takeover) must not keep a node that
+    // dies a moment later alive for the length of the evidence.
+    const state = this.o.membership.stateOf(node);
+    if (state === "left" || this.o.membership.liveNodes(this.o.clock.now()).includes(node)) return;
     const ms = this.o.claimEvidenceMs ?? 3000;
     this.claimants.set(node, this.o.clock.now() + ms);
     this.o.clock.setTimeout(() => this.reconcile(), ms + 1);

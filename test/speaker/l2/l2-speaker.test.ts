@@ -366,6 +366,18 @@ test("heartbeats lost while layer 2 works: the claims on the wire leave exactly 
   expect([owner.answers(), other.answers()]).toEqual([true, false]);
 });
 
+test("claims heard while the owner was live do not delay its failover when it dies", () => {
+  const { net, clock, owner, other, ownerIp } = pair();
+  // The owner's gratuitous ARPs from its takeover reach the other node while it is live ...
+  const garps = gratuitous(owner.socket.sent);
+  expect(garps.length).toBeGreaterThan(0);
+  for (const f of owner.socket.sent) other.socket.receive(f);
+  // ... then it dies: no heartbeat, no frame.
+  net.cut.add(ownerIp);
+  clock.advance(320);
+  expect(other.answers()).toBe(true);
+});
+
 test("a claim seen just before the owner leaves does not keep it alive through its handover", () => {
   const { clock, owner, other, ownerIp } = pair();
   // The owner's gratuitous ARP reached the other node a moment ago: evidence that it is alive.
