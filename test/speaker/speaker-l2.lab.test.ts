@@ -107,12 +107,13 @@ test("IPv6: exactly the announced node answers NDP; after its speaker dies anoth
 
 test("IPv6: SIGTERM of the owner hands over by unsolicited NA, and the speaker exits cleanly", async () => {
   const address = "2001:db8::241";
-  const owner = await eventually("one node answering NDP", async () => {
-    const macs = [...new Set(await ndpAnswers(address))];
-    return macs.length === 1 ? nodeOfMac(macs[0]) : undefined;
-  });
+  // The previous test's returning node takes the address back: wait until that move is done
+  // (one node answers, and its unsolicited NA has reached the client's neighbour entry).
   await lab.tryExec("client", ["ping", "-6", "-c", "1", "-W", "1", address]);
-  expect(await neighbourMac(address)).toBe(h.macs.get(owner));
+  const owner = await eventually("one node answering NDP, named in the client's entry", async () => {
+    const macs = [...new Set(await ndpAnswers(address))];
+    return macs.length === 1 && (await neighbourMac(address)) === macs[0] ? nodeOfMac(macs[0]) : undefined;
+  });
   const exit = await h.speakers.get(owner)?.stop(5000);
   expect(exit?.code).toBe(0);
   const moved = await eventually(
