@@ -36,7 +36,7 @@ function table(family: "ip" | "ip6", routes: HandoverRoute[]): string {
     `table ${family} ${HANDOVER_TABLE} {`,
     `  map previous_owner { type ${type} : ${type}; elements = { ${elements} } }`,
     "  chain prerouting {",
-    // After conntrack (-200) and before kube-proxy's and Herald's DNAT (-100).
+    // After conntrack (-200); before Herald's chains (-120, -110) and kube-proxy's DNAT (-100).
     "    type filter hook prerouting priority -150; policy accept;",
     `    ct state new,invalid tcp flags & syn == 0 dup to ${family} daddr map @previous_owner drop comment "a connection the previous owner accepted"`,
     "  }",

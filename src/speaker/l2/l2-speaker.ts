@@ -91,8 +91,8 @@ export class L2Speaker {
   /** leave() was called: never become available again. */
   private departing = false;
   /**
-   * Peers seen claiming an address this node owns, and until when that counts as proof they are
-   * alive. Heartbeats can be lost while layer 2 works (a firewall on the heartbeat port): both
+   * Peers heard claiming a Service address while their heartbeats were missing, and until when
+   * that counts as proof they are alive. Heartbeats can be lost while layer 2 works (a firewall on the heartbeat port): both
    * sides then believe the other dead and answer for the same address. The claims on the wire
    * settle it: the node the election prefers, counting the claimant alive, keeps the address.
    */
