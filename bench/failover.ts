@@ -94,14 +94,13 @@ async function trial(kind: Kind, vip: string) {
     .filter((r) => r[1] === 1)
     .map((r) => r[2])
     .sort((x, y) => x - y);
-  const httpResult = {
-    gapMs: Math.round(Math.max(0, ...done.slice(1).map((t, i) => t - (done[i] as number)))),
-    lost: 0,
-  };
   // A request still open when the probe stopped and sent in its last 100 ms was cut short, not
   // lost (like ARP's last 100 ms); one open for longer hung, and counts.
   const lost = w.requests.filter((r) => r[1] === 0 && !(r[3] === "open" && r[0] > w.stoppedAt - 100));
-  httpResult.lost = lost.length;
+  const httpResult = {
+    gapMs: Math.round(Math.max(0, ...done.slice(1).map((t, i) => t - (done[i] as number)))),
+    lost: lost.length,
+  };
   // Failed requests: started how many ms after the event, and how they failed.
   const sinceEvent = (t: number) => Math.round(t - (eventAt - httpStarted));
   const failures = lost.map((r) => [sinceEvent(r[0]), r[3] ?? ""]);

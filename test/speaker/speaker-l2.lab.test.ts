@@ -43,10 +43,22 @@ async function ndpAnswers(address: string): Promise<string[]> {
   );
 }
 
-/** The client kernel's neighbour entry for `address`: its MAC, if it has one. */
+/** The client kernel's neighbour entry for `address` (IPv4 or IPv6): its MAC, if it has one. */
 async function neighbourMac(address: string): Promise<string | undefined> {
-  const out = await lab.exec("client", ["ip", "-6", "neigh", "show", address, "dev", "eth0"]);
+  const out = await lab.exec("client", ["ip", "neigh", "show", address, "dev", "eth0"]);
   return /lladdr ([0-9a-f:]+)/.exec(out)?.[1];
+}
+
+/** Waits until an unsolicited NA moves the client's entry for `address` off `owner`; the new node. */
+function entryMovedFrom(address: string, owner: string): Promise<string> {
+  return eventually(
+    "client's neighbour entry names another node",
+    async () => {
+      const node = nodeOfMac(await neighbourMac(address));
+      return node !== undefined && node !== owner ? node : undefined;
+    },
+    5_000,
+  );
 }
 
 const nodeOfMac = (mac: string | undefined) => [...h.macs].find(([, m]) => m === mac)?.[0];
@@ -88,14 +100,7 @@ test("IPv6: exactly the announced node answers NDP; after its speaker dies anoth
 
   await h.speakers.get(owner)?.kill();
   // Only an unsolicited NA can change the entry: the client sends nothing from here on.
-  const moved = await eventually(
-    "client's neighbour entry names another node",
-    async () => {
-      const node = nodeOfMac(await neighbourMac(address));
-      return node !== undefined && node !== owner ? node : undefined;
-    },
-    5_000,
-  );
+  const moved = await entryMovedFrom(address, owner);
   expect(moved).not.toBe(owner);
   expect(new Set(await ndpAnswers(address))).toEqual(new Set([h.macs.get(moved)]));
   await eventually(
@@ -116,14 +121,7 @@ test("IPv6: SIGTERM of the owner hands over by unsolicited NA, and the speaker e
   });
   const exit = await h.speakers.get(owner)?.stop(5000);
   expect(exit?.code).toBe(0);
-  const moved = await eventually(
-    "client's neighbour entry names another node",
-    async () => {
-      const node = nodeOfMac(await neighbourMac(address));
-      return node !== undefined && node !== owner ? node : undefined;
-    },
-    5_000,
-  );
+  const moved = await entryMovedFrom(address, owner);
   expect(new Set(await ndpAnswers(address))).toEqual(new Set([h.macs.get(moved)]));
   await h.ensureSpeaker(owner);
 }, 60_000);
@@ -151,11 +149,7 @@ test("a link that appears on the owner is announced on at once (the client's ent
   await serviceWithAddress("links", address);
   const node = await h.answeringNode(address);
   await lab.tryExec("client", ["ping", "-c", "1", "-W", "1", address]);
-  const entry = async () =>
-    /lladdr ([0-9a-f:]+)/.exec(
-      await lab.exec("client", ["ip", "neigh", "show", address, "dev", "eth0"]),
-    )?.[1];
-  expect(await entry()).toBe(h.macs.get(node));
+  expect(await neighbourMac(address)).toBe(h.macs.get(node));
 
   // A second link on the owner's LAN (macvlan on eth0), as a bond or VLAN brought up later would be.
   await lab.exec(node, ["ip", "link", "add", "eth1", "link", "eth0", "type", "macvlan", "mode", "bridge"]);
@@ -163,7 +157,11 @@ test("a link that appears on the owner is announced on at once (the client's ent
     await lab.exec(node, ["ip", "link", "set", "eth1", "up"]);
     const mac = (await lab.exec(node, ["cat", "/sys/class/net/eth1/address"])).trim().toLowerCase();
     // The client sends nothing meanwhile: only a gratuitous ARP from the new link moves its entry.
-    await eventually("the client's entry names the new link", async () => (await entry()) === mac, 15_000);
+    await eventually(
+      "the client's entry names the new link",
+      async () => (await neighbourMac(address)) === mac,
+      15_000,
+    );
     expect((await speakerState(lab, node)).interfaces).toContain("eth1");
     expect(new Set(await arpReplies(lab, address, 10, 20))).toEqual(new Set([h.macs.get(node), mac]));
   } finally {

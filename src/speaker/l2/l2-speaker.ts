@@ -232,9 +232,8 @@ export class L2Speaker {
     const live = new Set(this.o.membership.liveNodes(now));
     if (this.claimants.size > 0) {
       // A node that said it is leaving is not brought back by the claims of its handover.
-      const left = new Set(this.o.membership.snapshot().flatMap((p) => (p.state === "left" ? [p.node] : [])));
       for (const [node, until] of this.claimants) {
-        if (until > now && !left.has(node)) live.add(node);
+        if (until > now && this.o.membership.stateOf(node) !== "left") live.add(node);
         else this.claimants.delete(node);
       }
     }
