@@ -3,6 +3,7 @@
 // Pure: the wiring builds ForwardingState from Services, EndpointSlices and the
 // election; the renderer turns the plan into nftables.
 import { isIP } from "node:net";
+import { type SourceRangeProblemReason, sourceRanges } from "./source-ranges.js";
 
 export type Protocol = "TCP" | "UDP";
 export type TrafficPolicy = "Cluster" | "Local";
@@ -68,9 +69,9 @@ export interface Frontend {
 }
 
 export type ProblemReason =
+  | SourceRangeProblemReason
   | "badAddress"
   | "badPort"
-  | "badSourceRange"
   | "badAffinityTimeout"
   | "portConflict"
   | "noNodePort";
@@ -217,12 +218,8 @@ function planService(svc: ForwardedService, fingerprint: string): ServicePlan {
       affinity = 10_800;
     }
   }
-  const ranges: Record<Family, string[]> = { 4: [], 6: [] };
-  for (const r of svc.loadBalancerSourceRanges) {
-    const c = canonicalCidr(r);
-    if (c) ranges[c.family].push(c.cidr);
-    else report("badSourceRange", `source range "${r}" is not a CIDR; ignored`);
-  }
+  const ranges = sourceRanges(svc.loadBalancerSourceRanges);
+  for (const p of ranges.problems) report(p.reason, p.message);
   const restricted = svc.loadBalancerSourceRanges.length > 0;
   const checked = (list: string[], what: string) =>
     list.map((a) => {
@@ -289,7 +286,7 @@ function planService(svc: ForwardedService, fingerprint: string): ServicePlan {
         policy: svc.externalTrafficPolicy,
         targets: [...targets.values()].sort(byTarget),
         affinityTimeoutSeconds: affinity,
-        sourceRanges: restricted ? [...new Set(ranges[vip.family])].sort() : null,
+        sourceRanges: restricted ? ranges[vip.family] : null,
       });
     }
   }
