@@ -6,6 +6,10 @@
 //   everything that arrives meanwhile rides along, so a burst is a handful of transactions.
 // - A failed transaction is reported and retried with exponential backoff, always as a
 //   full replacement (the kernel state is then unknown).
+// - Unless the kernel refuses it for one Service's sake (a value the API server accepts but
+//   nft does not): then the Services to blame are found with `nft -c` (isolate.ts), everything
+//   else is applied at once, and each refused Service is reported and left out until its own
+//   backoff ends or it changes. One tenant's Service never stalls the others' forwarding.
 // - Drift: every `driftIntervalMs` the chain names are listed (cheap: a deleted table or a
 //   flushed ruleset shows at once), and every `driftFullEvery`-th time the whole table,
 //   whose shape (rules per chain, elements per set) is compared with what was applied
@@ -17,6 +21,7 @@
 //   translated path (NAT is decided once per connection).
 
 import { type Clock, systemClock } from "../clock.js";
+import { isolateRefused } from "./isolate.js";
 import {
   expectedShape,
   type NftExec,
@@ -49,6 +54,15 @@ export type ForwardingEvent =
       retryInMs: number;
       message: string;
     }
+  | {
+      type: "serviceRefused";
+      code: "NFT_SERVICE_REFUSED";
+      service: string;
+      attempt: number;
+      retryInMs: number;
+      message: string;
+    }
+  | { type: "serviceRestored"; service: string }
   | { type: "driftDetected"; reason: string }
   | { type: "driftCheckFailed"; code: "NFT_LIST_FAILED"; message: string }
   | { type: "conntrackFailed"; code: "CONNTRACK_FAILED"; message: string }
@@ -62,6 +76,9 @@ export interface ApplierOptions {
   driftIntervalMs: number;
   /** Every how many drift checks the whole table is listed and compared. */
   driftFullEvery: number;
+  /** First and longest wait before a refused Service is tried again (unless it changes). */
+  refusedRetryInitialMs: number;
+  refusedRetryMaxMs: number;
 }
 
 export const defaultApplierOptions: ApplierOptions = {
@@ -70,7 +87,18 @@ export const defaultApplierOptions: ApplierOptions = {
   retryMaxMs: 30_000,
   driftIntervalMs: 5_000,
   driftFullEvery: 12,
+  refusedRetryInitialMs: 5_000,
+  refusedRetryMaxMs: 60_000,
 };
+
+/** A Service the kernel refused, left out of the table until `retryAt` or until it changes. */
+export interface RefusedService {
+  message: string;
+  attempt: number;
+  /** Clock time of the first refusal in a row. */
+  since: number;
+  retryAt: number;
+}
 
 export interface ApplierStats {
   transactions: Record<ApplyMode, number>;
@@ -111,6 +139,10 @@ export class ForwardingApplier {
   private waiters: Array<() => void> = [];
   private readonly planMemo: PlanMemo = newPlanMemo();
   private readonly buildMemo: BuildMemo = { parts: new Map() };
+  /** By Service name; only Services of the desired state (bounded by it). */
+  private readonly refused = new Map<string, RefusedService>();
+  /** The pending timer only retries refused Services: settled() does not wait for it. */
+  private timerIsRefusedRetry = false;
   readonly stats: ApplierStats = {
     transactions: { full: 0, update: 0 },
     failures: 0,
@@ -148,7 +180,7 @@ export class ForwardingApplier {
   async settled(): Promise<void> {
     for (;;) {
       if (this.running) await this.running;
-      else if (this.timer !== null && this.attempt === 0)
+      else if (this.timer !== null && this.attempt === 0 && !this.timerIsRefusedRetry)
         await new Promise<void>((r) => this.waiters.push(r));
       else return;
     }
@@ -189,10 +221,19 @@ export class ForwardingApplier {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  private schedule(ms: number): void {
+  /** Services whose rules the kernel refused, with why; they are not in the table. */
+  refusedServices(): ReadonlyMap<string, Readonly<RefusedService>> {
+    return this.refused;
+  }
+
+  private schedule(ms: number, refusedRetry = false): void {
+    // A change arriving while only a refused Service's retry is pending is applied now.
+    if (this.timer !== null && this.timerIsRefusedRetry && !refusedRetry) this.cancel();
     if (this.timer !== null || this.stopped) return;
+    this.timerIsRefusedRetry = refusedRetry;
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
+      this.timerIsRefusedRetry = false;
       this.running = this.sync().finally(() => {
         this.running = null;
       });
@@ -217,7 +258,14 @@ export class ForwardingApplier {
     const state = this.desired;
     this.dirty = false;
     const plan = planForwarding(state, this.planMemo);
-    const next = buildRuleset(plan, this.buildMemo);
+    const now = this.clock.now();
+    // A Service that is gone is forgotten. A changed one waits for its backoff all the same:
+    // otherwise its owner could make every node search again at the pace of its endpoints.
+    const present = new Set(plan.frontends.map((f) => f.service));
+    for (const name of this.refused.keys()) if (!present.has(name)) this.refused.delete(name);
+    const waiting = new Set([...this.refused].filter(([, r]) => r.retryAt > now).map(([n]) => n));
+    let frontends = plan.frontends.filter((f) => !waiting.has(f.service));
+    let next = buildRuleset({ frontends, problems: plan.problems }, this.buildMemo);
     let mode: ApplyMode = "full";
     let text = renderTable(next);
     if (this.applied) {
@@ -232,7 +280,16 @@ export class ForwardingApplier {
       this.applied = next;
     } else {
       const t0 = this.clock.now();
-      const r = await this.run(["-f", "-"], text);
+      let r = await this.run(["-f", "-"], text);
+      if (r.code !== 0) {
+        const found = await this.isolate(frontends, now);
+        if (found.size > 0) {
+          frontends = frontends.filter((f) => !found.has(f.service));
+          next = buildRuleset({ frontends, problems: plan.problems }, this.buildMemo);
+          mode = "full";
+          r = await this.run(["-f", "-"], renderTable(next));
+        }
+      }
       const durationMs = this.clock.now() - t0;
       if (r.code !== 0) {
         this.applied = null;
@@ -257,19 +314,65 @@ export class ForwardingApplier {
       }
       this.applied = next;
       this.attempt = 0;
-      if (this.appliedFrontends) await this.forget(staleUdpFlows(this.appliedFrontends, plan.frontends));
-      this.appliedFrontends = plan.frontends;
+      if (this.appliedFrontends) await this.forget(staleUdpFlows(this.appliedFrontends, frontends));
+      this.appliedFrontends = frontends;
       this.stats.transactions[mode]++;
       this.stats.lastDurationMs = durationMs;
+    }
+    // What is in the table now was accepted: a refused Service tried again is back.
+    const applied = new Set(frontends.map((f) => f.service));
+    for (const name of [...this.refused.keys()]) {
+      if (!applied.has(name)) continue;
+      this.refused.delete(name);
+      this.onEvent({ type: "serviceRestored", service: name });
+    }
+    if (text !== "")
       this.onEvent({
         type: "applied",
         mode,
-        durationMs,
-        frontends: plan.frontends.length,
+        durationMs: this.stats.lastDurationMs ?? 0,
+        frontends: frontends.length,
         problems: plan.problems,
       });
-    }
     if (this.dirty) this.schedule(this.options.coalesceMs);
+    else if (this.refused.size > 0) {
+      const at = Math.min(...[...this.refused.values()].map((r) => r.retryAt));
+      this.dirty = true;
+      this.schedule(Math.max(0, at - this.clock.now()), true);
+    }
+  }
+
+  /** Finds the Services the kernel refuses and records them; empty when none is to blame. */
+  private async isolate(frontends: Frontend[], now: number): Promise<Set<string>> {
+    const names = [...new Set(frontends.map((f) => f.service))];
+    const found = await isolateRefused(names, (subset) => {
+      const only = new Set(subset);
+      const table = buildRuleset({ frontends: frontends.filter((f) => only.has(f.service)), problems: [] });
+      return this.run(["-c", "-f", "-"], renderTable(table));
+    });
+    for (const [service, message] of found.refused) {
+      const before = this.refused.get(service);
+      const attempt = (before?.attempt ?? 0) + 1;
+      const retryInMs = Math.min(
+        this.options.refusedRetryInitialMs * 2 ** (attempt - 1),
+        this.options.refusedRetryMaxMs,
+      );
+      this.refused.set(service, {
+        message,
+        attempt,
+        since: before?.since ?? now,
+        retryAt: now + retryInMs,
+      });
+      this.onEvent({
+        type: "serviceRefused",
+        code: "NFT_SERVICE_REFUSED",
+        service,
+        attempt,
+        retryInMs,
+        message,
+      });
+    }
+    return new Set(found.refused.keys());
   }
 
   private async forget(flows: StaleFlow[]): Promise<void> {

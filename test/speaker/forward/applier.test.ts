@@ -44,9 +44,14 @@ class FakeNft {
   failNext = 0;
   listing: ExecResult = { code: 0, stdout: "", stderr: "" };
   chains: ExecResult = { code: 0, stdout: "", stderr: "" };
+  /** A transaction (or check) whose text this matches is refused, as the kernel refuses a bad element. */
+  refuses: (text: string) => boolean = () => false;
   exec = async (args: readonly string[], stdin?: string): Promise<ExecResult> => {
     this.calls.push({ args, stdin: stdin ?? "" });
     if (args[0] === "list") return args[1] === "chains" ? this.chains : this.listing;
+    if (this.refuses(stdin ?? ""))
+      return { code: 1, stdout: "", stderr: "Error: Could not process rule: File exists" };
+    if (args[0] === "-c") return { code: 0, stdout: "", stderr: "" };
     if (this.failNext > 0) {
       this.failNext--;
       return { code: 1, stdout: "", stderr: "Error: Could not process rule: Operation not permitted" };
@@ -55,6 +60,9 @@ class FakeNft {
   };
   get transactions() {
     return this.calls.filter((c) => c.args[0] === "-f").map((c) => c.stdin);
+  }
+  get checks() {
+    return this.calls.filter((c) => c.args[0] === "-c").length;
   }
 }
 
@@ -220,6 +228,101 @@ describe("failures", () => {
     await clock.advance(200);
     expect(events[0]).toMatchObject({ type: "applyFailed", message: "spawn nft ENOENT" });
     await throwing.stop();
+  });
+});
+
+describe("a Service whose rules the kernel refuses", () => {
+  const bad = "192.0.2.66";
+  const services = () =>
+    state(
+      ...Array.from({ length: 40 }, (_, i) =>
+        service({
+          name: `ns${i}/svc`,
+          addresses: [i === 17 ? bad : `203.0.113.${i + 1}`],
+          localEndpoints: ["198.51.100.5"],
+        }),
+      ),
+    );
+  const inTable = (name: string) =>
+    nft.transactions.at(-1)?.includes(`203.0.113.${Number(name.slice(2)) + 1} . tcp . 80`) ?? false;
+
+  beforeEach(() => {
+    nft.refuses = (text) => text.includes(`${bad} . tcp . 80`);
+  });
+
+  test("is found by checks, left out, and every other Service is applied in the same sync", async () => {
+    applier.start();
+    applier.update(services());
+    await clock.advance(100);
+    const applied = events.filter((e) => e.type === "applied");
+    expect(applied).toHaveLength(1);
+    expect(applied[0]).toMatchObject({ frontends: 39 });
+    expect(events.filter((e) => e.type === "applyFailed")).toEqual([]);
+    expect(events.filter((e) => e.type === "serviceRefused")).toEqual([
+      expect.objectContaining({
+        service: "ns17/svc",
+        code: "NFT_SERVICE_REFUSED",
+        attempt: 1,
+        retryInMs: 5000,
+        message: expect.stringContaining("File exists"),
+      }),
+    ]);
+    expect(inTable("ns0")).toBe(true);
+    expect(inTable("ns39")).toBe(true);
+    expect(nft.transactions.at(-1)).not.toContain(bad);
+    expect([...applier.refusedServices().keys()]).toEqual(["ns17/svc"]);
+    // Halving, not one check per Service.
+    expect(nft.checks).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(40)) + 2);
+  });
+
+  test("other Services' changes go on being applied while it waits", async () => {
+    applier.start();
+    applier.update(services());
+    await clock.advance(100);
+    const s = services();
+    s.services[3] = { ...(s.services[3] ?? service()), localEndpoints: ["198.51.100.9"] };
+    applier.update(s);
+    await clock.advance(100);
+    expect(events.at(-1)).toMatchObject({ type: "applied", mode: "update" });
+    expect(nft.transactions.at(-1)).toContain("198.51.100.9");
+    expect(events.filter((e) => e.type === "serviceRefused")).toHaveLength(1);
+  });
+
+  test("is tried again with growing delays, and comes back once the kernel takes it", async () => {
+    applier.start();
+    applier.update(services());
+    await clock.advance(100);
+    await clock.advance(5000);
+    await clock.advance(10_000);
+    expect(
+      events
+        .filter((e) => e.type === "serviceRefused")
+        .map((e) => e.type === "serviceRefused" && e.retryInMs),
+    ).toEqual([5000, 10_000, 20_000]);
+    nft.refuses = () => false;
+    await clock.advance(20_000);
+    expect(events.at(-2)).toEqual({ type: "serviceRestored", service: "ns17/svc" });
+    expect(nft.transactions.at(-1)).toContain(bad);
+    expect(applier.refusedServices().size).toBe(0);
+  });
+
+  test("a Service that goes away is forgotten", async () => {
+    applier.start();
+    applier.update(services());
+    await clock.advance(100);
+    applier.update(state(...services().services.filter((x) => x.name !== "ns17/svc")));
+    await clock.advance(100);
+    expect(applier.refusedServices().size).toBe(0);
+  });
+
+  test("a refusal that is no Service's fault stays a failure of the whole, retried", async () => {
+    nft.refuses = () => true;
+    applier.start();
+    applier.update(services());
+    await clock.advance(100);
+    expect(events.map((e) => e.type)).toEqual(["applyFailed"]);
+    expect(nft.checks).toBe(1);
+    expect(applier.refusedServices().size).toBe(0);
   });
 });
 

@@ -150,6 +150,46 @@ test("a port change takes effect and the old port stops answering", async () => 
   expect(replies(lab.request("tcp", 80))).toEqual(["ECONNREFUSED"]);
 });
 
+describe("one tenant's Service that the kernel would refuse leaves the others forwarded", () => {
+  const second = "192.0.2.201";
+  const tenant = (over: Partial<ForwardedService>) =>
+    web({ name: "tenant-b/web", addresses: [second], localEndpoints: ["198.51.100.6"], ...over });
+
+  beforeAll(() => {
+    lab.in(lab.client, "ip", "route", "replace", `${second}/32`, "via", "192.0.2.11");
+  });
+
+  test("overlapping loadBalancerSourceRanges (a /24, a /28 and an address inside it) are merged", async () => {
+    await apply(
+      web({ localEndpoints: ["198.51.100.5"] }),
+      tenant({ loadBalancerSourceRanges: ["192.0.2.0/24", "192.0.2.96/28", "192.0.2.100/32"] }),
+    );
+    expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+    expect(replies(lab.request("tcp", 80, 1, "192.0.2.100", second))).toEqual(["pod-b 192.0.2.100"]);
+  });
+
+  test("a Service nft refuses is found, left out and reported; the other is forwarded", async () => {
+    // Longer than any Service key can be: nft refuses its comment (128 characters at most),
+    // which stands for any value the kernel or nft refuses for one Service's sake.
+    const refused = `tenant-b/${"x".repeat(200)}`;
+    await apply(
+      web({ localEndpoints: ["198.51.100.5"] }),
+      tenant({ name: refused, sessionAffinity: { timeoutSeconds: 60 } }),
+    );
+    expect(events.filter((e) => e.type === "serviceRefused").at(-1)).toMatchObject({
+      service: refused,
+      message: expect.stringContaining("comment too long"),
+    });
+    expect([...applier.refusedServices().keys()]).toEqual([refused]);
+    expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+    expect(lab.request("tcp", 80, 1, undefined, second)[0]?.reply).toBeUndefined();
+    // Fixed (here: another Service in its place), it is forwarded at the next sync.
+    await apply(web({ localEndpoints: ["198.51.100.5"] }), tenant({}));
+    expect(applier.refusedServices().size).toBe(0);
+    expect(replies(lab.request("tcp", 80, 1, undefined, second))).toEqual(["pod-b 192.0.2.100"]);
+  });
+});
+
 describe("restart", () => {
   test("a new applier rewrites the same table and the established connection carries on", async () => {
     await apply(web({ localEndpoints: ["198.51.100.5", "198.51.100.6"], remoteNodes: ["192.0.2.12"] }));
