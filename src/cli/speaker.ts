@@ -239,12 +239,17 @@ export const speaker: Command = async (argv, io) => {
     responders: () => links.map((l) => ({ iface: l.name, stats: l.responder.stats() })),
     announcers: () => links.map((l) => ({ iface: l.name, stats: l.announcer.stats() })),
     heartbeats: () => heartbeats.stats(),
+    refusedServices: () => applier.refusedServices().size,
   });
-  const applier = new ForwardingApplier({
+  const applier: ForwardingApplier = new ForwardingApplier({
     onEvent: (e) => {
       if (e.type === "applied") {
         m.nftSyncs.inc({ mode: e.mode, result: "ok" });
         if (e.problems.length) log.warn({ problems: e.problems }, "forwarding problems");
+        core?.forwardingReported({ refused: applier.refusedServices(), problems: e.problems });
+      } else if (e.type === "serviceRefused") {
+        m.nftRefusals.inc();
+        log.warn({ event: e }, "nftables refused a Service's rules; applied the others without it");
       } else if (e.type === "applyFailed") {
         m.nftSyncs.inc({ mode: e.mode, result: "failed" });
         log.warn({ event: e }, "nftables apply failed");

@@ -5,6 +5,7 @@
 import type { V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { isStatus, type KubeObject, type Rest } from "../k8s/rest.js";
+import type { Condition } from "./forwarding-report.js";
 
 export const SANN_PATH = "/apis/herald.dev/v1alpha1";
 
@@ -14,6 +15,8 @@ export interface AnnouncementStatus {
   addresses: string[];
   /** RFC 3339, seconds. */
   since: string;
+  /** Forwarding on the announcing node (see forwarding-report.ts). */
+  conditions?: Condition[];
 }
 
 export interface ServiceAnnouncement extends KubeObject {
@@ -63,6 +66,7 @@ export function writeAction(
     a.since === b.since &&
     a.addresses.join() === b.addresses.join() &&
     (a.interfaces ?? []).join() === b.interfaces.join() &&
+    JSON.stringify(a.conditions ?? []) === JSON.stringify(b.conditions ?? []) &&
     current.metadata.ownerReferences?.[0]?.uid === desired.svc.metadata?.uid;
   return same ? "none" : "update";
 }

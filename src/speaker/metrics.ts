@@ -11,12 +11,15 @@ export interface SpeakerSources {
   responders(): { iface: string; stats: ResponderStats }[];
   announcers(): { iface: string; stats: AnnouncerStats }[];
   heartbeats(): HeartbeatsStats;
+  /** Services whose nftables rules the kernel refused, left out of the table. */
+  refusedServices?(): number;
 }
 
 export interface SpeakerMetrics {
   failovers: Counter;
   conflicts: Counter;
   nftSyncs: Counter<"mode" | "result">;
+  nftRefusals: Counter;
 }
 
 /** Sets a counter to absolute values read from elsewhere (they only grow). */
@@ -116,7 +119,20 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
       ]);
     },
   });
+  new Gauge({
+    name: "herald_nftables_refused_services",
+    help: "Services whose nftables rules the kernel refused on this node; left out, retried with backoff",
+    registers,
+    collect() {
+      this.set(src.refusedServices?.() ?? 0);
+    },
+  });
   return {
+    nftRefusals: new Counter({
+      name: "herald_nftables_service_refusals_total",
+      help: "Times the kernel refused one Service's nftables rules (found with nft -c and left out)",
+      registers,
+    }),
     failovers: new Counter({
       name: "herald_failovers_total",
       help: "Addresses this node took over from another node",

@@ -8,6 +8,12 @@ import type { AuditSink } from "../audit/sink.js";
 import type { Election } from "../domain/election.js";
 import type { AnnouncementStatus, Desired, ServiceAnnouncement } from "./announcements.js";
 import type { ForwardingState } from "./forward/state.js";
+import {
+  FORWARDING_CONDITION,
+  type ForwardingReport,
+  forwardingCondition,
+  forwardingWarnings,
+} from "./forwarding-report.js";
 import { type ClusterObjects, forwardingState, type SpeakerInputs, speakerInputs } from "./inputs.js";
 import type { ClusterState, OwnershipChange } from "./l2/l2-speaker.js";
 
@@ -50,6 +56,9 @@ export class Speaker {
   private announced = new Set<string>();
   private leaving = false;
   private lastProblems = "";
+  /** The forwarding applier's last word, and the warnings already sent for it. */
+  private forwarding: ForwardingReport | undefined;
+  private warned = new Set<string>();
 
   constructor(private readonly d: SpeakerDeps) {}
 
@@ -81,6 +90,12 @@ export class Speaker {
       this.d.log.warn({ problems: inputs.problems }, "ignored objects");
     this.lastProblems = problems;
     this.d.l2.setState(inputs.cluster);
+    this.publish();
+  }
+
+  /** The forwarding applier applied a table: which Services it refused, what it ignored. */
+  forwardingReported(report: ForwardingReport): void {
+    this.forwarding = report;
     this.publish();
   }
 
@@ -171,6 +186,23 @@ export class Speaker {
     if (this.inputs) this.d.forwarding.update(forwardingState(this.inputs, this.d.self, kept, elections));
   }
 
+  /** A Warning event for each forwarding problem of a Service when it first shows. */
+  private warnForwarding(inputs: SpeakerInputs): void {
+    const report = this.forwarding;
+    if (!report) return;
+    const now = new Set<string>();
+    for (const key of new Set([...report.refused.keys(), ...report.problems.map((p) => p.service)])) {
+      const h = inputs.services.get(key);
+      if (!h) continue;
+      for (const w of forwardingWarnings(key, report)) {
+        const sig = `${key}|${w.reason}|${w.message}`;
+        now.add(sig);
+        if (!this.warned.has(sig)) this.d.events.event(h.service, "Warning", w.reason, w.message);
+      }
+    }
+    this.warned = now;
+  }
+
   private serviceOf(address: string): V1Service | undefined {
     for (const h of this.inputs?.services.values() ?? []) if (h.addresses.includes(address)) return h.service;
     return undefined;
@@ -196,6 +228,12 @@ export class Speaker {
           addresses: mine,
           since: rfc3339(new Date(since)),
         };
+        if (this.forwarding) {
+          const previous = this.d.announcements
+            .get(key)
+            ?.status?.conditions?.find((c) => c.type === FORWARDING_CONDITION);
+          status.conditions = [forwardingCondition(key, this.forwarding, previous, rfc3339(this.d.now()))];
+        }
         desired.set(key, { svc: h.service, status });
         announced.add(key);
         if (!this.announced.has(key))
@@ -216,6 +254,7 @@ export class Speaker {
       if (sann.status?.node === this.d.self && !inputs.services.has(key)) desired.set(key, { remove: true });
     }
     this.announced = announced;
+    this.warnForwarding(inputs);
     this.d.writer.set(desired);
   }
 }

@@ -29,3 +29,19 @@ test("scrapes show the layer-2 counters per interface as the parts count them", 
   replies = 7;
   expect(await registry.metrics()).toContain('herald_l2_replies_total{interface="eth0",protocol="arp"} 7');
 });
+
+test("Services whose nftables rules were refused show as a gauge", async () => {
+  const registry = new Registry();
+  let refused = 0;
+  speakerMetrics(registry, {
+    owned: () => 0,
+    livePeers: () => 0,
+    responders: () => [],
+    announcers: () => [],
+    heartbeats: () => ({ sent: 0, sendErrors: 0, accepted: 0, replayed: 0, dropped: {} }),
+    refusedServices: () => refused,
+  });
+  expect(await registry.metrics()).toContain("herald_nftables_refused_services 0");
+  refused = 2;
+  expect(await registry.metrics()).toContain("herald_nftables_refused_services 2");
+});

@@ -150,3 +150,44 @@ test("SIGTERM: forwarding keeps only the addresses no other node took", () => {
   t.speaker.leave(["192.0.2.200"]);
   expect(t.forwarded.at(-1)?.services).toEqual([]);
 });
+
+test("a Service whose rules nftables refused: Forwarding=False on its ServiceAnnouncement and one Warning event", () => {
+  const t = setup();
+  t.l2.owned = ["192.0.2.200"];
+  t.speaker.clusterChanged();
+  t.events.length = 0;
+  const nft = "/dev/stdin:52:4-42: Error: Could not process rule: File exists\n  ^^^^";
+  const refused = { refused: new Map([["shop/web", { message: nft }]]), problems: [] };
+  t.speaker.forwardingReported(refused);
+  t.speaker.forwardingReported(refused);
+  t.speaker.clusterChanged();
+  const status = t.written.at(-1)?.get("shop/web");
+  expect(status && "status" in status && status.status.conditions).toEqual([
+    {
+      type: "Forwarding",
+      status: "False",
+      reason: "RulesRefused",
+      message: "nftables refused the rules: /dev/stdin:52:4-42: Error: Could not process rule: File exists",
+      lastTransitionTime: "2026-03-01T10:00:00Z",
+    },
+  ]);
+  expect(t.events).toEqual([
+    expect.stringMatching(/^web Warning ForwardingRefused: nftables refused .*File exists$/),
+  ]);
+  // Back in the table: the condition says so; a planner problem is a Warning of its own.
+  t.speaker.forwardingReported({
+    refused: new Map(),
+    problems: [
+      { service: "shop/web", reason: "sourceRangeHostBits", message: '"203.0.113.7/24" as 203.0.113.0/24' },
+    ],
+  });
+  const after = t.written.at(-1)?.get("shop/web");
+  expect(after && "status" in after && after.status.conditions?.[0]).toMatchObject({
+    status: "True",
+    reason: "InputIgnored",
+  });
+  expect(t.events.at(-1)).toBe(
+    'web Warning ForwardingProblem: sourceRangeHostBits: "203.0.113.7/24" as 203.0.113.0/24',
+  );
+  expect(t.events).toHaveLength(2);
+});
