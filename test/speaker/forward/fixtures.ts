@@ -68,3 +68,11 @@ export function mixedState(): ForwardingState {
     service({ name: "default/empty", addresses: ["192.0.2.13"] }),
   );
 }
+
+/** The states whose rendering test/speaker/forward/golden holds, by file name. */
+export function goldenCases(): Array<[string, ForwardingState]> {
+  return [
+    ["mixed.nft", mixedState()],
+    ["empty.nft", state()],
+  ];
+}

@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, expect, test } from "@jest/globals";
 import { renderTable, renderUpdate } from "../../../src/speaker/forward/render.js";
 import { buildRuleset } from "../../../src/speaker/forward/ruleset.js";
 import { type ForwardingState, planForwarding } from "../../../src/speaker/forward/state.js";
-import { manyServices, mixedState, service, state } from "./fixtures.js";
+import { goldenCases, manyServices, service, state } from "./fixtures.js";
 
 const golden = (name: string) => new URL(`./golden/${name}`, import.meta.url);
 const render = (s: ForwardingState) => renderTable(buildRuleset(planForwarding(s)));
@@ -35,15 +35,12 @@ function normalize(text: string): string[] {
   return blocks.sort();
 }
 
-const cases: Array<[string, ForwardingState]> = [
-  ["mixed.nft", mixedState()],
-  ["empty.nft", state()],
-];
+// The files are written by `npm run golden` (scripts/golden.ts), never by a test.
+const cases = goldenCases();
 
 describe("golden files", () => {
   test.each(cases)("%s", (name, s) => {
     const text = render(s);
-    if (process.env.UPDATE_GOLDEN) writeFileSync(golden(name), text);
     expect(normalize(text)).toEqual(normalize(readFileSync(golden(name), "utf8")));
   });
 
