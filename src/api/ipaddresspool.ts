@@ -93,6 +93,7 @@ export function allocatorPools(parses: readonly PoolParse[]): Pool[] {
             namespaces: [],
             namespaceSelector: undefined,
             serviceSelector: undefined,
+            allowSharingAcrossNamespaces: false,
           },
     );
 }
@@ -162,12 +163,16 @@ function parseBool(
 function parseAllocation(
   value: unknown,
   errors: FieldError[],
-): Pick<Pool, "priority" | "namespaces" | "namespaceSelector" | "serviceSelector"> {
+): Pick<
+  Pool,
+  "priority" | "namespaces" | "namespaceSelector" | "serviceSelector" | "allowSharingAcrossNamespaces"
+> {
   const none = {
     priority: undefined,
     namespaces: [],
     namespaceSelector: undefined,
     serviceSelector: undefined,
+    allowSharingAcrossNamespaces: false,
   };
   if (value === undefined || value === null) return none;
   if (!isObject(value)) {
@@ -186,9 +191,15 @@ function parseAllocation(
       namespaces = value.namespaces as string[];
     } else errors.push({ field: "spec.allocation.namespaces", message: "must be a list of namespace names" });
   }
+  const across = value.allowSharingAcrossNamespaces;
+  let allowSharingAcrossNamespaces = false;
+  if (typeof across === "boolean") allowSharingAcrossNamespaces = across;
+  else if (across !== undefined && across !== null)
+    errors.push({ field: "spec.allocation.allowSharingAcrossNamespaces", message: "must be true or false" });
   return {
     priority,
     namespaces,
+    allowSharingAcrossNamespaces,
     namespaceSelector: parseLabelSelector(
       value.namespaceSelector,
       "spec.allocation.namespaceSelector",

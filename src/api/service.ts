@@ -61,7 +61,8 @@ export function toServiceRequest(svc: V1Service, namespaceLabels: Labels): Servi
     requestedPool: nonEmpty(annotations[ANNOTATION.addressPool]),
     sharingKey: nonEmpty(annotations[ANNOTATION.allowSharedIP]),
     ports: (spec.ports ?? []).map((p) => ({ protocol: p.protocol ?? "TCP", port: p.port })),
-    backendKey: local ? `local:${labelsKey(spec.selector ?? {})}` : "",
+    // The namespace is part of it: a selector picks Pods of its own namespace only.
+    backendKey: local ? `local:${meta.namespace ?? ""}/${labelsKey(spec.selector ?? {})}` : "",
   };
 }
 

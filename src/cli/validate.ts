@@ -87,6 +87,7 @@ function describe(where: string, r: PoolParse): string {
     p.avoidBuggyIPs ? "avoidBuggyIPs" : "",
     p.disabled ? "disabled" : "",
     p.priority === undefined ? "" : `priority=${p.priority}`,
+    p.allowSharingAcrossNamespaces ? "allowSharingAcrossNamespaces" : "",
   ].filter((f) => f !== "");
   const header = `${where} IPAddressPool ${name}: valid${flags.length ? ` (${flags.join(", ")})` : ""}`;
   const width = Math.max(...p.ranges.map((x) => formatRange(x).length));

@@ -300,6 +300,8 @@ export class Controller {
 
     const req = toServiceRequest(svc, this.namespaceLabels(svc));
     const result = this.allocator.assign(req);
+    // Later holders of its address that may no longer share it move, not this Service.
+    for (const k of result.displaced ?? []) this.queue.add(`svc/${k}`);
     const after = result.assignment;
     if (after === undefined) this.pending.add(key);
     else this.pending.delete(key);

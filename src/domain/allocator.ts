@@ -22,6 +22,11 @@ export interface AssignResult {
   readonly changed: boolean;
   /** Why the Service did not get (all of) what it asked for. */
   readonly refusal?: Refusal;
+  /**
+   * Services that joined one of its addresses later and may no longer share it (the Service
+   * changed its ports, say): the earlier holder keeps the address, these move when assigned again.
+   */
+  readonly displaced?: readonly string[];
 }
 
 export interface RestoreResult {
@@ -49,6 +54,7 @@ interface Holding {
   pool: string | undefined;
   readonly sharingKey: string | undefined;
   readonly backendKey: string;
+  /** In the order they joined: an earlier holder is never moved for a later one's sake. */
   readonly holders: string[];
 }
 
@@ -102,6 +108,9 @@ export class Allocator {
       }
       const home = this.pools.get(rec.pool);
       if (home === undefined || poolRefuses(home.pool, rec.request) !== "") displaced.add(key);
+      // Sharing the pool no longer allows (across namespaces): the later holders move.
+      else if (rec.holdings.some((h) => this.sharingRefusal(h, rec.request, earlierHolders(h, key))))
+        displaced.add(key);
     }
     return [...displaced].sort();
   }
@@ -159,7 +168,9 @@ export class Allocator {
     const before = this.assignmentOf(req.key);
     const rec = this.services.get(req.key);
     if (rec !== undefined && this.keepable(rec, req)) {
-      return this.topUp(rec, req, before);
+      const displaced = this.laterConflicts(rec, req);
+      const result = this.topUp(rec, req, before);
+      return displaced.length > 0 ? { ...result, displaced } : result;
     }
     this.release(req.key);
     const result = req.requestedAddresses.length > 0 ? this.assignRequested(req) : this.assignAuto(req);
@@ -229,7 +240,20 @@ export class Allocator {
     if (rec.holdings.some((h) => h.sharingKey !== req.sharingKey || h.backendKey !== req.backendKey)) {
       return rec.holdings.every((h) => h.holders.length === 1);
     }
-    return rec.holdings.every((h) => this.sharingRefusal(h, req) === undefined);
+    // Only those who held the address first can make it move; later holders move instead.
+    return rec.holdings.every((h) => this.sharingRefusal(h, req, earlierHolders(h, req.key)) === undefined);
+  }
+
+  /** Holders that joined one of rec's addresses after req and may not share it with req now. */
+  private laterConflicts(rec: ServiceRecord, req: ServiceRequest): string[] {
+    const out = new Set<string>();
+    for (const h of rec.holdings) {
+      const i = h.holders.indexOf(req.key);
+      if (i < 0 || h.sharingKey !== req.sharingKey || h.backendKey !== req.backendKey) continue;
+      for (const later of h.holders.slice(i + 1))
+        if (this.sharingRefusal(h, req, [later]) !== undefined) out.add(later);
+    }
+    return [...out].sort();
   }
 
   /** Keeps the held addresses, drops unwanted families, adds missing ones from the same pool. */
@@ -424,9 +448,12 @@ export class Allocator {
     return undefined;
   }
 
-  /** undefined when req may hold h alongside its current holders. */
-  private sharingRefusal(h: Holding, req: ServiceRequest): Refusal | undefined {
-    const others = h.holders.filter((k) => k !== req.key);
+  /** undefined when req may hold h alongside `others` (by default all its other holders). */
+  private sharingRefusal(
+    h: Holding,
+    req: ServiceRequest,
+    others: readonly string[] = h.holders.filter((k) => k !== req.key),
+  ): Refusal | undefined {
     if (others.length === 0) return undefined;
     const names = others.join(", ");
     if (h.sharingKey === undefined || req.sharingKey === undefined || h.sharingKey !== req.sharingKey) {
@@ -437,10 +464,18 @@ export class Allocator {
         `${h.text} is held by ${names} with ${theirs}; this Service has ${ours}`,
       );
     }
-    if (h.backendKey !== req.backendKey) {
+    const elsewhere = others.filter((k) => this.services.get(k)?.request.namespace !== req.namespace);
+    if (h.backendKey !== req.backendKey || (h.backendKey !== "" && elsewhere.length > 0)) {
       return refusal(
         "SharingBackendConflict",
-        `${h.text} is shared by ${names}; sharing needs the same traffic policy, and Local Services need the same selector`,
+        `${h.text} is shared by ${names}; sharing needs the same traffic policy, and Local Services need the same namespace and selector`,
+      );
+    }
+    const pool = h.pool === undefined ? undefined : this.pools.get(h.pool)?.pool;
+    if (elsewhere.length > 0 && pool?.allowSharingAcrossNamespaces !== true) {
+      return refusal(
+        "SharingNamespaceConflict",
+        `${h.text} is held by ${elsewhere.join(", ")} in another namespace; pool ${h.pool ?? "(none)"} does not allow sharing across namespaces (spec.allocation.allowSharingAcrossNamespaces)`,
       );
     }
     for (const other of others) {
@@ -524,6 +559,12 @@ function notAllowed(pool: string, req: ServiceRequest, why: string): Refusal {
       ? `namespace ${req.namespace} is not allowed`
       : "the Service's labels do not match its serviceSelector";
   return refusal("PoolNotAllowed", `pool ${pool} may not be used by ${req.key}: ${detail}`);
+}
+
+/** The holders of h that joined before key (all of them when key does not hold h). */
+function earlierHolders(h: Holding, key: string): string[] {
+  const i = h.holders.indexOf(key);
+  return i < 0 ? h.holders.filter((k) => k !== key) : h.holders.slice(0, i);
 }
 
 function firstClash(a: readonly ServicePort[], b: readonly ServicePort[]): ServicePort | undefined {

@@ -16,6 +16,12 @@ export interface Pool {
   readonly namespaces: readonly string[];
   readonly namespaceSelector: LabelSelector | undefined;
   readonly serviceSelector: LabelSelector | undefined;
+  /**
+   * Services of different namespaces may share an address of this pool (same sharing key).
+   * Off by default: the key is a readable annotation, so without it any tenant could join
+   * another's address.
+   */
+  readonly allowSharingAcrossNamespaces: boolean;
 }
 
 /** What a pool needs to know of a Service to decide whether it may use the pool. */

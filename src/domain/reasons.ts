@@ -26,6 +26,8 @@ export const REFUSAL_REASONS = [
   "SharingPortConflict",
   /** Sharing refused: traffic policies differ, or two Local Services select different Pods. */
   "SharingBackendConflict",
+  /** Sharing refused: the Services are in different namespaces and the pool does not allow that. */
+  "SharingNamespaceConflict",
   /** Every pool the Service may use is full. */
   "PoolExhausted",
   /** No pool may give this Service an address automatically. */

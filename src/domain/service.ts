@@ -22,7 +22,10 @@ export interface ServiceRequest extends Tenant {
   /** herald.dev/allow-shared-ip */
   readonly sharingKey: string | undefined;
   readonly ports: readonly ServicePort[];
-  /** "" for externalTrafficPolicy Cluster; the pod selector for Local (two Local Services share only with equal keys). */
+  /**
+   * "" for externalTrafficPolicy Cluster; for Local the namespace and the pod selector (two Local
+   * Services share only with equal keys: the same Pods, so the same nodes may announce them).
+   */
   readonly backendKey: string;
 }
 

@@ -61,6 +61,11 @@ describe("errors name the field", () => {
     ],
     [{ addresses: ["192.0.2.0/28"], allocation: { namespaces: "a" } }, "spec.allocation.namespaces", "list"],
     [
+      { addresses: ["192.0.2.0/28"], allocation: { allowSharingAcrossNamespaces: "yes" } },
+      "spec.allocation.allowSharingAcrossNamespaces",
+      "true or false",
+    ],
+    [
       {
         addresses: ["192.0.2.0/28"],
         allocation: { namespaceSelector: { matchExpressions: [{ key: "k", operator: "In" }] } },
@@ -119,4 +124,13 @@ test("overlapping pools are both invalid and say with whom", () => {
     ["b", true, 2],
     ["c", false, 1],
   ]);
+});
+
+test("sharing across namespaces is off unless the pool opts in", () => {
+  const off = parsePool(pool("lan", { addresses: ["192.0.2.0/28"] }));
+  const on = parsePool(
+    pool("lan", { addresses: ["192.0.2.0/28"], allocation: { allowSharingAcrossNamespaces: true } }),
+  );
+  expect(off.ok && off.pool.allowSharingAcrossNamespaces).toBe(false);
+  expect(on.ok && on.pool.allowSharingAcrossNamespaces).toBe(true);
 });

@@ -76,3 +76,20 @@ test("broken YAML and a missing file are errors, not crashes", async () => {
   ).toBe(1);
   expect(out.join("")).toContain("/nonexistent/pools.yaml: cannot read: ENOENT");
 });
+
+test("a pool that lets namespaces share says so; a wrong value is an error of that field", async () => {
+  const ok = await validateText(`
+kind: IPAddressPool
+metadata: {name: shared}
+spec: {addresses: ["192.0.2.0/28"], allocation: {allowSharingAcrossNamespaces: true}}
+`);
+  expect(ok.code).toBe(0);
+  expect(ok.out).toContain("F#1 IPAddressPool shared: valid (allowSharingAcrossNamespaces)");
+  const bad = await validateText(`
+kind: IPAddressPool
+metadata: {name: shared}
+spec: {addresses: ["192.0.2.0/28"], allocation: {allowSharingAcrossNamespaces: "yes"}}
+`);
+  expect(bad.code).toBe(1);
+  expect(bad.out).toContain("spec.allocation.allowSharingAcrossNamespaces: must be true or false");
+});

@@ -149,3 +149,48 @@ test("shrinking a pool moves the Services outside it, with an event", async () =
     "Service ns/c Normal IPMoved: Moved from 192.0.2.2 to 198.51.100.0 (pool spare)",
   );
 });
+
+describe("a tenant copies another namespace's sharing key", () => {
+  const key = { "herald.dev/allow-shared-ip": "shop-key" };
+  const https = { ports: [{ port: 443, protocol: "TCP" }] };
+
+  test("refused with a Warning event and an address of its own; the holder keeps its address alone", async () => {
+    const w = await started();
+    await w.addService(lbService("shop", "web", {}, key));
+    await w.addService(
+      lbService("evil", "copy", https, {
+        ...key,
+        "herald.dev/loadBalancerIPs": w.ingress("shop/web")[0] ?? "",
+      }),
+    );
+    expect(w.ingress("evil/copy")).toEqual([]);
+    expect(w.events).toContainEqual(
+      expect.stringMatching(
+        /^Service evil\/copy Warning SharingNamespaceConflict: 192\.0\.2\.0 is held by shop\/web/,
+      ),
+    );
+    await w.addService(lbService("evil", "copy", https, key));
+    expect(w.ingress("evil/copy")).toEqual(["192.0.2.1"]);
+    // The holder adding the port the other took changes nothing for it.
+    await w.addService(lbService("shop", "web", { ports: [{ port: 80 }, { port: 443 }] }, key));
+    expect(w.ingress("shop/web")).toEqual(["192.0.2.0"]);
+  });
+
+  test("a pool that allows it lets them share; the later Service moves when the first one needs its port", async () => {
+    const w = world();
+    w.pools.put(
+      poolObject("lan", { addresses: ["192.0.2.0/30"], allocation: { allowSharingAcrossNamespaces: true } }),
+    );
+    w.controller.start();
+    await w.controller.warmStart();
+    await w.addService(lbService("shop", "web", {}, key));
+    await w.addService(lbService("blog", "web", https, key));
+    expect(w.ingress("blog/web")).toEqual(["192.0.2.0"]);
+    await w.addService(lbService("shop", "web", { ports: [{ port: 80 }, { port: 443 }] }, key));
+    expect(w.ingress("shop/web")).toEqual(["192.0.2.0"]);
+    expect(w.ingress("blog/web")).toEqual(["192.0.2.1"]);
+    expect(w.events).toContain(
+      "Service blog/web Normal IPMoved: Moved from 192.0.2.0 to 192.0.2.1 (pool lan)",
+    );
+  });
+});

@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { parseAddress } from "../../src/domain/address.js";
 import { Allocator } from "../../src/domain/allocator.js";
+import { type ElectionService, electOwner } from "../../src/domain/election.js";
 import { type Pool, poolContains, poolRefuses, poolSize } from "../../src/domain/pool.js";
 import type { ServiceRequest } from "../../src/domain/service.js";
 import { pool, svc } from "./fixtures.js";
@@ -12,6 +13,10 @@ const POOL_CHOICES: Pool[] = [
   pool("a", ["192.0.2.0/30"]), // a shrunk
   pool("b", ["192.0.2.16/30", "2001:db8::/126"], { allocation: { priority: 1 } }),
   pool("b", ["192.0.2.16/29", "2001:db8::/125"], { avoidBuggyIPs: true }),
+  // b opting in to sharing across namespaces (and out again with the others).
+  pool("b", ["192.0.2.16/30", "2001:db8::/126"], {
+    allocation: { priority: 1, allowSharingAcrossNamespaces: true },
+  }),
   pool("c", ["198.51.100.0/30"], { allocation: { namespaces: ["t1"] } }),
   pool("d", ["203.0.113.0/30", "2001:db8:1::/126"], { autoAssign: false }),
   pool("e", ["203.0.113.8/30"], { disabled: true }),
@@ -97,7 +102,12 @@ function run(ops: Op[], check: (w: World) => void = () => {}): World {
   for (const op of ops) {
     if (op.kind === "assign") {
       requests.set(op.req.key, op.req);
-      a.assign(op.req);
+      // Later holders the change displaced are assigned again, as the controller queues them.
+      const queue = [...(a.assign(op.req).displaced ?? [])];
+      for (let i = 0; i < queue.length && i < 100; i++) {
+        const req = requests.get(queue[i] ?? "");
+        if (req) queue.push(...(a.assign(req).displaced ?? []));
+      }
     } else if (op.kind === "release") {
       requests.delete(op.key);
       a.release(op.key);
@@ -124,20 +134,112 @@ test("no address is held by two Services that may not share it", () => {
   );
 });
 
-function checkSharing({ a, requests }: World): void {
+function checkSharing({ a, pools, requests }: World): void {
   for (const h of a.allHoldings()) {
     if (h.holders.length < 2) continue;
     const reqs = h.holders.map((k) => requests.get(k));
     const first = reqs[0];
+    const across = pools.find((p) => p.name === h.pool)?.allowSharingAcrossNamespaces === true;
     for (const r of reqs) {
       expect(r?.sharingKey).toBeDefined();
       expect(r?.sharingKey).toBe(first?.sharingKey);
       expect(r?.backendKey).toBe(first?.backendKey);
+      // Another namespace only where the pool opts in, and never for Local (other Pods).
+      if (!across || r?.backendKey !== "") expect(r?.namespace).toBe(first?.namespace);
     }
     const ports = reqs.flatMap((r) => r?.ports.map((p) => `${p.protocol}/${p.port}`) ?? []);
     expect(new Set(ports).size).toBe(ports.length);
   }
 }
+
+test("an earlier holder of an address is never moved by another Service's change", () => {
+  fc.assert(
+    fc.property(fc.array(arbOp, { minLength: 5, maxLength: 60, size: "max" }), (ops) => {
+      const w = run(ops.slice(0, -1));
+      const last = ops.at(-1);
+      if (last?.kind !== "assign") return;
+      const before = new Map([...w.requests.keys()].map((k) => [k, w.a.assignmentOf(k)]));
+      // Who joined after last.req on one of its addresses: only they may be moved by it.
+      const later = new Set<string>();
+      for (const h of w.a.allHoldings()) {
+        const i = h.holders.indexOf(last.req.key);
+        if (i >= 0) for (const k of h.holders.slice(i + 1)) later.add(k);
+      }
+      const after = run(ops);
+      for (const [key, was] of before) {
+        if (key === last.req.key || later.has(key)) continue;
+        expect([key, after.a.assignmentOf(key)]).toEqual([key, was]);
+      }
+    }),
+    runs,
+  );
+});
+
+test("the first holder of a shared address keeps it when it changes its ports; later holders move", () => {
+  fc.assert(
+    fc.property(
+      fc.array(arbOp, { minLength: 5, maxLength: 60, size: "max" }),
+      fc.subarray([80, 443, 53], { minLength: 1 }),
+      (ops, ports) => {
+        const { a, requests } = run(ops);
+        for (const h of [...a.allHoldings()]) {
+          const first = requests.get(h.holders[0] ?? "");
+          if (h.holders.length < 2 || first === undefined) continue;
+          const changed = { ...first, ports: ports.map((port) => ({ protocol: "TCP", port })) };
+          a.assign(changed);
+          requests.set(changed.key, changed);
+          expect([changed.key, a.assignmentOf(changed.key)?.addresses]).toEqual([
+            changed.key,
+            expect.arrayContaining([h.address]),
+          ]);
+          return;
+        }
+      },
+    ),
+    // Shared addresses are a minority of random worlds: more runs to meet enough of them.
+    { numRuns: 1000 },
+  );
+});
+
+test("Services sharing an address have one owner, and one exists whenever each alone would have one", () => {
+  // Endpoints follow (namespace, selector), as Pods do: t1's app=x Pods run on n1, t2's on n2.
+  const endpointNodes = (r: ServiceRequest) =>
+    r.backendKey === "" ? [] : r.namespace === "t1" ? ["n1"] : ["n2"];
+  const nodes = ["n1", "n2", "n3"].map((name) => ({
+    name,
+    labels: {},
+    ready: true,
+    networkUnavailable: false,
+  }));
+  const live = new Set(["n1", "n2", "n3"]);
+  const election = (r: ServiceRequest, addresses: readonly string[]): ElectionService => ({
+    key: r.key,
+    addresses,
+    advertisements: [{}],
+    trafficPolicy: r.backendKey === "" ? "Cluster" : "Local",
+    endpointNodes: endpointNodes(r),
+  });
+  fc.assert(
+    fc.property(fc.array(arbOp, { minLength: 5, maxLength: 60, size: "max" }), (ops) => {
+      const { a, requests } = run(ops);
+      const services = [...requests.values()].flatMap((r) => {
+        const got = a.assignmentOf(r.key);
+        return got ? [election(r, got.addresses)] : [];
+      });
+      const elected = electOwner({ nodes, live, services });
+      for (const h of a.allHoldings()) {
+        const owners = new Set(h.holders.map((k) => elected.get(k)?.owner));
+        expect(owners.size).toBe(1);
+        const alone = h.holders.every((k) => {
+          const s = services.find((x) => x.key === k);
+          return s !== undefined && electOwner({ nodes, live, services: [s] }).get(k)?.owner !== undefined;
+        });
+        if (alone) expect([...owners][0]).toBeDefined();
+      }
+    }),
+    runs,
+  );
+});
 
 test("counts always equal what is held", () => {
   fc.assert(

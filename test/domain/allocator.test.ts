@@ -1,6 +1,7 @@
 // Allocator behaviour as tables of steps that share one allocator, in order:
 // each row acts and states what the Service then holds, written
-// "pool addr,addr" (or "none") plus "!Reason" when something was refused.
+// "pool addr,addr" (or "none") plus "!Reason" when something was refused and
+// ">ns/x" for each later holder that must move because of the change.
 import { Allocator, type AssignResult } from "../../src/domain/allocator.js";
 import { pool, svc } from "./fixtures.js";
 
@@ -9,7 +10,8 @@ type Row = [string, (a: Allocator) => AssignResult | string | readonly string[],
 function show(x: AssignResult | string | readonly string[]): string | readonly string[] {
   if (typeof x === "string" || !("assignment" in x)) return x;
   const held = x.assignment ? `${x.assignment.pool} ${x.assignment.addresses.join(",")}` : "none";
-  return x.refusal ? `${held} !${x.refusal.reason}` : held;
+  const moved = (x.displaced ?? []).map((k) => ` >${k}`).join("");
+  return `${x.refusal ? `${held} !${x.refusal.reason}` : held}${moved}`;
 }
 
 function table(title: string, setup: (a: Allocator) => void, rows: Row[]): void {
@@ -255,33 +257,159 @@ table("sharing", (a) => a.setPools([pool("lan", ["192.0.2.0/29"])]), [
     "none !SharingBackendConflict",
   ],
   [
-    "s2 changes to a clashing port: moves",
+    "s2 takes UDP 80, which s4 joined with later: s2 keeps the address, s4 must move",
     (a) => a.assign(svc("ns/s2", { sharingKey: "k", ports: [{ protocol: "UDP", port: 80 }] })),
-    "lan 192.0.2.1",
+    "lan 192.0.2.0 >ns/s4",
   ],
-  ["s2 joined s3 there (same key, no clash)", (a) => [...a.holdersOf("192.0.2.1")], ["ns/s3", "ns/s2"]],
-  ["s1 drops its key while shared: moves", (a) => a.assign(svc("ns/s1")), "lan 192.0.2.2"],
   [
-    "s4 alone now, may change key in place",
+    "s4 asked for exactly that address: refused now",
     (a) =>
       a.assign(
         svc("ns/s4", {
-          sharingKey: "new",
+          sharingKey: "k",
           requestedAddresses: ["192.0.2.0"],
           ports: [{ protocol: "UDP", port: 80 }],
         }),
       ),
+    "none !SharingPortConflict",
+  ],
+  ["s1 drops its key while shared: moves", (a) => a.assign(svc("ns/s1")), "lan 192.0.2.2"],
+  [
+    "s2 alone now, may change key in place",
+    (a) => a.assign(svc("ns/s2", { sharingKey: "new", ports: [{ protocol: "UDP", port: 80 }] })),
     "lan 192.0.2.0",
   ],
   [
     "released when the last holder goes",
     (a) => {
-      a.release("ns/s4");
+      a.release("ns/s2");
       return a.holdersOf("192.0.2.0");
     },
     [],
   ],
 ]);
+
+table(
+  "a tenant in another namespace copies the sharing key (a readable annotation)",
+  (a) =>
+    a.setPools([
+      pool("lan", ["192.0.2.0/29"]),
+      pool("shared", ["198.51.100.0/29"], { allocation: { allowSharingAcrossNamespaces: true } }),
+    ]),
+  [
+    [
+      "shop/web holds an address with key k",
+      (a) => a.assign(svc("shop/web", { sharingKey: "k" })),
+      "lan 192.0.2.0",
+    ],
+    [
+      "evil/copy with the same key, another port, asking for it: refused",
+      (a) =>
+        a.assign(
+          svc("evil/copy", {
+            sharingKey: "k",
+            requestedAddresses: ["192.0.2.0"],
+            ports: [{ protocol: "TCP", port: 443 }],
+          }),
+        ),
+      "none !SharingNamespaceConflict",
+    ],
+    [
+      "nor does it join automatically: an address of its own",
+      (a) => a.assign(svc("evil/copy", { sharingKey: "k", ports: [{ protocol: "TCP", port: 443 }] })),
+      "lan 192.0.2.1",
+    ],
+    ["shop/web alone holds its address", (a) => [...a.holdersOf("192.0.2.0")], ["shop/web"]],
+    [
+      "shop/web adds port 443 (evil/copy's): keeps its address",
+      (a) =>
+        a.assign(
+          svc("shop/web", {
+            sharingKey: "k",
+            ports: [
+              { protocol: "TCP", port: 80 },
+              { protocol: "TCP", port: 443 },
+            ],
+          }),
+        ),
+      "lan 192.0.2.0",
+    ],
+    [
+      "a pool that opts in lets two namespaces share",
+      (a) => a.assign(svc("shop/api", { sharingKey: "s", requestedPool: "shared" })),
+      "shared 198.51.100.0",
+    ],
+    [
+      "blog/api joins it",
+      (a) =>
+        a.assign(
+          svc("blog/api", {
+            sharingKey: "s",
+            requestedPool: "shared",
+            ports: [{ protocol: "TCP", port: 443 }],
+          }),
+        ),
+      "shared 198.51.100.0",
+    ],
+    [
+      "there too shop/api, the first holder, is not moved by a port blog/api took later: blog/api moves",
+      (a) =>
+        a.assign(
+          svc("shop/api", {
+            sharingKey: "s",
+            requestedPool: "shared",
+            ports: [
+              { protocol: "TCP", port: 80 },
+              { protocol: "TCP", port: 443 },
+            ],
+          }),
+        ),
+      "shared 198.51.100.0 >blog/api",
+    ],
+    [
+      "blog/api assigned again gets an address of its own",
+      (a) =>
+        a.assign(
+          svc("blog/api", {
+            sharingKey: "s",
+            requestedPool: "shared",
+            ports: [{ protocol: "TCP", port: 443 }],
+          }),
+        ),
+      "shared 198.51.100.1",
+    ],
+    [
+      "even an opted-in pool keeps Local Services of two namespaces apart (their Pods differ)",
+      (a) => {
+        a.assign(svc("shop/l", { sharingKey: "l", requestedPool: "shared", backendKey: "app=x" }));
+        return a.assign(
+          svc("blog/l", {
+            sharingKey: "l",
+            requestedPool: "shared",
+            backendKey: "app=x",
+            requestedAddresses: ["198.51.100.2"],
+            ports: [{ protocol: "TCP", port: 81 }],
+          }),
+        );
+      },
+      "none !SharingBackendConflict",
+    ],
+    [
+      "the pool stops allowing it: the later holder from the other namespace is displaced",
+      (a) => {
+        a.assign(
+          svc("blog/x", {
+            sharingKey: "s",
+            requestedPool: "shared",
+            ports: [{ protocol: "TCP", port: 8080 }],
+          }),
+        );
+        return a.setPools([pool("lan", ["192.0.2.0/29"]), pool("shared", ["198.51.100.0/29"])]);
+      },
+      ["blog/x"],
+    ],
+  ],
+);
 
 table(
   "two Local Services share only with the same selector",
