@@ -17,6 +17,9 @@ import {
  */
 export const maxSourceRanges = 1000;
 
+/** Most allowed-set entries (ranges times ports) of one Service: 4,000 took `nft -c` 0.3 s, 10,000 1 s. */
+export const maxSourceElements = 4096;
+
 export type SourceRangeProblemReason = "badSourceRange" | "sourceRangeHostBits" | "tooManySourceRanges";
 
 export interface SourceRangeProblem {

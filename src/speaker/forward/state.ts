@@ -3,7 +3,7 @@
 // Pure: the wiring builds ForwardingState from Services, EndpointSlices and the
 // election; the renderer turns the plan into nftables.
 import { isIP } from "node:net";
-import { type SourceRangeProblemReason, sourceRanges } from "./source-ranges.js";
+import { maxSourceElements, type SourceRangeProblemReason, sourceRanges } from "./source-ranges.js";
 
 export type Protocol = "TCP" | "UDP";
 export type TrafficPolicy = "Cluster" | "Local";
@@ -289,6 +289,15 @@ function planService(svc: ForwardedService, fingerprint: string): ServicePlan {
         sourceRanges: restricted ? ranges[vip.family] : null,
       });
     }
+  }
+  // Every port repeats the ranges in the allowed set: bound the product too (see maxSourceRanges).
+  const elements = [...frontends.values()].reduce((n, f) => n + (f.sourceRanges?.length ?? 0), 0);
+  if (elements > maxSourceElements) {
+    report(
+      "tooManySourceRanges",
+      `${elements} source range entries (ranges times ports), more than ${maxSourceElements}; no client is let in`,
+    );
+    for (const f of frontends.values()) f.sourceRanges = [];
   }
   return { fingerprint, frontends: [...frontends.values()], problems };
 }

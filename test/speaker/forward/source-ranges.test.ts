@@ -98,3 +98,36 @@ test("a range with host bits is reported for that Service", () => {
     expect.objectContaining({ service: "default/web", reason: "sourceRangeHostBits" }),
   ]);
 });
+
+test("ranges times ports over the bound: that Service lets nobody in and says why; others are untouched", () => {
+  const ranges = Array.from({ length: 500 }, (_, i) => `10.0.${i >> 7}.${(i & 127) * 2}`);
+  const ports = Array.from({ length: 10 }, (_, i) => ({
+    protocol: "TCP" as const,
+    port: 8000 + i,
+    nodePort: 30000 + i,
+    targetPort: 8080,
+  }));
+  const plan = planForwarding(
+    state(
+      service({
+        name: "evil/wide",
+        ports,
+        loadBalancerSourceRanges: ranges,
+        localEndpoints: ["198.51.100.1"],
+      }),
+      service({
+        name: "shop/web",
+        addresses: ["192.0.2.11"],
+        loadBalancerSourceRanges: ["203.0.113.0/24"],
+        localEndpoints: ["198.51.100.2"],
+      }),
+    ),
+  );
+  const wide = plan.frontends.filter((f) => f.service === "evil/wide");
+  expect(wide).toHaveLength(10);
+  expect(wide.every((f) => f.sourceRanges?.length === 0)).toBe(true);
+  expect(plan.frontends.find((f) => f.service === "shop/web")?.sourceRanges).toEqual(["203.0.113.0/24"]);
+  expect(plan.problems).toEqual([
+    expect.objectContaining({ service: "evil/wide", reason: "tooManySourceRanges" }),
+  ]);
+});
