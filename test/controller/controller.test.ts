@@ -194,3 +194,27 @@ describe("a tenant copies another namespace's sharing key", () => {
     );
   });
 });
+
+test("warm start: an address two namespaces shared before stays with the older Service; the other moves", async () => {
+  const w = world();
+  w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/30"] }));
+  const key = { "herald.dev/allow-shared-ip": "k" };
+  const holder = lbService("shop", "web", {}, key);
+  holder.metadata = { ...holder.metadata, creationTimestamp: new Date("2025-01-01T00:00:00Z") };
+  holder.status = { loadBalancer: { ingress: [{ ip: "192.0.2.2" }] } };
+  // Named to come first and written first: neither may win it the address.
+  const copier = lbService("aaa", "copy", { ports: [{ port: 443, protocol: "TCP" }] }, key);
+  copier.metadata = { ...copier.metadata, creationTimestamp: new Date("2025-06-01T00:00:00Z") };
+  copier.status = { loadBalancer: { ingress: [{ ip: "192.0.2.2" }] } };
+  w.services.put(copier);
+  w.services.put(holder);
+  w.controller.start();
+  expect(await w.controller.warmStart()).toEqual({ restored: 1, conflicts: 1 });
+  await w.settle();
+  expect(w.ingress("shop/web")).toEqual(["192.0.2.2"]);
+  expect(w.ingress("aaa/copy")).toEqual(["192.0.2.0"]);
+  expect(w.decisions.find((d) => d.kind === "conflict-detected")).toMatchObject({
+    service: { name: "copy" },
+    reason: "SharingNamespaceConflict",
+  });
+});
