@@ -9,7 +9,8 @@
 // - Unless the kernel refuses it for one Service's sake (a value the API server accepts but
 //   nft does not): then the Services to blame are found with `nft -c` (isolate.ts), everything
 //   else is applied at once, and each refused Service is reported and left out until its own
-//   backoff ends or it changes. One tenant's Service never stalls the others' forwarding.
+//   backoff ends; then it is checked alone first, so a Service that is still refused costs
+//   one small check, not a search. One tenant's Service never stalls the others' forwarding.
 // - Drift: every `driftIntervalMs` the chain names are listed (cheap: a deleted table or a
 //   flushed ruleset shows at once), and every `driftFullEvery`-th time the whole table,
 //   whose shape (rules per chain, elements per set) is compared with what was applied
@@ -76,7 +77,7 @@ export interface ApplierOptions {
   driftIntervalMs: number;
   /** Every how many drift checks the whole table is listed and compared. */
   driftFullEvery: number;
-  /** First and longest wait before a refused Service is tried again (unless it changes). */
+  /** First and longest wait before a refused Service is tried again. */
   refusedRetryInitialMs: number;
   refusedRetryMaxMs: number;
 }
@@ -91,7 +92,7 @@ export const defaultApplierOptions: ApplierOptions = {
   refusedRetryMaxMs: 60_000,
 };
 
-/** A Service the kernel refused, left out of the table until `retryAt` or until it changes. */
+/** A Service the kernel refused, left out of the table until `retryAt`. */
 export interface RefusedService {
   message: string;
   attempt: number;
@@ -264,6 +265,14 @@ export class ForwardingApplier {
     const present = new Set(plan.frontends.map((f) => f.service));
     for (const name of this.refused.keys()) if (!present.has(name)) this.refused.delete(name);
     const waiting = new Set([...this.refused].filter(([, r]) => r.retryAt > now).map(([n]) => n));
+    const due = new Set([...this.refused.keys()].filter((n) => !waiting.has(n)));
+    if (due.size > 0) {
+      const again = await this.isolate(
+        plan.frontends.filter((f) => due.has(f.service)),
+        now,
+      );
+      for (const name of again) waiting.add(name);
+    }
     let frontends = plan.frontends.filter((f) => !waiting.has(f.service));
     let next = buildRuleset({ frontends, problems: plan.problems }, this.buildMemo);
     let mode: ApplyMode = "full";

@@ -306,6 +306,19 @@ describe("a Service whose rules the kernel refuses", () => {
     expect(applier.refusedServices().size).toBe(0);
   });
 
+  test("still refused at its retry: one small check of it alone, no failed transaction, no search", async () => {
+    applier.start();
+    applier.update(services());
+    await clock.advance(100);
+    const checks = nft.checks;
+    const sent = nft.transactions.length;
+    await clock.advance(5000);
+    expect(nft.checks - checks).toBe(2); // the skeleton, then the Service alone
+    expect(nft.transactions.slice(sent).some((t) => t.includes(bad))).toBe(false);
+    expect(events.filter((e) => e.type === "applyFailed")).toEqual([]);
+    expect(events.filter((e) => e.type === "serviceRefused")).toHaveLength(2);
+  });
+
   test("a Service that goes away is forgotten", async () => {
     applier.start();
     applier.update(services());
