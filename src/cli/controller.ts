@@ -11,6 +11,7 @@ import { Controller } from "../controller/controller.js";
 import { controllerMetrics } from "../controller/metrics.js";
 import type { DecisionLog, PoolObject } from "../controller/ports.js";
 import { buildHttp } from "../http/server.js";
+import { apiClient } from "../k8s/client.js";
 import { serverVersion, supportsIPMode } from "../k8s/discovery.js";
 import { Informer } from "../k8s/informer.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
@@ -59,11 +60,16 @@ export const controller: Command = async (argv, io) => {
   const log = pino({ level: flags["log-level"] ?? "info", base: { component: "controller" } });
   const identity = flags.identity ?? hostname();
   const kc = loadKubeConfig(flags.kubeconfig);
-  const rest = restFromKubeConfig(kc);
+  const registry = new Registry();
+  const { rest, events } = apiClient(restFromKubeConfig(kc), {
+    component: "controller",
+    instance: identity,
+    registry,
+    onEventError: (reason, err) => log.warn({ reason, err: String(err) }, "could not write event"),
+  });
   const stop = new AbortController();
   const sleep = (ms: number, signal: AbortSignal) => sleepTimer(ms, undefined, { signal });
 
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let ctl: Controller | undefined;
   const metrics = controllerMetrics(registry, () => ctl?.queue.depth ?? 0);
@@ -115,7 +121,7 @@ export const controller: Command = async (argv, io) => {
   const version = await untilReachable(() => serverVersion(rest), log, stop.signal, sleep);
   ctl = new Controller({
     stores: { services, namespaces, pools },
-    writes: controllerWrites(rest, "controller", identity, () => new Date()),
+    writes: controllerWrites(rest, events),
     decisions,
     metrics,
     log,
