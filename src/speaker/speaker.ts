@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { AuditSink } from "../audit/sink.js";
 import type { Election } from "../domain/election.js";
 import type { AnnouncementStatus, Desired, ServiceAnnouncement } from "./announcements.js";
+import { type ConflictLimits, ConflictReports } from "./conflicts.js";
 import type { ForwardingState } from "./forward/state.js";
 import { type ClusterObjects, forwardingState, type SpeakerInputs, speakerInputs } from "./inputs.js";
 import type { ClusterState, OwnershipChange } from "./l2/l2-speaker.js";
@@ -36,6 +37,7 @@ export interface SpeakerDeps {
   now(): Date;
   onTakeover?: () => void;
   onConflict?: () => void;
+  conflictLimits?: ConflictLimits;
 }
 
 function rfc3339(d: Date): string {
@@ -50,8 +52,11 @@ export class Speaker {
   private announced = new Set<string>();
   private leaving = false;
   private lastProblems = "";
+  private readonly conflicts: ConflictReports;
 
-  constructor(private readonly d: SpeakerDeps) {}
+  constructor(private readonly d: SpeakerDeps) {
+    this.conflicts = new ConflictReports(d.conflictLimits);
+  }
 
   /** MACs of speakers (from their Leases). */
   isSpeakerMac(mac: string): boolean {
@@ -133,12 +138,20 @@ export class Speaker {
     this.publish();
   }
 
-  /** A foreign host claims an address (probe answered, or a claim while announcing). */
+  /**
+   * A foreign host claims an address (probe answered, or a claim while announcing). Every one
+   * counts on the Service's Event (the recorder folds repeats into its count); log lines and
+   * audit rows are bounded per (address, MAC) and per address (conflicts.ts).
+   */
   conflict(address: string, mac: string): void {
     const svc = this.serviceOf(address);
     const message = `address ${address} is in use by a host with MAC ${mac}; not announcing it from ${this.d.self}`;
-    this.d.log.warn({ address, mac }, "address conflict");
     this.d.onConflict?.();
+    if (svc) this.d.events.event(svc, "Warning", "AddressConflict", message);
+    const verdict = this.conflicts.observe(address, mac, this.d.now().getTime());
+    if (!verdict.report) return;
+    const { suppressed } = verdict;
+    this.d.log.warn({ address, mac, ...(suppressed ? { suppressed } : {}) }, "address conflict");
     void this.d.audit.record({
       component: "speaker",
       node: this.d.self,
@@ -146,9 +159,8 @@ export class Speaker {
       service: svc && { namespace: svc.metadata?.namespace ?? "", name: svc.metadata?.name ?? "" },
       addresses: [address],
       reason: "AddressInUse",
-      message,
+      message: suppressed ? `${message} (${suppressed} more conflicts on it since the last report)` : message,
     });
-    if (svc) this.d.events.event(svc, "Warning", "AddressConflict", message);
   }
 
   /**
