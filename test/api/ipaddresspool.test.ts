@@ -120,3 +120,11 @@ test("overlapping pools are both invalid and say with whom", () => {
     ["c", false, 1],
   ]);
 });
+
+test("ignoreAddressConflicts must be true or false", () => {
+  expect(parsePool(pool("lan", { addresses: ["192.0.2.0/28"], ignoreAddressConflicts: true })).ok).toBe(true);
+  const bad = parsePool(pool("lan", { addresses: ["192.0.2.0/28"], ignoreAddressConflicts: "yes" }));
+  expect(bad.ok ? [] : bad.errors).toEqual([
+    { field: "spec.ignoreAddressConflicts", message: "must be true or false" },
+  ]);
+});

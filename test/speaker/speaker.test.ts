@@ -29,6 +29,7 @@ const web: V1Service = {
 class FakeL2 implements LayerTwo {
   live = new Set(["n1", "n2"]);
   owned: string[] = [];
+  held = new Map<string, { mac: string }>();
   private state: ClusterState | undefined;
   setState(state: ClusterState): void {
     this.state = state;
@@ -42,6 +43,9 @@ class FakeL2 implements LayerTwo {
   }
   interfacesOf(): string[] {
     return ["eth0"];
+  }
+  heldBack(): ReadonlyMap<string, { mac: string }> {
+    return this.held;
   }
 }
 
@@ -229,4 +233,52 @@ test("a host rotating MACs gets a few audit rows and log lines per address, not 
   // Events: ten distinct ones, then one combined Event that counts the rest.
   expect(t.api.list()).toHaveLength(11);
   expect(t.api.requests.length).toBeLessThanOrEqual(25);
+});
+
+test("a held-back address: an AddressConflict condition on the ServiceAnnouncement until it is announced", () => {
+  let now = Date.parse("2026-03-01T10:00:00Z");
+  const t = setup("n1", { now: () => new Date(now) });
+  t.speaker.clusterChanged();
+  expect(t.written.at(-1)?.has("shop/web")).toBe(false);
+  t.l2.held.set("192.0.2.200", { mac: "02:00:00:00:00:99" });
+  t.speaker.conflict("192.0.2.200", "02:00:00:00:00:99");
+  const condition = {
+    type: "AddressConflict",
+    status: "True",
+    reason: "AddressInUse",
+    message:
+      "192.0.2.200 is in use by a host with MAC 02:00:00:00:00:99; node n1 does not announce it and probes again with backoff",
+    lastTransitionTime: "2026-03-01T10:00:00Z",
+  };
+  expect(t.written.at(-1)?.get("shop/web")).toEqual({
+    svc: web,
+    status: {
+      node: "n1",
+      interfaces: [],
+      addresses: [],
+      since: "2026-03-01T10:00:00Z",
+      conditions: [condition],
+    },
+  });
+  // Probed again and found in use again: the condition stays as it was (no write).
+  now += 8000;
+  const writes = t.written.length;
+  t.speaker.conflict("192.0.2.200", "02:00:00:00:00:99");
+  expect(t.written).toHaveLength(writes);
+  t.speaker.clusterChanged();
+  expect(t.written.at(-1)?.get("shop/web")).toEqual({
+    svc: web,
+    status: expect.objectContaining({ conditions: [condition] }),
+  });
+  expect(t.events.filter((e) => e.includes("nodeAssigned"))).toEqual([]);
+  // The host is gone, the probe passes: announced, and the condition is cleared.
+  now += 16_000;
+  t.l2.held.clear();
+  t.l2.owned = ["192.0.2.200"];
+  t.speaker.ownershipChanged({ address: "192.0.2.200", owned: true });
+  expect(t.written.at(-1)?.get("shop/web")).toEqual({
+    svc: web,
+    status: { node: "n1", interfaces: ["eth0"], addresses: ["192.0.2.200"], since: "2026-03-01T10:00:24Z" },
+  });
+  expect(t.events.filter((e) => e.includes("nodeAssigned"))).toHaveLength(1);
 });
