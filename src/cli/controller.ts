@@ -10,6 +10,7 @@ import type { AuditSink } from "../audit/sink.js";
 import { Controller } from "../controller/controller.js";
 import { controllerMetrics } from "../controller/metrics.js";
 import type { DecisionLog, PoolObject } from "../controller/ports.js";
+import type { ConditionSource } from "../controller/service-conditions.js";
 import { buildHttp } from "../http/server.js";
 import { apiClient } from "../k8s/client.js";
 import { serverVersion, supportsIPMode } from "../k8s/discovery.js";
@@ -17,7 +18,7 @@ import { Informer } from "../k8s/informer.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { LeaderElector } from "../k8s/leader.js";
 import { untilReachable } from "../k8s/reachable.js";
-import { restFromKubeConfig } from "../k8s/rest.js";
+import { type KubeObject, restFromKubeConfig } from "../k8s/rest.js";
 import { controllerWrites } from "../k8s/writes.js";
 import type { Command } from "./command.js";
 import { FlagError, flagHelp, parseFlags, portFlag } from "./flags.js";
@@ -118,9 +119,19 @@ export const controller: Command = async (argv, io) => {
     informerOpts,
   );
 
+  const announcements = new Informer<ConditionSource & KubeObject>(
+    rest,
+    "/apis/herald.dev/v1alpha1/serviceannouncements",
+    {
+      onChange: (a) => ctl?.announcementChanged(a.metadata?.namespace ?? "", a.metadata?.name ?? ""),
+      onDelete: (a) => ctl?.announcementChanged(a.metadata?.namespace ?? "", a.metadata?.name ?? ""),
+    },
+    informerOpts,
+  );
+
   const version = await untilReachable(() => serverVersion(rest), log, stop.signal, sleep);
   ctl = new Controller({
-    stores: { services, namespaces, pools },
+    stores: { services, namespaces, pools, announcements },
     writes: controllerWrites(rest, events),
     decisions,
     metrics,
@@ -155,9 +166,14 @@ export const controller: Command = async (argv, io) => {
     "controller starting",
   );
 
-  const running = [services.run(stop.signal), namespaces.run(stop.signal), pools.run(stop.signal)];
+  const running = [
+    services.run(stop.signal),
+    namespaces.run(stop.signal),
+    pools.run(stop.signal),
+    announcements.run(stop.signal),
+  ];
   c.start();
-  await Promise.all([services.synced, namespaces.synced, pools.synced]);
+  await Promise.all([services.synced, namespaces.synced, pools.synced, announcements.synced]);
   await c.warmStart();
   running.push(elector.run(stop.signal));
 
