@@ -236,6 +236,7 @@ export const speaker: Command = async (argv, io) => {
       return handover.settled();
     },
     onConflict: (address, mac) => core?.conflict(address, mac),
+    onHeldBack: () => core?.heldBackChanged(),
   });
   const layer2 = l2;
 

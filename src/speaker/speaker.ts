@@ -176,6 +176,11 @@ export class Speaker {
     });
   }
 
+  /** The layer-2 speaker holds back other addresses than before (a probe failed, or the address went elsewhere). */
+  heldBackChanged(): void {
+    if (this.heldBackKey() !== this.heldKey) this.publish();
+  }
+
   /**
    * SIGTERM, after the layer-2 speaker handed over: forwarding keeps only the addresses that
    * no other node took (a restart of this speaker picks them up again, and conntrack keeps

@@ -75,6 +75,8 @@ export interface L2SpeakerOptions {
   prepareTakeover?: (address: string, from: { node: string; address: string }) => Promise<void>;
   /** How long a peer seen claiming an address counts as alive without heartbeats (default 3000 ms). */
   claimEvidenceMs?: number;
+  /** The set of held-back addresses (heldBack()) changed. */
+  onHeldBack?: () => void;
   /** Jitter of the probe's backoff after a conflict (default Math.random). */
   random?: () => number;
 }
@@ -387,7 +389,7 @@ export class L2Speaker {
     this.wanted.delete(address);
     this.preparing.delete(address);
     this.announcedOn.delete(address);
-    this.retry.forget(address);
+    if (this.retry.forget(address)) this.o.onHeldBack?.();
     if (this.owned.delete(address)) this.o.onChange?.({ address, owned: false });
     for (const link of this.links) link.announcer.withdraw(address);
   }
