@@ -12,6 +12,7 @@ export const ANNOTATION = {
   addressPool: "herald.dev/address-pool",
   allowSharedIP: "herald.dev/allow-shared-ip",
   allocatedFromPool: "herald.dev/allocated-from-pool",
+  ignoreAddressConflicts: "herald.dev/ignore-address-conflicts",
 } as const;
 
 export type IPMode = "VIP" | "Proxy";
@@ -69,6 +70,22 @@ export function toServiceRequest(svc: V1Service, namespaceLabels: Labels): Servi
 /** The ingress addresses the Service's status shows now. */
 export function ingressAddresses(svc: V1Service): string[] {
   return (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+}
+
+/**
+ * The operator's override of the conflict probe: announce the Service's addresses even when a
+ * foreign host answers for them. "true" or "false"; anything else is refused (and means false).
+ */
+export function ignoresAddressConflicts(svc: V1Service): { value: boolean; error?: string } {
+  const raw = svc.metadata?.annotations?.[ANNOTATION.ignoreAddressConflicts];
+  if (raw === undefined) return { value: false };
+  const v = raw.trim();
+  if (v === "true") return { value: true };
+  if (v === "false") return { value: false };
+  return {
+    value: false,
+    error: `annotation ${ANNOTATION.ignoreAddressConflicts} must be "true" or "false", not ${JSON.stringify(raw.slice(0, 64))}`,
+  };
 }
 
 export function allocatedPool(svc: V1Service): string | undefined {

@@ -10,13 +10,15 @@ import type { AuditSink } from "../audit/sink.js";
 import { Controller } from "../controller/controller.js";
 import { controllerMetrics } from "../controller/metrics.js";
 import type { DecisionLog, PoolObject } from "../controller/ports.js";
+import type { ConditionSource } from "../controller/service-conditions.js";
 import { buildHttp } from "../http/server.js";
+import { apiClient } from "../k8s/client.js";
 import { serverVersion, supportsIPMode } from "../k8s/discovery.js";
 import { Informer } from "../k8s/informer.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { LeaderElector } from "../k8s/leader.js";
 import { untilReachable } from "../k8s/reachable.js";
-import { restFromKubeConfig } from "../k8s/rest.js";
+import { type KubeObject, restFromKubeConfig } from "../k8s/rest.js";
 import { controllerWrites } from "../k8s/writes.js";
 import type { Command } from "./command.js";
 import { FlagError, flagHelp, parseFlags, portFlag } from "./flags.js";
@@ -59,11 +61,16 @@ export const controller: Command = async (argv, io) => {
   const log = pino({ level: flags["log-level"] ?? "info", base: { component: "controller" } });
   const identity = flags.identity ?? hostname();
   const kc = loadKubeConfig(flags.kubeconfig);
-  const rest = restFromKubeConfig(kc);
+  const registry = new Registry();
+  const { rest, events } = apiClient(restFromKubeConfig(kc), {
+    component: "controller",
+    instance: identity,
+    registry,
+    onEventError: (reason, err) => log.warn({ reason, err: String(err) }, "could not write event"),
+  });
   const stop = new AbortController();
   const sleep = (ms: number, signal: AbortSignal) => sleepTimer(ms, undefined, { signal });
 
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let ctl: Controller | undefined;
   const metrics = controllerMetrics(registry, () => ctl?.queue.depth ?? 0);
@@ -112,10 +119,20 @@ export const controller: Command = async (argv, io) => {
     informerOpts,
   );
 
+  const announcements = new Informer<ConditionSource & KubeObject>(
+    rest,
+    "/apis/herald.dev/v1alpha1/serviceannouncements",
+    {
+      onChange: (a) => ctl?.announcementChanged(a.metadata?.namespace ?? "", a.metadata?.name ?? ""),
+      onDelete: (a) => ctl?.announcementChanged(a.metadata?.namespace ?? "", a.metadata?.name ?? ""),
+    },
+    informerOpts,
+  );
+
   const version = await untilReachable(() => serverVersion(rest), log, stop.signal, sleep);
   ctl = new Controller({
-    stores: { services, namespaces, pools },
-    writes: controllerWrites(rest, "controller", identity, () => new Date()),
+    stores: { services, namespaces, pools, announcements },
+    writes: controllerWrites(rest, events),
     decisions,
     metrics,
     log,
@@ -149,9 +166,14 @@ export const controller: Command = async (argv, io) => {
     "controller starting",
   );
 
-  const running = [services.run(stop.signal), namespaces.run(stop.signal), pools.run(stop.signal)];
+  const running = [
+    services.run(stop.signal),
+    namespaces.run(stop.signal),
+    pools.run(stop.signal),
+    announcements.run(stop.signal),
+  ];
   c.start();
-  await Promise.all([services.synced, namespaces.synced, pools.synced]);
+  await Promise.all([services.synced, namespaces.synced, pools.synced, announcements.synced]);
   await c.warmStart();
   running.push(elector.run(stop.signal));
 

@@ -10,13 +10,14 @@ import { workerConverter } from "../audit/converter.js";
 import { auditRoutes } from "../audit/http.js";
 import { AuditLog } from "../audit/log.js";
 import { buildHttp } from "../http/server.js";
+import { apiClient } from "../k8s/client.js";
 import { endpointSliceVersion } from "../k8s/discovery.js";
+import type { EventTarget } from "../k8s/events.js";
 import { Informer } from "../k8s/informer.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { untilReachable } from "../k8s/reachable.js";
-import type { KubeObject, Rest } from "../k8s/rest.js";
+import type { KubeObject } from "../k8s/rest.js";
 import { restFromKubeConfig } from "../k8s/rest.js";
-import { postEvent } from "../k8s/writes.js";
 import { AnnouncementWriter, type ServiceAnnouncement } from "../speaker/announcements.js";
 import { systemClock } from "../speaker/clock.js";
 import { ForwardingApplier } from "../speaker/forward/applier.js";
@@ -110,7 +111,13 @@ export const speaker: Command = async (argv, io) => {
   }
   const { flags, node: self } = p;
   const log = pino({ level: flags["log-level"] ?? "info", base: { component: "speaker", node: self } });
-  const rest = restFromKubeConfig(loadKubeConfig(flags.kubeconfig));
+  const registry = new Registry();
+  const { rest, events } = apiClient(restFromKubeConfig(loadKubeConfig(flags.kubeconfig)), {
+    component: "speaker",
+    instance: self,
+    registry,
+    onEventError: (reason, err) => log.warn({ reason, err: String(err) }, "event not written"),
+  });
   const stop = new AbortController();
   const sleep = (ms: number, signal: AbortSignal) => sleepTimer(ms, undefined, { signal });
   const namespace = flags["lease-namespace"] ?? "herald-system";
@@ -134,7 +141,6 @@ export const speaker: Command = async (argv, io) => {
     return 1;
   }
 
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const auditDir = flags["audit-dir"] ?? "/var/lib/herald/audit";
   const audit = new AuditLog({
@@ -230,6 +236,7 @@ export const speaker: Command = async (argv, io) => {
       return handover.settled();
     },
     onConflict: (address, mac) => core?.conflict(address, mac),
+    onHeldBack: () => core?.heldBackChanged(),
   });
   const layer2 = l2;
 
@@ -303,7 +310,7 @@ export const speaker: Command = async (argv, io) => {
     forwarding: applier,
     writer,
     events: {
-      event: (svc, type, reason, message) => void serviceEvent(rest, self, svc, type, reason, message, log),
+      event: (svc, type, reason, message) => void events.event(serviceTarget(svc), type, reason, message),
     },
     audit,
     log,
@@ -390,23 +397,12 @@ function coalesce(fn: () => void, ms: number): () => void {
   };
 }
 
-async function serviceEvent(
-  rest: Rest,
-  self: string,
-  svc: V1Service,
-  type: "Normal" | "Warning",
-  reason: string,
-  message: string,
-  log: pino.Logger,
-): Promise<void> {
-  const target = {
-    kind: "Service" as const,
+function serviceTarget(svc: V1Service): EventTarget {
+  return {
+    kind: "Service",
     apiVersion: "v1",
     namespace: svc.metadata?.namespace,
     name: svc.metadata?.name ?? "",
     uid: svc.metadata?.uid,
   };
-  await postEvent(rest, "speaker", self, new Date(), target, type, reason, message).catch((e: unknown) =>
-    log.warn({ err: String(e), reason }, "event not written"),
-  );
 }

@@ -9,6 +9,7 @@ import { allocatorPools, GROUP, type PoolParse, VERSION, validatePools } from ".
 import {
   allocatedPool,
   type IPMode,
+  ignoresAddressConflicts,
   ingressAddresses,
   isHandled,
   serviceKey,
@@ -19,6 +20,7 @@ import { Allocator, type Assignment, type AssignResult } from "../domain/allocat
 import type { ControllerMetrics } from "./metrics.js";
 import { desiredPoolStatus, sameStatus, withTransitionTimes } from "./pool-status.js";
 import type { ControllerStores, ControllerWrites, DecisionLog, EventTarget } from "./ports.js";
+import { conflictConditionPatch } from "./service-conditions.js";
 import { done, type Outcome, type Timers, WorkQueue } from "./workqueue.js";
 
 export interface ControllerOptions {
@@ -50,6 +52,8 @@ export class Controller {
   /** Last outcome announced per Service, so events and audit say each thing once. */
   private readonly announced = new Map<string, string>();
   private readonly poolVerdicts = new Map<string, string>();
+  /** Last annotation error said per Service (bounded by the Services handled). */
+  private readonly annotationErrors = new Map<string, string>();
   /** The pool specs the allocator last saw: status-only updates of pools change nothing. */
   private poolSpecs = "";
   private readonly poolWrittenAt = new Map<string, number>();
@@ -91,6 +95,11 @@ export class Controller {
 
   poolsChanged(): void {
     this.queue.add("pools");
+  }
+
+  /** A ServiceAnnouncement changed: its Service's conditions may have to follow. */
+  announcementChanged(namespace: string, name: string): void {
+    this.queue.add(`svc/${namespace}/${name}`);
   }
 
   namespaceChanged(name: string): void {
@@ -269,6 +278,7 @@ export class Controller {
     if (svc === undefined || !isHandled(svc, this.o.lbClass)) {
       this.pending.delete(key);
       this.announced.delete(key);
+      this.annotationErrors.delete(key);
       if (before !== undefined) {
         this.allocator.release(key);
         this.afterRelease(before);
@@ -310,7 +320,31 @@ export class Controller {
 
     await this.writeStatus(svc, after);
     await this.announce(svc, before, result, log);
+    this.checkAnnotations(svc);
+    const conditions = conflictConditionPatch(
+      svc,
+      this.o.stores.announcements?.get(key),
+      rfc3339(this.o.now()),
+    );
+    if (conditions && this.o.isLeader()) {
+      await this.o.writes.patchServiceStatus(
+        svc.metadata?.namespace ?? "",
+        svc.metadata?.name ?? "",
+        conditions,
+      );
+      this.o.metrics.statusWrites.inc({ kind: "Service" });
+    }
     return done;
+  }
+
+  /** Annotations only the speakers act on are checked here, where a Warning event can say what is wrong. */
+  private checkAnnotations(svc: V1Service): void {
+    const key = serviceKey(svc);
+    const error = ignoresAddressConflicts(svc).error ?? "";
+    if ((this.annotationErrors.get(key) ?? "") === error) return;
+    if (error) this.annotationErrors.set(key, error);
+    else this.annotationErrors.delete(key);
+    if (error) this.event(serviceTarget(svc), "Warning", "InvalidAnnotation", error);
   }
 
   private async writeStatus(svc: V1Service, assignment: Assignment | undefined): Promise<void> {
@@ -407,6 +441,10 @@ export class Controller {
       this.o.log.warn({ reason, err: String(e) }, "could not write event");
     });
   }
+}
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, "Z");
 }
 
 function signature(r: AssignResult): string {

@@ -3,6 +3,7 @@
 // The wiring passes informers and the REST client; tests pass plain objects.
 import type { V1Namespace, V1Service } from "@kubernetes/client-node";
 import type { KubeObject } from "../k8s/rest.js";
+import type { ConditionSource } from "./service-conditions.js";
 
 export interface Store<T> {
   get(key: string): T | undefined;
@@ -18,6 +19,8 @@ export interface ControllerStores {
   services: Store<V1Service>;
   namespaces: Store<V1Namespace>;
   pools: Store<PoolObject>;
+  /** ServiceAnnouncements, by Service key: their AddressConflict condition is mirrored on the Service. */
+  announcements?: Store<ConditionSource>;
 }
 
 export interface EventTarget {

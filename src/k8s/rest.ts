@@ -12,6 +12,8 @@ export class KubeError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** From a 429's or 503's Retry-After header, in seconds. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -101,7 +103,7 @@ export function restFromKubeConfig(access: ClusterAccess, timeoutMs = 30_000): R
               json = undefined;
             }
             if (status >= 200 && status < 300) resolve(json as T);
-            else reject(toKubeError(status, json, `${method} ${path}`));
+            else reject(toKubeError(status, json, `${method} ${path}`, res.headers["retry-after"]));
           });
         });
         req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out after ${timeoutMs} ms`)));
@@ -158,13 +160,20 @@ export function restFromKubeConfig(access: ClusterAccess, timeoutMs = 30_000): R
   };
 }
 
-function toKubeError(status: number, body: unknown, what: string): KubeError {
+function toKubeError(status: number, body: unknown, what: string, retryAfter?: string): KubeError {
   const b = (body ?? {}) as { reason?: string; message?: string };
   return new KubeError(
     status,
     b.reason ?? "",
     `${what}: ${status} ${b.reason ?? ""} ${b.message ?? ""}`.trim(),
+    retryAfterSeconds(retryAfter),
   );
+}
+
+/** Retry-After as the API server sends it: whole seconds (the HTTP-date form is not used by it). */
+export function retryAfterSeconds(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d{1,6}\s*$/.test(value)) return undefined;
+  return Number(value);
 }
 
 export function isStatus(e: unknown, status: number): boolean {

@@ -15,9 +15,16 @@ export interface AnnouncementStatus {
   addresses: string[];
   /** RFC 3339, seconds. */
   since: string;
-  /** Forwarding on the announcing node (see forwarding-report.ts). */
+  /**
+   * AddressConflict while a foreign host holds one of the addresses (left out otherwise), and
+   * Forwarding on the announcing node (see forwarding-report.ts).
+   */
   conditions?: Condition[];
 }
+
+export type AnnouncementCondition = Condition;
+
+export const ADDRESS_CONFLICT = "AddressConflict";
 
 export interface ServiceAnnouncement extends KubeObject {
   metadata: {
@@ -66,9 +73,16 @@ export function writeAction(
     a.since === b.since &&
     a.addresses.join() === b.addresses.join() &&
     (a.interfaces ?? []).join() === b.interfaces.join() &&
-    JSON.stringify(a.conditions ?? []) === JSON.stringify(b.conditions ?? []) &&
+    conditionsKey(a.conditions) === conditionsKey(b.conditions) &&
     current.metadata.ownerReferences?.[0]?.uid === desired.svc.metadata?.uid;
   return same ? "none" : "update";
+}
+
+/** Field by field: the API server hands objects back with their keys in another order. */
+function conditionsKey(conditions: readonly AnnouncementCondition[] | undefined): string {
+  return JSON.stringify(
+    (conditions ?? []).map((c) => [c.type, c.status, c.reason, c.message, c.lastTransitionTime]),
+  );
 }
 
 export interface AnnouncementCache {

@@ -4,7 +4,7 @@
 // of what this node owns. Pure: the same objects give the same answer on every node.
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { coversPool, type L2Advertisement, parseL2Advertisement } from "../api/l2advertisement.js";
-import { isHandled, serviceKey } from "../api/service.js";
+import { ignoresAddressConflicts, isHandled, serviceKey } from "../api/service.js";
 import { parseAddress } from "../domain/address.js";
 import type { Election, ElectionNode, ElectionService } from "../domain/election.js";
 import { parseRange, rangeContains } from "../domain/range.js";
@@ -40,7 +40,7 @@ export interface LeaseObject {
 
 export interface PoolObject {
   metadata?: { name?: string; labels?: Record<string, string> };
-  spec?: { addresses?: unknown };
+  spec?: { addresses?: unknown; ignoreAddressConflicts?: unknown };
 }
 
 export interface ClusterObjects {
@@ -144,6 +144,7 @@ export function serviceEndpoints(
 interface PoolRanges {
   name: string;
   labels: Record<string, string>;
+  ignoreConflicts: boolean;
   contains(ip: string): boolean;
 }
 
@@ -156,6 +157,7 @@ function poolRanges(pool: PoolObject): PoolRanges {
   return {
     name: pool.metadata?.name ?? "",
     labels: pool.metadata?.labels ?? {},
+    ignoreConflicts: pool.spec?.ignoreAddressConflicts === true,
     contains(ip) {
       const a = parseAddress(ip);
       return a.ok && ranges.some((r) => rangeContains(r, a.value.family, a.value.value));
@@ -184,6 +186,7 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
   const services: ElectionService[] = [];
   const handled = new Map<string, HandledService>();
   const interfaces = new Map<string, string[]>();
+  const ignoreConflicts = new Set<string>();
   for (const svc of objects.services) {
     if (!isHandled(svc, objects.lbClass)) continue;
     const addresses = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => {
@@ -194,9 +197,11 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
     const key = serviceKey(svc);
     const annotated = svc.metadata?.annotations?.["herald.dev/allocated-from-pool"];
     const covering = new Set<L2Advertisement>();
+    const override = ignoresAddressConflicts(svc).value;
     for (const address of addresses) {
       const pool = pools.find((p) => p.contains(address)) ?? pools.find((p) => p.name === annotated);
       if (!pool) continue;
+      if (override || pool.ignoreConflicts) ignoreConflicts.add(address);
       const advs = advertisements.filter((a) => coversPool(a, pool.name, pool.labels));
       for (const a of advs) covering.add(a);
       // Interfaces on this node: those of the advertisements that select it; one without a list allows all.
@@ -234,7 +239,7 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
     for (const mac of macs.split(",")) if (mac.trim()) speakerMacs.set(mac.trim().toLowerCase(), node);
   }
   return {
-    cluster: { nodes, services, peers, interfaces },
+    cluster: { nodes, services, peers, interfaces, ignoreConflicts },
     services: handled,
     nodeAddresses,
     speakerMacs,

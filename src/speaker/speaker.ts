@@ -6,7 +6,14 @@ import type { V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/sink.js";
 import type { Election } from "../domain/election.js";
-import type { AnnouncementStatus, Desired, ServiceAnnouncement } from "./announcements.js";
+import {
+  ADDRESS_CONFLICT,
+  type AnnouncementCondition,
+  type AnnouncementStatus,
+  type Desired,
+  type ServiceAnnouncement,
+} from "./announcements.js";
+import { type ConflictLimits, ConflictReports } from "./conflicts.js";
 import type { ForwardingState } from "./forward/state.js";
 import {
   FORWARDING_CONDITION,
@@ -23,6 +30,8 @@ export interface LayerTwo {
   currentElections(): ReadonlyMap<string, Election>;
   ownedAddresses(): string[];
   interfacesOf(address: string): string[];
+  /** Addresses held back because a foreign host answered the probe, with that host's MAC. */
+  heldBack?(): ReadonlyMap<string, { mac: string }>;
 }
 
 export interface SpeakerEventSink {
@@ -42,6 +51,7 @@ export interface SpeakerDeps {
   now(): Date;
   onTakeover?: () => void;
   onConflict?: () => void;
+  conflictLimits?: ConflictLimits;
 }
 
 function rfc3339(d: Date): string {
@@ -59,8 +69,14 @@ export class Speaker {
   /** The forwarding applier's last word, and the warnings already sent for it. */
   private forwarding: ForwardingReport | undefined;
   private warned = new Set<string>();
+  private readonly conflicts: ConflictReports;
+  /** Since when each held-back address has been held back (the condition's transition time). */
+  private readonly heldSince = new Map<string, Date>();
+  private heldKey = "";
 
-  constructor(private readonly d: SpeakerDeps) {}
+  constructor(private readonly d: SpeakerDeps) {
+    this.conflicts = new ConflictReports(d.conflictLimits);
+  }
 
   /** MACs of speakers (from their Leases). */
   isSpeakerMac(mac: string): boolean {
@@ -148,12 +164,22 @@ export class Speaker {
     this.publish();
   }
 
-  /** A foreign host claims an address (probe answered, or a claim while announcing). */
+  /**
+   * A foreign host claims an address (probe answered, or a claim while announcing). Every one
+   * counts on the Service's Event (the recorder folds repeats into its count); log lines and
+   * audit rows are bounded per (address, MAC) and per address (conflicts.ts).
+   */
   conflict(address: string, mac: string): void {
     const svc = this.serviceOf(address);
     const message = `address ${address} is in use by a host with MAC ${mac}; not announcing it from ${this.d.self}`;
-    this.d.log.warn({ address, mac }, "address conflict");
     this.d.onConflict?.();
+    if (svc) this.d.events.event(svc, "Warning", "AddressConflict", message);
+    // A probe that newly holds an address back shows on the ServiceAnnouncement at once.
+    if (this.heldBackKey() !== this.heldKey) this.publish();
+    const verdict = this.conflicts.observe(address, mac, this.d.now().getTime());
+    if (!verdict.report) return;
+    const { suppressed } = verdict;
+    this.d.log.warn({ address, mac, ...(suppressed ? { suppressed } : {}) }, "address conflict");
     void this.d.audit.record({
       component: "speaker",
       node: this.d.self,
@@ -161,9 +187,13 @@ export class Speaker {
       service: svc && { namespace: svc.metadata?.namespace ?? "", name: svc.metadata?.name ?? "" },
       addresses: [address],
       reason: "AddressInUse",
-      message,
+      message: suppressed ? `${message} (${suppressed} more conflicts on it since the last report)` : message,
     });
-    if (svc) this.d.events.event(svc, "Warning", "AddressConflict", message);
+  }
+
+  /** The layer-2 speaker holds back other addresses than before (a probe failed, or the address went elsewhere). */
+  heldBackChanged(): void {
+    if (this.heldBackKey() !== this.heldKey) this.publish();
   }
 
   /**
@@ -203,9 +233,28 @@ export class Speaker {
     this.warned = now;
   }
 
+  private conflictCondition(
+    addresses: readonly string[],
+    held: ReadonlyMap<string, { mac: string }>,
+  ): AnnouncementCondition {
+    const since = Math.min(...addresses.map((a) => (this.heldSince.get(a) ?? this.d.now()).getTime()));
+    const each = addresses.map((a) => `${a} is in use by a host with MAC ${held.get(a)?.mac}`).join("; ");
+    return {
+      type: ADDRESS_CONFLICT,
+      status: "True",
+      reason: "AddressInUse",
+      message: `${each}; node ${this.d.self} does not announce it and probes again with backoff`,
+      lastTransitionTime: rfc3339(new Date(since)),
+    };
+  }
+
   private serviceOf(address: string): V1Service | undefined {
     for (const h of this.inputs?.services.values() ?? []) if (h.addresses.includes(address)) return h.service;
     return undefined;
+  }
+
+  private heldBackKey(): string {
+    return JSON.stringify([...(this.d.l2.heldBack?.() ?? [])].map(([a, h]) => [a, h.mac]));
   }
 
   private publish(): void {
@@ -213,30 +262,42 @@ export class Speaker {
     if (!inputs || this.leaving) return;
     const owned = new Set(this.d.l2.ownedAddresses());
     const elections = this.d.l2.currentElections();
+    const held = this.d.l2.heldBack?.() ?? new Map<string, { mac: string }>();
+    this.heldKey = this.heldBackKey();
+    for (const a of [...this.heldSince.keys()]) if (!held.has(a)) this.heldSince.delete(a);
+    for (const a of held.keys()) if (!this.heldSince.has(a)) this.heldSince.set(a, this.d.now());
     this.d.forwarding.update(forwardingState(inputs, this.d.self, owned, elections));
 
     const desired = new Map<string, Desired>();
     const announced = new Set<string>();
     for (const [key, h] of inputs.services) {
       const mine = h.addresses.filter((a) => owned.has(a));
+      const conflicted = h.addresses.filter((a) => held.has(a));
       const election = elections.get(key);
-      if (mine.length > 0) {
-        const since = Math.min(...mine.map((a) => (this.since.get(a) ?? this.d.now()).getTime()));
+      if (mine.length > 0 || conflicted.length > 0) {
+        const since = Math.min(
+          ...mine.map((a) => (this.since.get(a) ?? this.d.now()).getTime()),
+          ...conflicted.map((a) => (this.heldSince.get(a) ?? this.d.now()).getTime()),
+        );
         const status: AnnouncementStatus = {
           node: this.d.self,
           interfaces: [...new Set(mine.flatMap((a) => this.d.l2.interfacesOf(a)))].sort(),
           addresses: mine,
           since: rfc3339(new Date(since)),
+          ...(conflicted.length > 0 ? { conditions: [this.conflictCondition(conflicted, held)] } : {}),
         };
         if (this.forwarding) {
           const previous = this.d.announcements
             .get(key)
             ?.status?.conditions?.find((c) => c.type === FORWARDING_CONDITION);
-          status.conditions = [forwardingCondition(key, this.forwarding, previous, rfc3339(this.d.now()))];
+          status.conditions = [
+            ...(status.conditions ?? []),
+            forwardingCondition(key, this.forwarding, previous, rfc3339(this.d.now())),
+          ];
         }
         desired.set(key, { svc: h.service, status });
-        announced.add(key);
-        if (!this.announced.has(key))
+        if (mine.length > 0) announced.add(key);
+        if (mine.length > 0 && !this.announced.has(key))
           this.d.events.event(
             h.service,
             "Normal",

@@ -134,3 +134,11 @@ test("sharing across namespaces is off unless the pool opts in", () => {
   expect(off.ok && off.pool.allowSharingAcrossNamespaces).toBe(false);
   expect(on.ok && on.pool.allowSharingAcrossNamespaces).toBe(true);
 });
+
+test("ignoreAddressConflicts must be true or false", () => {
+  expect(parsePool(pool("lan", { addresses: ["192.0.2.0/28"], ignoreAddressConflicts: true })).ok).toBe(true);
+  const bad = parsePool(pool("lan", { addresses: ["192.0.2.0/28"], ignoreAddressConflicts: "yes" }));
+  expect(bad.ok ? [] : bad.errors).toEqual([
+    { field: "spec.ignoreAddressConflicts", message: "must be true or false" },
+  ]);
+});

@@ -1,3 +1,4 @@
+import type { ConditionSource } from "../../src/controller/service-conditions.js";
 import { lbService, poolObject, world } from "./harness.js";
 
 async function started(opts: Parameters<typeof world>[0] = {}) {
@@ -217,4 +218,74 @@ test("warm start: an address two namespaces shared before stays with the older S
     service: { name: "copy" },
     reason: "SharingNamespaceConflict",
   });
+});
+
+test("a speaker's AddressConflict is mirrored on the Service's conditions, then set False when it clears", async () => {
+  const w = await started();
+  await w.addService(lbService("shop", "web"));
+  const conditions = () => (w.services.get("shop/web")?.status?.conditions ?? []) as unknown[];
+  const announce = async (status: ConditionSource["status"]) => {
+    w.announcements.put({ metadata: { name: "web", namespace: "shop" }, status });
+    w.controller.announcementChanged("shop", "web");
+    await w.settle();
+  };
+  await announce({ conditions: [] });
+  expect(conditions()).toEqual([]);
+  const message = "192.0.2.0 is in use by a host with MAC 02:00:00:00:00:99; node n1 does not announce it";
+  await announce({
+    conditions: [{ type: "AddressConflict", status: "True", reason: "AddressInUse", message }],
+  });
+  expect(conditions()).toEqual([
+    {
+      type: "herald.dev/AddressConflict",
+      status: "True",
+      reason: "AddressInUse",
+      message,
+      lastTransitionTime: "2026-01-01T00:00:00Z",
+    },
+  ]);
+  // Steady: nothing more to write.
+  const writes = w.writes.length;
+  await announce({
+    conditions: [{ type: "AddressConflict", status: "True", reason: "AddressInUse", message }],
+  });
+  expect(w.writes).toHaveLength(writes);
+  await announce({});
+  expect(conditions()).toEqual([
+    expect.objectContaining({ type: "herald.dev/AddressConflict", status: "False", reason: "NoConflict" }),
+  ]);
+});
+
+test("another controller's conditions on the Service are kept", async () => {
+  const w = await started();
+  const other = {
+    type: "example.com/Ready",
+    status: "True",
+    reason: "Fine",
+    message: "",
+    lastTransitionTime: "2025-01-01T00:00:00Z",
+  };
+  await w.addService({ ...lbService("shop", "web"), status: { conditions: [other] } as never });
+  w.announcements.put({
+    metadata: { name: "web", namespace: "shop" },
+    status: {
+      conditions: [{ type: "AddressConflict", status: "True", reason: "AddressInUse", message: "m" }],
+    },
+  });
+  w.controller.announcementChanged("shop", "web");
+  await w.settle();
+  expect((w.services.get("shop/web")?.status?.conditions ?? []).map((c) => c.type)).toEqual([
+    "example.com/Ready",
+    "herald.dev/AddressConflict",
+  ]);
+});
+
+test("a misspelt ignore-address-conflicts annotation is a Warning event, said once", async () => {
+  const w = await started();
+  await w.addService(lbService("shop", "web", {}, { "herald.dev/ignore-address-conflicts": "yes" }));
+  w.controller.serviceChanged(w.services.get("shop/web") ?? lbService("x", "y"));
+  await w.settle();
+  expect(w.events.filter((e) => e.includes("InvalidAnnotation"))).toEqual([
+    'Service shop/web Warning InvalidAnnotation: annotation herald.dev/ignore-address-conflicts must be "true" or "false", not "yes"',
+  ]);
 });

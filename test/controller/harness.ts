@@ -7,6 +7,7 @@ import { Registry } from "prom-client";
 import { Controller } from "../../src/controller/controller.js";
 import { controllerMetrics } from "../../src/controller/metrics.js";
 import type { Decision, PoolObject, Store } from "../../src/controller/ports.js";
+import type { ConditionSource } from "../../src/controller/service-conditions.js";
 
 export class MapStore<T extends { metadata?: { name?: string; namespace?: string } }> implements Store<T> {
   readonly items = new Map<string, T>();
@@ -66,6 +67,9 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
   const services = new MapStore<V1Service>();
   const namespaces = new MapStore<V1Namespace>();
   const pools = new MapStore<PoolObject>();
+  const announcements = new MapStore<
+    ConditionSource & { metadata?: { name?: string; namespace?: string } }
+  >();
   const writes: string[] = [];
   const events: string[] = [];
   const decisions: Decision[] = [];
@@ -73,7 +77,7 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
   const registry = new Registry();
   let queueDepth = () => 0;
   const controller: Controller = new Controller({
-    stores: { services, namespaces, pools },
+    stores: { services, namespaces, pools, announcements },
     writes: {
       async patchServiceStatus(ns, name, patch) {
         writes.push(`svc ${ns}/${name}`);
@@ -127,6 +131,7 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     services,
     namespaces,
     pools,
+    announcements,
     writes,
     events,
     decisions,

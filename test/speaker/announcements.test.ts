@@ -40,12 +40,31 @@ test("the object: same name and namespace as the Service, owner reference to it,
   });
 });
 
+const conflict = {
+  type: "AddressConflict" as const,
+  status: "True" as const,
+  reason: "AddressInUse",
+  message: "192.0.2.200 is in use by a host with MAC 02:00:00:00:00:99",
+  lastTransitionTime: "2026-01-01T00:00:00Z",
+};
+const withConflict: AnnouncementStatus = { ...status, conditions: [conflict] };
+// As the API server answers: JSON objects with their keys sorted.
+const sortedKeys = Object.fromEntries(Object.entries(conflict).sort()) as typeof conflict;
+
 test.each<[string, Desired, ServiceAnnouncement | undefined, string]>([
   ["claim, none stored", { svc, status }, undefined, "create"],
   ["claim, same stored", { svc, status }, stored({}), "none"],
   ["claim, another node stored", { svc, status }, stored({ node: "n2" }), "update"],
   ["claim, other addresses stored", { svc, status }, stored({ addresses: ["192.0.2.201"] }), "update"],
   ["claim, stored for an older Service of the same name", { svc, status }, stored({}, "5", "u0"), "update"],
+  ["claim with a conflict, none stored", { svc, status: withConflict }, stored({}), "update"],
+  [
+    "claim with a conflict, stored with its keys in another order",
+    { svc, status: withConflict },
+    stored({ conditions: [sortedKeys] }),
+    "none",
+  ],
+  ["claim without a conflict, one stored", { svc, status }, stored({ conditions: [sortedKeys] }), "update"],
   ["remove, this node's claim stored", { remove: true }, stored({}), "delete"],
   ["remove, another node's claim stored", { remove: true }, stored({ node: "n2" }), "none"],
   ["remove, none stored", { remove: true }, undefined, "none"],

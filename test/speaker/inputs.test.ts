@@ -297,3 +297,40 @@ test("forwarding: affinity, source ranges, Local and a numeric targetPort withou
     remoteNodes: [],
   });
 });
+
+test("conflicts are ignored for addresses of pools that say so and of Services annotated so", () => {
+  const objects: ClusterObjects = {
+    services: [
+      service("plain", ["192.0.2.200"]),
+      {
+        ...service("annotated", ["192.0.2.201"]),
+        metadata: {
+          name: "annotated",
+          namespace: "shop",
+          annotations: { "herald.dev/ignore-address-conflicts": "true" },
+        },
+      },
+      {
+        ...service("misspelt", ["192.0.2.202"]),
+        metadata: {
+          name: "misspelt",
+          namespace: "shop",
+          annotations: { "herald.dev/ignore-address-conflicts": "yes" },
+        },
+      },
+      service("migrating", ["198.51.100.200"]),
+    ],
+    slices: [],
+    nodes: [node("n1", "192.0.2.11")],
+    pools: [
+      { metadata: { name: "lan" }, spec: { addresses: ["192.0.2.200/29"] } },
+      { metadata: { name: "old" }, spec: { addresses: ["198.51.100.200/30"], ignoreAddressConflicts: true } },
+    ],
+    advertisements: [{ metadata: { name: "all" }, spec: {} }],
+    leases: [],
+  };
+  expect([...(speakerInputs(objects, "n1").cluster.ignoreConflicts ?? [])].sort()).toEqual([
+    "192.0.2.201",
+    "198.51.100.200",
+  ]);
+});

@@ -31,6 +31,14 @@ const KEEPALIVE = join(REPO, "dist", "test", "speaker", "http-keepalive.js");
 let vip = "";
 const ensureSpeaker = (node: string) => h.ensureSpeaker(node);
 const answeringNode = (address: string) => h.answeringNode(address);
+/** The node whose speaker answers for the address, by its state, if any. */
+async function announcedNodeOf(address: string): Promise<string | undefined> {
+  for (const node of NODES) {
+    const owned = (await speakerState(lab, node).catch(() => ({}) as Record<string, unknown>)).owned;
+    if (Array.isArray(owned) && owned.includes(address)) return node;
+  }
+  return undefined;
+}
 
 /**
  * Starts the node's speaker again and waits until the address is back on it (rendezvous hashing
@@ -234,7 +242,7 @@ test("API server stopped for 30 s: the address keeps answering ARP and HTTP", as
   expect(await owner("default", "web")).toBe(node);
 }, 180_000);
 
-test("conflict probe: an address a LAN host already holds is reported, not stolen", async () => {
+test("conflict probe: an address a LAN host holds is reported, not stolen, and taken once the host lets go", async () => {
   await lab.exec("client", ["ip", "addr", "add", "192.0.2.205/24", "dev", "eth0"]);
   try {
     await h.api.request("POST", "/api/v1/namespaces/default/services", {
@@ -254,19 +262,52 @@ test("conflict probe: an address a LAN host already holds is reported, not stole
         (await eventsOf(api, "default", "taken")).find((e) => e.includes("Warning AddressConflict")),
       30_000,
     );
-    // Nobody announced it: no claim, and every speaker's state leaves it out.
-    expect(await announcedNode(lab, "default", "taken")).toBeUndefined();
+    // Nobody answers for it; the owner says why on the ServiceAnnouncement, the controller on the Service.
     for (const node of NODES) expect((await speakerState(lab, node)).owned).not.toContain("192.0.2.205");
+    const conflictOf = async () => {
+      const sann = await lab
+        .kubectlRun([
+          "get",
+          "sann",
+          "-n",
+          "default",
+          "taken",
+          "-o",
+          "jsonpath={.status.conditions[*].type} {.status.addresses}",
+        ])
+        .catch(() => "");
+      const svc = await h.api.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        "GET",
+        "/api/v1/namespaces/default/services/taken",
+      );
+      const mirrored = svc.status?.conditions?.find((c) => c.type === "herald.dev/AddressConflict")?.status;
+      return { sann: sann.trim(), service: mirrored };
+    };
+    await eventually("conflict conditions", async () => {
+      const c = await conflictOf();
+      return c.sann.startsWith("AddressConflict") && !c.sann.includes("192.0.2.205") && c.service === "True"
+        ? c
+        : undefined;
+    });
     const audit = await Promise.all(
       NODES.map((n) =>
         lab.exec(n, ["curl", "-sf", "--max-time", "2", "http://127.0.0.1:7473/audit?kind=conflict-detected"]),
       ),
     );
     expect(audit.join("\n")).toContain("192.0.2.205");
-  } finally {
+    // The LAN host lets go: a later probe (with backoff) finds it free, the address is announced
+    // and both conditions clear.
     await lab.exec("client", ["ip", "addr", "del", "192.0.2.205/24", "dev", "eth0"]);
+    const node = await eventually("192.0.2.205 announced", () => announcedNodeOf("192.0.2.205"), 90_000);
+    expect(await answeringNode("192.0.2.205")).toBe(node);
+    await eventually("conditions cleared", async () => {
+      const c = await conflictOf();
+      return !c.sann.includes("AddressConflict") && c.service === "False" ? c : undefined;
+    });
+  } finally {
+    await lab.tryExec("client", ["ip", "addr", "del", "192.0.2.205/24", "dev", "eth0"]);
   }
-});
+}, 180_000);
 
 test("source ranges allow the client or drop it; ClientIP affinity keeps one Pod for 15 requests", async () => {
   const sticky = await h.loadBalancer("sticky", {

@@ -3,11 +3,14 @@ import type { V1Node, V1Service } from "@kubernetes/client-node";
 import pino from "pino";
 import { MemoryAuditSink } from "../../src/audit/sink.js";
 import { type Election, electOwner } from "../../src/domain/election.js";
+import { EventRecorder } from "../../src/k8s/events.js";
 import type { Desired, ServiceAnnouncement } from "../../src/speaker/announcements.js";
 import type { ForwardingState } from "../../src/speaker/forward/state.js";
 import type { ClusterObjects } from "../../src/speaker/inputs.js";
 import type { ClusterState } from "../../src/speaker/l2/l2-speaker.js";
-import { type LayerTwo, Speaker } from "../../src/speaker/speaker.js";
+import { type LayerTwo, Speaker, type SpeakerDeps } from "../../src/speaker/speaker.js";
+import { FakeEventsApi } from "../k8s/fake-events-api.js";
+import { FakeClock } from "./l2/fakes.js";
 
 const node = (name: string, ip: string): V1Node => ({
   metadata: { name, labels: {} },
@@ -26,6 +29,7 @@ const web: V1Service = {
 class FakeL2 implements LayerTwo {
   live = new Set(["n1", "n2"]);
   owned: string[] = [];
+  held = new Map<string, { mac: string }>();
   private state: ClusterState | undefined;
   setState(state: ClusterState): void {
     this.state = state;
@@ -40,9 +44,12 @@ class FakeL2 implements LayerTwo {
   interfacesOf(): string[] {
     return ["eth0"];
   }
+  heldBack(): ReadonlyMap<string, { mac: string }> {
+    return this.held;
+  }
 }
 
-function setup(self = "n1") {
+function setup(self = "n1", extra: Partial<SpeakerDeps> = {}) {
   const l2 = new FakeL2();
   const audit = new MemoryAuditSink();
   const forwarded: ForwardingState[] = [];
@@ -71,6 +78,7 @@ function setup(self = "n1") {
     audit,
     log: pino({ level: "silent" }),
     now: () => new Date("2026-03-01T10:00:00.123Z"),
+    ...extra,
   });
   return { speaker, l2, audit, forwarded, written, events, sanns };
 }
@@ -190,4 +198,128 @@ test("a Service whose rules nftables refused: Forwarding=False on its ServiceAnn
     'web Warning ForwardingProblem: sourceRangeHostBits: "203.0.113.7/24" as 203.0.113.0/24',
   );
   expect(t.events).toHaveLength(2);
+});
+
+/** A speaker whose events go through the real recorder to a fake API, and whose log is kept. */
+function conflictSetup() {
+  const api = new FakeEventsApi();
+  const clock = new FakeClock();
+  const now = () => new Date(Date.parse("2026-03-01T10:00:00Z") + clock.now());
+  const recorder = new EventRecorder({ rest: api, component: "speaker", instance: "n1", now, timers: clock });
+  const lines: { msg: string; address?: string; suppressed?: number }[] = [];
+  const log = pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l)) });
+  const t = setup("n1", {
+    log,
+    now,
+    events: {
+      event: (svc, type, reason, message) =>
+        void recorder.event(
+          {
+            kind: "Service",
+            apiVersion: "v1",
+            namespace: svc.metadata?.namespace,
+            name: svc.metadata?.name ?? "",
+          },
+          type,
+          reason,
+          message,
+        ),
+    },
+  });
+  t.speaker.clusterChanged();
+  const conflictLines = () => lines.filter((l) => l.msg === "address conflict");
+  const conflictRows = () => t.audit.events.filter((e) => e.kind === "conflict-detected");
+  return { ...t, api, clock, conflictLines, conflictRows };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+
+test("1000 identical conflict frames: one Event with count 1000, one log line, one audit row", async () => {
+  const t = conflictSetup();
+  for (let i = 0; i < 1000; i++) {
+    t.clock.advance(20);
+    t.speaker.conflict("192.0.2.200", "02:00:00:00:00:99");
+  }
+  await settle();
+  expect(t.api.list()).toEqual([
+    expect.objectContaining({
+      reason: "AddressConflict",
+      count: 1000,
+      lastTimestamp: "2026-03-01T10:00:20Z",
+    }),
+  ]);
+  expect(t.api.requests.length).toBeLessThanOrEqual(25);
+  expect(t.conflictLines()).toHaveLength(1);
+  expect(t.conflictRows()).toHaveLength(1);
+  // After the window the conflict is said again, with what was held back.
+  t.clock.advance(60_000);
+  t.speaker.conflict("192.0.2.200", "02:00:00:00:00:99");
+  expect(t.conflictLines().map((l) => l.suppressed)).toEqual([undefined, 999]);
+  expect(t.conflictRows().at(-1)?.message).toContain("(999 more conflicts on it since the last report)");
+});
+
+test("a host rotating MACs gets a few audit rows and log lines per address, not one per MAC", async () => {
+  const t = conflictSetup();
+  for (let i = 0; i < 5000; i++) {
+    const mac = `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
+    t.clock.advance(10);
+    t.speaker.conflict("192.0.2.200", mac);
+  }
+  await settle();
+  // 50 s of it: the bucket's 5 reports at once, then none until the next minute.
+  expect(t.conflictRows()).toHaveLength(5);
+  expect(t.conflictLines()).toHaveLength(5);
+  // Events: ten distinct ones, then one combined Event that counts the rest.
+  expect(t.api.list()).toHaveLength(11);
+  expect(t.api.requests.length).toBeLessThanOrEqual(25);
+});
+
+test("a held-back address: an AddressConflict condition on the ServiceAnnouncement until it is announced", () => {
+  let now = Date.parse("2026-03-01T10:00:00Z");
+  const t = setup("n1", { now: () => new Date(now) });
+  t.speaker.clusterChanged();
+  expect(t.written.at(-1)?.has("shop/web")).toBe(false);
+  t.l2.held.set("192.0.2.200", { mac: "02:00:00:00:00:99" });
+  t.speaker.conflict("192.0.2.200", "02:00:00:00:00:99");
+  const condition = {
+    type: "AddressConflict",
+    status: "True",
+    reason: "AddressInUse",
+    message:
+      "192.0.2.200 is in use by a host with MAC 02:00:00:00:00:99; node n1 does not announce it and probes again with backoff",
+    lastTransitionTime: "2026-03-01T10:00:00Z",
+  };
+  expect(t.written.at(-1)?.get("shop/web")).toEqual({
+    svc: web,
+    status: {
+      node: "n1",
+      interfaces: [],
+      addresses: [],
+      since: "2026-03-01T10:00:00Z",
+      conditions: [condition],
+    },
+  });
+  // Probed again and found in use again: the condition stays as it was (no write).
+  now += 8000;
+  const writes = t.written.length;
+  t.speaker.conflict("192.0.2.200", "02:00:00:00:00:99");
+  expect(t.written).toHaveLength(writes);
+  t.speaker.clusterChanged();
+  expect(t.written.at(-1)?.get("shop/web")).toEqual({
+    svc: web,
+    status: expect.objectContaining({ conditions: [condition] }),
+  });
+  expect(t.events.filter((e) => e.includes("nodeAssigned"))).toEqual([]);
+  // The host is gone, the probe passes: announced, and the condition is cleared.
+  now += 16_000;
+  t.l2.held.clear();
+  t.l2.owned = ["192.0.2.200"];
+  t.speaker.ownershipChanged({ address: "192.0.2.200", owned: true });
+  expect(t.written.at(-1)?.get("shop/web")).toEqual({
+    svc: web,
+    status: { node: "n1", interfaces: ["eth0"], addresses: ["192.0.2.200"], since: "2026-03-01T10:00:24Z" },
+  });
+  expect(t.events.filter((e) => e.includes("nodeAssigned"))).toHaveLength(1);
 });

@@ -15,6 +15,7 @@ import { planHeartbeats } from "./heartbeat-plan.js";
 import type { Heartbeats } from "./heartbeats.js";
 import { interfaceSelected } from "./interfaces.js";
 import type { Membership } from "./membership.js";
+import { type HeldBack, ProbeRetry } from "./probe-retry.js";
 import type { Responder } from "./responder.js";
 
 export interface ClusterState {
@@ -27,6 +28,8 @@ export interface ClusterState {
    * an address that is missing, or has an empty list, may use every link.
    */
   interfaces?: ReadonlyMap<string, readonly string[]>;
+  /** Addresses an operator lets be announced despite a foreign host (no probe, never held back). */
+  ignoreConflicts?: ReadonlySet<string>;
 }
 
 export interface L2Link {
@@ -72,6 +75,10 @@ export interface L2SpeakerOptions {
   prepareTakeover?: (address: string, from: { node: string; address: string }) => Promise<void>;
   /** How long a peer seen claiming an address counts as alive without heartbeats (default 3000 ms). */
   claimEvidenceMs?: number;
+  /** The set of held-back addresses (heldBack()) changed. */
+  onHeldBack?: () => void;
+  /** Jitter of the probe's backoff after a conflict (default Math.random). */
+  random?: () => number;
 }
 
 /** The longest a takeover's gratuitous announcement waits for prepareTakeover. */
@@ -104,9 +111,17 @@ export class L2Speaker {
 
   private links: readonly L2Link[];
   private started = false;
+  /** Wanted addresses whose probe found a foreign host, waiting to be probed again. */
+  private readonly retry: ProbeRetry;
 
   constructor(private readonly o: L2SpeakerOptions) {
     this.links = [...o.links];
+    this.retry = new ProbeRetry(o.clock, o.random);
+  }
+
+  /** Addresses this node should answer for but holds back: a foreign host answered the probe. */
+  heldBack(): ReadonlyMap<string, HeldBack> {
+    return this.retry.current();
   }
 
   start(): void {
@@ -220,6 +235,7 @@ export class L2Speaker {
   }
 
   stop(): void {
+    this.retry.stop();
     for (const link of this.links) {
       link.announcer.stop();
       link.responder.stop();
@@ -248,6 +264,7 @@ export class L2Speaker {
     for (const address of [...this.wanted]) if (!next.has(address)) this.release(address);
     for (const [address, previousOwner] of next) {
       if (!this.wanted.has(address)) this.take(address, previousOwner);
+      else if (this.retry.has(address) && this.ignoresConflicts(address)) this.override(address);
       else this.announceOnLinks(address);
     }
     this.publish();
@@ -273,7 +290,7 @@ export class L2Speaker {
 
   private take(address: string, previousOwner: string | undefined): void {
     this.wanted.add(address);
-    const first = this.o.isFirstAnnouncement?.(address) ?? false;
+    const first = !this.ignoresConflicts(address) && (this.o.isFirstAnnouncement?.(address) ?? false);
     const from = first ? undefined : this.upNode(previousOwner);
     if (!first) this.own(address, from);
     const preparing = from && this.o.prepareTakeover?.(address, from);
@@ -328,14 +345,38 @@ export class L2Speaker {
       void link.announcer.announce(address, { probe }).then((result) => {
         if (!this.wanted.has(address) || !probe) return;
         if (result.outcome === "announced") {
+          this.retry.forget(address);
           this.own(address);
           this.publish();
-        } else if (result.outcome === "conflict") {
-          // A foreign host holds it: report, and do not steal it while this node stays owner.
+        } else if (result.outcome === "conflict" && !this.owned.has(address)) {
+          // A foreign host holds it: report, do not steal it, and probe again later.
+          this.retry.conflict(address, result.mac, () => this.reprobe(address));
           this.o.onConflict?.(address, result.mac);
         }
       });
     }
+  }
+
+  private ignoresConflicts(address: string): boolean {
+    return this.state.ignoreConflicts?.has(address) ?? false;
+  }
+
+  /** The backoff after a conflict is over: probe on every link again. */
+  private reprobe(address: string): void {
+    if (!this.wanted.has(address) || this.owned.has(address)) {
+      this.retry.forget(address);
+      return;
+    }
+    this.announcedOn.set(address, new Set());
+    this.announceOnLinks(address);
+  }
+
+  /** An operator lets a held-back address be announced despite the conflict: take it now. */
+  private override(address: string): void {
+    this.retry.forget(address);
+    this.own(address);
+    this.announcedOn.set(address, new Set());
+    this.announceOnLinks(address);
   }
 
   private own(address: string, from?: OwnershipChange["from"]): void {
@@ -348,6 +389,7 @@ export class L2Speaker {
     this.wanted.delete(address);
     this.preparing.delete(address);
     this.announcedOn.delete(address);
+    if (this.retry.forget(address)) this.o.onHeldBack?.();
     if (this.owned.delete(address)) this.o.onChange?.({ address, owned: false });
     for (const link of this.links) link.announcer.withdraw(address);
   }

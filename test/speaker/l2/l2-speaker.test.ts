@@ -8,6 +8,7 @@ import {
   PREPARE_LIMIT_MS,
 } from "../../../src/speaker/l2/l2-speaker.js";
 import { Membership } from "../../../src/speaker/l2/membership.js";
+import { probeRetryDelay } from "../../../src/speaker/l2/probe-retry.js";
 import { Responder } from "../../../src/speaker/l2/responder.js";
 import { FakeClock, FakeNetwork, FakeSocket } from "./fakes.js";
 import { whoHas } from "./frames.js";
@@ -386,4 +387,112 @@ test("a claim seen just before the owner leaves does not keep it alive through i
   clock.advance(600);
   expect(other.answers()).toBe(true);
   expect(owner.answers()).toBe(false);
+});
+
+/** A LAN host that holds 192.0.2.10 and answers every ARP probe for it while `present`. */
+function foreignHolder(socket: FakeSocket) {
+  let seen = socket.sent.length;
+  const probeTimes: number[] = [];
+  const holder = {
+    present: true,
+    probeTimes,
+    /** Answers the probes sent since the last call; returns whether there were any. */
+    answer(now: number): boolean {
+      const fresh = socket.sent.slice(seen);
+      seen = socket.sent.length;
+      const probes = fresh.filter((f) => {
+        const d = decodeArp(f);
+        return d.ok && d.value.senderIp === "0.0.0.0" && d.value.targetIp === "192.0.2.10";
+      });
+      if (probes.length === 0) return false;
+      probeTimes.push(now);
+      if (holder.present)
+        socket.receive(
+          encodeArp({
+            ...whoHas("192.0.2.100"),
+            operation: "reply",
+            senderMac: "02:00:00:00:00:99",
+            ethernetSource: "02:00:00:00:00:99",
+            senderIp: "192.0.2.10",
+            targetIp: "0.0.0.0",
+          }),
+        );
+      return true;
+    },
+  };
+  return holder;
+}
+
+/** Runs the clock in 10 ms steps, letting the holder answer probes and promises settle. */
+async function runFor(clock: FakeClock, ms: number, holder: ReturnType<typeof foreignHolder>) {
+  for (let t = 0; t < ms; t += 10) {
+    clock.advance(10);
+    if (holder.answer(clock.now())) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+test("after a conflict the address is probed again with backoff, and announced once the host is gone", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true, { random: () => 0.5 });
+  const holder = foreignHolder(a.socket);
+  await runFor(clock, 16_000, holder);
+  // A round of probes at 1.5 s (settled), answered at once; then 1, 2, 4 and 8 s later.
+  const rounds = holder.probeTimes.filter((t, i, all) => i === 0 || t - (all[i - 1] as number) > 500);
+  expect(rounds).toEqual([1500, 2500, 4500, 8500]);
+  expect(a.answers()).toBe(false);
+  expect(a.speaker.heldBack().get("192.0.2.10")).toMatchObject({ mac: "02:00:00:00:00:99", attempts: 4 });
+  // The host goes away: the next round (16 s later) finds the address free and announces it.
+  holder.present = false;
+  await runFor(clock, 17_000, holder);
+  expect(a.answers()).toBe(true);
+  expect(a.speaker.heldBack().size).toBe(0);
+  expect(a.changes).toEqual([{ address: "192.0.2.10", owned: true }]);
+  expect(a.conflicts).toHaveLength(4);
+});
+
+test("the backoff doubles to a cap of 5 minutes, with ±20 % jitter", () => {
+  expect([1, 2, 3, 4, 9, 10, 20].map((n) => probeRetryDelay(n, 0.5))).toEqual([
+    1000, 2000, 4000, 8000, 256_000, 300_000, 300_000,
+  ]);
+  expect(probeRetryDelay(1, 0)).toBe(800);
+  expect(probeRetryDelay(20, 0.999_999)).toBe(360_000);
+});
+
+test("with the override, an address in use is announced at once, without a probe", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  a.speaker.setState({ nodes, services: [service], peers, ignoreConflicts: new Set(["192.0.2.10"]) });
+  const holder = foreignHolder(a.socket);
+  await runFor(clock, 3000, holder);
+  expect(holder.probeTimes).toEqual([]);
+  expect(a.answers()).toBe(true);
+  expect(a.conflicts).toEqual([]);
+});
+
+test("an override set while the address is held back takes it at once", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  const holder = foreignHolder(a.socket);
+  await runFor(clock, 3000, holder);
+  expect(a.speaker.heldBack().has("192.0.2.10")).toBe(true);
+  expect(a.answers()).toBe(false);
+  a.speaker.setState({ nodes, services: [service], peers, ignoreConflicts: new Set(["192.0.2.10"]) });
+  expect(a.answers()).toBe(true);
+  expect(a.speaker.heldBack().size).toBe(0);
+});
+
+test("an address held back that the election moves away is no longer probed", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  const holder = foreignHolder(a.socket);
+  await runFor(clock, 3000, holder);
+  a.speaker.setState({ nodes, services: [], peers });
+  expect(a.speaker.heldBack().size).toBe(0);
+  const before = holder.probeTimes.length;
+  await runFor(clock, 30_000, holder);
+  expect(holder.probeTimes).toHaveLength(before);
 });
