@@ -305,6 +305,7 @@ export const speaker: Command = async (argv, io) => {
     now: () => new Date(),
     onTakeover: () => m.failovers.inc(),
     onConflict: () => m.conflicts.inc(),
+    onRefused: (reason) => m.refused.inc({ reason }),
   });
   const c = core;
 

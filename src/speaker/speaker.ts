@@ -10,6 +10,7 @@ import type { AnnouncementStatus, Desired, ServiceAnnouncement } from "./announc
 import type { ForwardingState } from "./forward/state.js";
 import { type ClusterObjects, forwardingState, type SpeakerInputs, speakerInputs } from "./inputs.js";
 import type { ClusterState, OwnershipChange } from "./l2/l2-speaker.js";
+import { RefusalReporter } from "./refusals.js";
 
 /** The parts of L2Speaker this class drives. */
 export interface LayerTwo {
@@ -36,6 +37,8 @@ export interface SpeakerDeps {
   now(): Date;
   onTakeover?: () => void;
   onConflict?: () => void;
+  /** A value from the API was refused (reported once each): for the metric. */
+  onRefused?: (reason: string) => void;
 }
 
 function rfc3339(d: Date): string {
@@ -50,8 +53,15 @@ export class Speaker {
   private announced = new Set<string>();
   private leaving = false;
   private lastProblems = "";
+  private readonly refusals: RefusalReporter;
 
-  constructor(private readonly d: SpeakerDeps) {}
+  constructor(private readonly d: SpeakerDeps) {
+    this.refusals = new RefusalReporter({
+      log: d.log,
+      event: (svc, type, reason, message) => d.events.event(svc, type, reason, message),
+      counted: (reason) => d.onRefused?.(reason),
+    });
+  }
 
   /** MACs of speakers (from their Leases). */
   isSpeakerMac(mac: string): boolean {
@@ -80,6 +90,7 @@ export class Speaker {
     if (problems !== this.lastProblems && problems)
       this.d.log.warn({ problems: inputs.problems }, "ignored objects");
     this.lastProblems = problems;
+    this.refusals.report(inputs.refused);
     this.d.l2.setState(inputs.cluster);
     this.publish();
   }

@@ -17,7 +17,12 @@ const node = (name: string, ip: string): V1Node => ({
   },
 });
 const web: V1Service = {
-  metadata: { name: "web", namespace: "shop", uid: "u1" },
+  metadata: {
+    name: "web",
+    namespace: "shop",
+    uid: "u1",
+    annotations: { "herald.dev/allocated-from-pool": "lan" },
+  },
   spec: { type: "LoadBalancer", ports: [{ protocol: "TCP", port: 80, nodePort: 30080 }] },
   status: { loadBalancer: { ingress: [{ ip: "192.0.2.200" }] } },
 };
@@ -49,6 +54,7 @@ function setup(self = "n1") {
   const written: Map<string, Desired>[] = [];
   const events: string[] = [];
   const sanns = new Map<string, ServiceAnnouncement>();
+  const refused: string[] = [];
   const objects: ClusterObjects = {
     services: [web],
     slices: [],
@@ -71,8 +77,9 @@ function setup(self = "n1") {
     audit,
     log: pino({ level: "silent" }),
     now: () => new Date("2026-03-01T10:00:00.123Z"),
+    onRefused: (reason) => refused.push(reason),
   });
-  return { speaker, l2, audit, forwarded, written, events, sanns };
+  return { speaker, l2, audit, forwarded, written, events, sanns, objects, refused };
 }
 
 test("owning an address: forwarding for it, a ServiceAnnouncement, one nodeAssigned event, an audit announce", async () => {
@@ -149,4 +156,30 @@ test("SIGTERM: forwarding keeps only the addresses no other node took", () => {
   t.l2.live = new Set(["n2"]);
   t.speaker.leave(["192.0.2.200"]);
   expect(t.forwarded.at(-1)?.services).toEqual([]);
+});
+
+test("an address no valid pool assigned is reported once (Warning event, metric) and neither announced nor forwarded", () => {
+  const t = setup();
+  const forged: V1Service = {
+    ...web,
+    metadata: { ...web.metadata, name: "forged", uid: "u2" },
+    status: { loadBalancer: { ingress: [{ ip: "192.0.2.1" }] } },
+  };
+  t.objects.services = [web, forged];
+  t.l2.owned = ["192.0.2.200", "192.0.2.1"];
+  t.speaker.clusterChanged();
+  t.speaker.clusterChanged();
+  const warning =
+    "forged Warning AddressOutsideAllocatedPool: 192.0.2.1 is not announced: it lies outside its pool lan";
+  expect(t.events.filter((e) => e.includes("Warning"))).toEqual([warning]);
+  expect(t.refused).toEqual(["AddressOutsideAllocatedPool"]);
+  expect(t.forwarded.at(-1)?.services.map((s) => s.addresses)).toEqual([["192.0.2.200"]]);
+  expect([...(t.written.at(-1)?.keys() ?? [])]).toEqual(["shop/web"]);
+  // Fixed, then broken again: a new refusal, told again.
+  t.objects.services = [web];
+  t.speaker.clusterChanged();
+  t.objects.services = [web, forged];
+  t.speaker.clusterChanged();
+  expect(t.events.filter((e) => e.includes("Warning"))).toEqual([warning, warning]);
+  expect(t.refused).toHaveLength(2);
 });
