@@ -73,6 +73,20 @@ export class Speaker {
     return this.inputs?.speakerMacs.get(mac.toLowerCase());
   }
 
+  /** MACs of every speaker's links, from their Leases. */
+  speakerMacList(): string[] {
+    return [...(this.inputs?.speakerMacs.keys() ?? [])];
+  }
+
+  /** The TCP ports of the Services on this address (what a handover passes on). */
+  tcpPortsOf(address: string): number[] {
+    const ports = new Set<number>();
+    for (const h of this.inputs?.services.values() ?? [])
+      if (h.addresses.includes(address))
+        for (const p of h.service.spec?.ports ?? []) if ((p.protocol ?? "TCP") === "TCP") ports.add(p.port);
+    return [...ports].sort((a, b) => a - b);
+  }
+
   /** No speaker has announced this address yet (no ServiceAnnouncement holds it): probe first. */
   isFirstAnnouncement(address: string): boolean {
     for (const [key, h] of this.inputs?.services ?? []) {

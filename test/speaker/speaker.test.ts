@@ -183,3 +183,31 @@ test("an address no valid pool assigned is reported once (Warning event, metric)
   expect(t.events.filter((e) => e.includes("Warning"))).toEqual([warning, warning]);
   expect(t.refused).toHaveLength(2);
 });
+
+test("a handover passes on only the TCP ports of the Services on the address; speakers' MACs come from their Leases", () => {
+  const t = setup();
+  const dns: V1Service = {
+    ...web,
+    metadata: { ...web.metadata, name: "dns", uid: "u3" },
+    spec: {
+      type: "LoadBalancer",
+      ports: [
+        { protocol: "UDP", port: 53 },
+        { protocol: "TCP", port: 853 },
+      ],
+    },
+  };
+  t.objects.services = [web, dns];
+  t.objects.leases = [
+    {
+      metadata: {
+        name: "herald-speaker-n2",
+        annotations: { "herald.dev/speaker-macs": "AA:BB:CC:00:00:02" },
+      },
+    },
+  ];
+  t.speaker.clusterChanged();
+  expect(t.speaker.tcpPortsOf("192.0.2.200")).toEqual([80, 853]);
+  expect(t.speaker.tcpPortsOf("192.0.2.201")).toEqual([]);
+  expect(t.speaker.speakerMacList()).toEqual(["aa:bb:cc:00:00:02"]);
+});
