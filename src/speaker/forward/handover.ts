@@ -128,6 +128,7 @@ export class HandoverForwarding {
   private applying: Promise<void> = Promise.resolve();
   private applied: string | undefined;
   private retry: unknown;
+  private queued = false;
   private stopped = false;
 
   constructor(private readonly o: HandoverOptions) {}
@@ -212,9 +213,16 @@ export class HandoverForwarding {
     return true;
   }
 
-  /** Serialised: each run applies the state of its own moment, so the last one wins. */
+  /**
+   * Serialised: each run applies the state of its own moment, so the last one wins. Changes
+   * made while a run waits to start join it (a node releasing thousands of addresses at once
+   * renders once, not once per address).
+   */
   private apply(): Promise<void> {
+    if (this.queued) return this.applying;
+    this.queued = true;
     this.applying = this.applying.then(async () => {
+      this.queued = false;
       const text = renderHandover({
         routes: this.current(),
         moved: this.handedOver(),

@@ -72,8 +72,12 @@ function harness(results: ExecResult[] = []) {
   const clock = new FakeClock();
   const sent: string[] = [];
   const errors: string[] = [];
+  const renders = { n: 0 };
   const h = new HandoverForwarding({
-    nodeMacs: () => ["aa:bb:cc:00:00:01"],
+    nodeMacs: () => {
+      renders.n++;
+      return ["aa:bb:cc:00:00:01"];
+    },
     exec: async (args, stdin) => {
       expect(args).toEqual(["-f", "-"]);
       sent.push(stdin ?? "");
@@ -89,7 +93,7 @@ function harness(results: ExecResult[] = []) {
   /** The moved set's elements in the last text sent. */
   const moved = () =>
     /set moved \{ type ipv4_addr;(?: elements = \{ ([^}]*) \})? \}/.exec(sent.at(-1) ?? "")?.[1];
-  return { h, clock, sent, errors, holds, moved };
+  return { h, clock, sent, errors, holds, moved, renders };
 }
 
 describe("HandoverForwarding", () => {
@@ -146,6 +150,16 @@ describe("HandoverForwarding", () => {
     await h.settled();
     expect(sent.at(-1)).toBe(none);
     expect(clock.pending()).toBe(0);
+  });
+
+  test("many changes at once are rendered and applied once", async () => {
+    const { h, sent, moved, renders } = harness();
+    await h.start();
+    for (let i = 1; i <= 250; i++) h.released(`192.0.2.${i}`);
+    await h.settled();
+    expect(renders.n).toBe(2);
+    expect(sent).toHaveLength(2);
+    expect(moved()?.split(", ")).toHaveLength(250);
   });
 
   test("nothing is sent when the wanted text is what the kernel already holds", async () => {
