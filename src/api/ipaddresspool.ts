@@ -37,11 +37,14 @@ export function parsePool(obj: unknown): PoolParse {
   const autoAssign = parseBool(spec, "autoAssign", true, errors);
   const avoidBuggyIPs = parseBool(spec, "avoidBuggyIPs", false, errors);
   const disabled = parseBool(spec, "disabled", false, errors);
-  // Read by the speakers (inputs.ts); checked here so that a bad value makes the pool invalid.
-  parseBool(spec, "ignoreAddressConflicts", false, errors);
+  const ignoreAddressConflicts = parseBool(spec, "ignoreAddressConflicts", false, errors);
   const allocation = parseAllocation(spec.allocation, errors);
   if (errors.length > 0) return { ok: false, name, errors, ranges };
-  return { ok: true, name, pool: { name, ranges, autoAssign, avoidBuggyIPs, disabled, ...allocation } };
+  return {
+    ok: true,
+    name,
+    pool: { name, ranges, autoAssign, avoidBuggyIPs, disabled, ignoreAddressConflicts, ...allocation },
+  };
 }
 
 /**

@@ -199,6 +199,7 @@ export const speaker: Command = async (argv, io) => {
   const handover = new HandoverForwarding({
     exec: nftExec(),
     clock: systemClock,
+    nodeMacs: () => core?.speakerMacList() ?? [],
     onError: (message) => log.warn({ err: message }, "handover table not applied; retrying"),
   });
   await handover.start();
@@ -229,10 +230,11 @@ export const speaker: Command = async (argv, io) => {
     onChange: (change) => {
       core?.ownershipChanged(change);
       if (!change.owned) handover.released(change.address);
+      else handover.owned(change.address);
     },
     prepareTakeover: (address, from) => {
       log.info({ address, from }, "connections of the previous owner go on through it");
-      handover.takenOver(address, from.address);
+      handover.takenOver(address, from.address, core?.tcpPortsOf(address) ?? []);
       return handover.settled();
     },
     onConflict: (address, mac) => core?.conflict(address, mac),
@@ -317,6 +319,7 @@ export const speaker: Command = async (argv, io) => {
     now: () => new Date(),
     onTakeover: () => m.failovers.inc(),
     onConflict: () => m.conflicts.inc(),
+    onRefused: (reason) => m.refused.inc({ reason }),
   });
   const c = core;
 

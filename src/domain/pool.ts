@@ -22,6 +22,8 @@ export interface Pool {
    * another's address.
    */
   readonly allowSharingAcrossNamespaces: boolean;
+  /** Announce without probing, and never hold an address back for a LAN host answering for it. */
+  readonly ignoreAddressConflicts?: boolean;
 }
 
 /** What a pool needs to know of a Service to decide whether it may use the pool. */

@@ -5,10 +5,9 @@
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { coversPool, type L2Advertisement, parseL2Advertisement } from "../api/l2advertisement.js";
 import { ignoresAddressConflicts, isHandled, serviceKey } from "../api/service.js";
-import { parseAddress } from "../domain/address.js";
 import type { Election, ElectionNode, ElectionService } from "../domain/election.js";
-import { parseRange, rangeContains } from "../domain/range.js";
 import { matches } from "../domain/selector.js";
+import { admissionPools, admittedAddresses, apiAddress, type Refusal } from "./admission.js";
 import type { ForwardedPort, ForwardedService, ForwardingState, Protocol } from "./forward/state.js";
 import type { ClusterState } from "./l2/l2-speaker.js";
 
@@ -65,6 +64,8 @@ export interface SpeakerInputs {
   speakerMacs: ReadonlyMap<string, string>;
   /** Objects that could not be read, with the reason (for logs). */
   problems: string[];
+  /** Values from the API not acted on (bad addresses, addresses no pool assigned): reported once. */
+  refused: Refusal[];
 }
 
 export interface HandledService {
@@ -91,15 +92,27 @@ export function electionNode(node: V1Node): ElectionNode {
   };
 }
 
-export function internalAddresses(node: V1Node): string[] {
-  const ips = (node.status?.addresses ?? []).filter((a) => a.type === "InternalIP").map((a) => a.address);
+/** The node's InternalIPs that are addresses (canonical, IPv4 first); the others go to `refused`. */
+export function internalAddresses(node: V1Node, refused: Refusal[] = []): string[] {
+  const ips: string[] = [];
+  for (const a of node.status?.addresses ?? []) {
+    if (a.type !== "InternalIP") continue;
+    const p = apiAddress(a.address);
+    if (p.ok) ips.push(p.address);
+    else
+      refused.push({
+        object: `Node ${node.metadata?.name ?? ""}`,
+        value: a.address,
+        reason: "InvalidNodeAddress",
+        message: `InternalIP ignored: ${p.error}`,
+      });
+  }
   return [...ips.filter((a) => !a.includes(":")), ...ips.filter((a) => a.includes(":"))];
 }
 
 function canonical(ip: string): string | undefined {
-  const p = parseAddress(ip.trim());
-  if (!p.ok) return undefined;
-  return ip.includes(":") ? new URL(`http://[${ip.trim()}]/`).hostname.slice(1, -1) : ip.trim();
+  const p = apiAddress(ip);
+  return p.ok ? p.address : undefined;
 }
 
 const portKey = (protocol: string | undefined, name: string | undefined) =>
@@ -109,6 +122,7 @@ const portKey = (protocol: string | undefined, name: string | undefined) =>
 export function serviceEndpoints(
   slices: readonly EndpointSliceObject[],
   nodes: readonly V1Node[],
+  refused: Refusal[] = [],
 ): Map<string, ServiceEndpoints> {
   const byHostname = new Map<string, string>();
   for (const n of nodes) {
@@ -132,37 +146,20 @@ export function serviceEndpoints(
       if (node === undefined) continue;
       const list = entry.byNode.get(node) ?? [];
       for (const a of e.addresses ?? []) {
-        const c = canonical(a);
-        if (c && !list.includes(c)) list.push(c);
+        const c = apiAddress(a);
+        if (c.ok && !list.includes(c.address)) list.push(c.address);
+        else if (!c.ok)
+          refused.push({
+            object: `EndpointSlice ${slice.metadata?.namespace ?? ""}/${slice.metadata?.name ?? ""}`,
+            value: a,
+            reason: "InvalidEndpointAddress",
+            message: `endpoint address ignored: ${c.error}`,
+          });
       }
       if (list.length > 0) entry.byNode.set(node, list);
     }
   }
   return result;
-}
-
-interface PoolRanges {
-  name: string;
-  labels: Record<string, string>;
-  ignoreConflicts: boolean;
-  contains(ip: string): boolean;
-}
-
-function poolRanges(pool: PoolObject): PoolRanges {
-  const entries = Array.isArray(pool.spec?.addresses) ? (pool.spec?.addresses as unknown[]) : [];
-  const ranges = entries.flatMap((e) => {
-    const r = typeof e === "string" ? parseRange(e) : undefined;
-    return r?.ok ? [r.value] : [];
-  });
-  return {
-    name: pool.metadata?.name ?? "",
-    labels: pool.metadata?.labels ?? {},
-    ignoreConflicts: pool.spec?.ignoreAddressConflicts === true,
-    contains(ip) {
-      const a = parseAddress(ip);
-      return a.ok && ranges.some((r) => rangeContains(r, a.value.family, a.value.value));
-    },
-  };
 }
 
 /** Election inputs and per-Service data for node `self`. */
@@ -177,11 +174,14 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
         `L2Advertisement ${p.name}: ${p.errors.map((e) => `${e.field} ${e.message}`).join("; ")}`,
       );
   }
-  const pools = objects.pools.map(poolRanges);
+  const refused: Refusal[] = [];
+  const pools = admissionPools(objects.pools);
   const nodes = objects.nodes.map(electionNode);
   const selfLabels = nodes.find((n) => n.name === self)?.labels ?? {};
-  const nodeAddresses = new Map(objects.nodes.map((n) => [n.metadata?.name ?? "", internalAddresses(n)]));
-  const endpoints = serviceEndpoints(objects.slices, objects.nodes);
+  const nodeAddresses = new Map(
+    objects.nodes.map((n) => [n.metadata?.name ?? "", internalAddresses(n, refused)]),
+  );
+  const endpoints = serviceEndpoints(objects.slices, objects.nodes, refused);
 
   const services: ElectionService[] = [];
   const handled = new Map<string, HandledService>();
@@ -189,18 +189,13 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
   const ignoreConflicts = new Set<string>();
   for (const svc of objects.services) {
     if (!isHandled(svc, objects.lbClass)) continue;
-    const addresses = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => {
-      const c = i.ip ? canonical(i.ip) : undefined;
-      return c ? [c] : [];
-    });
+    const admitted = admittedAddresses(svc, pools, refused);
+    const addresses = admitted.map((a) => a.address);
     if (addresses.length === 0) continue;
     const key = serviceKey(svc);
-    const annotated = svc.metadata?.annotations?.["herald.dev/allocated-from-pool"];
     const covering = new Set<L2Advertisement>();
     const override = ignoresAddressConflicts(svc).value;
-    for (const address of addresses) {
-      const pool = pools.find((p) => p.contains(address)) ?? pools.find((p) => p.name === annotated);
-      if (!pool) continue;
+    for (const { address, pool } of admitted) {
       if (override || pool.ignoreConflicts) ignoreConflicts.add(address);
       const advs = advertisements.filter((a) => coversPool(a, pool.name, pool.labels));
       for (const a of advs) covering.add(a);
@@ -244,6 +239,7 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
     nodeAddresses,
     speakerMacs,
     problems,
+    refused,
   };
 }
 

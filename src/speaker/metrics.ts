@@ -20,6 +20,7 @@ export interface SpeakerMetrics {
   conflicts: Counter;
   nftSyncs: Counter<"mode" | "result">;
   nftRefusals: Counter;
+  refused: Counter<"reason">;
 }
 
 /** Sets a counter to absolute values read from elsewhere (they only grow). */
@@ -147,6 +148,12 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
       name: "herald_nftables_syncs_total",
       help: "nftables transactions by mode (full, update) and result",
       labelNames: ["mode", "result"],
+      registers,
+    }),
+    refused: new Counter({
+      name: "herald_speaker_refused_total",
+      help: "Values from the API not acted on (addresses no valid pool assigned, malformed addresses), each counted once, by reason",
+      labelNames: ["reason"],
       registers,
     }),
   };

@@ -23,6 +23,7 @@ import {
 } from "./forwarding-report.js";
 import { type ClusterObjects, forwardingState, type SpeakerInputs, speakerInputs } from "./inputs.js";
 import type { ClusterState, OwnershipChange } from "./l2/l2-speaker.js";
+import { RefusalReporter } from "./refusals.js";
 
 /** The parts of L2Speaker this class drives. */
 export interface LayerTwo {
@@ -52,6 +53,8 @@ export interface SpeakerDeps {
   onTakeover?: () => void;
   onConflict?: () => void;
   conflictLimits?: ConflictLimits;
+  /** A value from the API was refused (reported once each): for the metric. */
+  onRefused?: (reason: string) => void;
 }
 
 function rfc3339(d: Date): string {
@@ -73,9 +76,15 @@ export class Speaker {
   /** Since when each held-back address has been held back (the condition's transition time). */
   private readonly heldSince = new Map<string, Date>();
   private heldKey = "";
+  private readonly refusals: RefusalReporter;
 
   constructor(private readonly d: SpeakerDeps) {
     this.conflicts = new ConflictReports(d.conflictLimits);
+    this.refusals = new RefusalReporter({
+      log: d.log,
+      event: (svc, type, reason, message) => d.events.event(svc, type, reason, message),
+      counted: (reason) => d.onRefused?.(reason),
+    });
   }
 
   /** MACs of speakers (from their Leases). */
@@ -86,6 +95,20 @@ export class Speaker {
   /** The node whose speaker uses this MAC, if any. */
   nodeOfMac(mac: string): string | undefined {
     return this.inputs?.speakerMacs.get(mac.toLowerCase());
+  }
+
+  /** MACs of every speaker's links, from their Leases. */
+  speakerMacList(): string[] {
+    return [...(this.inputs?.speakerMacs.keys() ?? [])];
+  }
+
+  /** The TCP ports of the Services on this address (what a handover passes on). */
+  tcpPortsOf(address: string): number[] {
+    const ports = new Set<number>();
+    for (const h of this.inputs?.services.values() ?? [])
+      if (h.addresses.includes(address))
+        for (const p of h.service.spec?.ports ?? []) if ((p.protocol ?? "TCP") === "TCP") ports.add(p.port);
+    return [...ports].sort((a, b) => a - b);
   }
 
   /** No speaker has announced this address yet (no ServiceAnnouncement holds it): probe first. */
@@ -105,6 +128,7 @@ export class Speaker {
     if (problems !== this.lastProblems && problems)
       this.d.log.warn({ problems: inputs.problems }, "ignored objects");
     this.lastProblems = problems;
+    this.refusals.report(inputs.refused);
     this.d.l2.setState(inputs.cluster);
     this.publish();
   }

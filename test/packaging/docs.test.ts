@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { REFUSAL_REASONS } from "../../src/domain/reasons.js";
+import { SPEAKER_REFUSAL_REASONS } from "../../src/speaker/admission.js";
 
 const install = readFileSync("docs/install.md", "utf8");
 const migrating = readFileSync("docs/migrating-from-metallb.md", "utf8");
@@ -10,6 +11,11 @@ const migrating = readFileSync("docs/migrating-from-metallb.md", "utf8");
 test("the troubleshooting table explains every refusal reason", () => {
   const rows = new Set([...install.matchAll(/^\| `([A-Za-z]+)` +\|/gm)].map((m) => m[1]));
   expect(REFUSAL_REASONS.filter((r) => !rows.has(r))).toEqual([]);
+});
+
+test("the troubleshooting tables explain every reason the speaker refuses a value for", () => {
+  const rows = new Set([...install.matchAll(/^\| `([A-Za-z]+)` +\|/gm)].map((m) => m[1]));
+  expect(SPEAKER_REFUSAL_REASONS.filter((r) => !rows.has(r))).toEqual([]);
 });
 
 test("every chart value the guide names exists in values.yaml", () => {

@@ -1,6 +1,7 @@
-import { expect, test } from "@jest/globals";
+import { describe, expect, test } from "@jest/globals";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { electOwner } from "../../src/domain/election.js";
+import { planForwarding } from "../../src/speaker/forward/state.js";
 import {
   type ClusterObjects,
   type EndpointSliceObject,
@@ -30,9 +31,21 @@ function node(
   };
 }
 
-function service(name: string, ips: string[], spec: V1Service["spec"] = {}, ns = "shop"): V1Service {
+/** A LoadBalancer Service whose status the controller wrote (from pool `lan`, unless told otherwise). */
+function service(
+  name: string,
+  ips: string[],
+  spec: V1Service["spec"] = {},
+  ns = "shop",
+  pool: string | null = "lan",
+): V1Service {
   return {
-    metadata: { name, namespace: ns, uid: `uid-${name}` },
+    metadata: {
+      name,
+      namespace: ns,
+      uid: `uid-${name}`,
+      ...(pool === null ? {} : { annotations: { "herald.dev/allocated-from-pool": pool } }),
+    },
     spec: {
       type: "LoadBalancer",
       ports: [
@@ -307,7 +320,10 @@ test("conflicts are ignored for addresses of pools that say so and of Services a
         metadata: {
           name: "annotated",
           namespace: "shop",
-          annotations: { "herald.dev/ignore-address-conflicts": "true" },
+          annotations: {
+            "herald.dev/allocated-from-pool": "lan",
+            "herald.dev/ignore-address-conflicts": "true",
+          },
         },
       },
       {
@@ -315,10 +331,13 @@ test("conflicts are ignored for addresses of pools that say so and of Services a
         metadata: {
           name: "misspelt",
           namespace: "shop",
-          annotations: { "herald.dev/ignore-address-conflicts": "yes" },
+          annotations: {
+            "herald.dev/allocated-from-pool": "lan",
+            "herald.dev/ignore-address-conflicts": "yes",
+          },
         },
       },
-      service("migrating", ["198.51.100.200"]),
+      service("migrating", ["198.51.100.200"], {}, "shop", "old"),
     ],
     slices: [],
     nodes: [node("n1", "192.0.2.11")],
@@ -333,4 +352,126 @@ test("conflicts are ignored for addresses of pools that say so and of Services a
     "192.0.2.201",
     "198.51.100.200",
   ]);
+});
+
+describe("only addresses the controller assigned from a valid pool are announced and forwarded", () => {
+  const gateway = service("gw", ["192.0.2.1"]);
+  const shadow = { metadata: { name: "shadow" }, spec: { addresses: ["192.0.2.205-192.0.2.220"] } };
+  /** What node n1 would announce and forward (owning everything), and what it refused. */
+  function outcome(o: ClusterObjects) {
+    const inputs = speakerInputs(o, "n1");
+    const announced = inputs.cluster.services.flatMap((s) => s.addresses);
+    const forwarded = owned(o, "n1", ["192.0.2.1", "192.0.2.200", "192.0.2.215"]).services.flatMap(
+      (s) => s.addresses,
+    );
+    return { announced, forwarded, refused: inputs.refused.map((r) => [r.value, r.reason]) };
+  }
+
+  test.each([
+    [
+      "an address outside every pool (the gateway's), beside one inside",
+      { services: [service("web", ["192.0.2.200", "192.0.2.1"]), gateway] },
+      ["192.0.2.200"],
+      [
+        ["192.0.2.1", "AddressOutsideAllocatedPool"],
+        ["192.0.2.1", "AddressOutsideAllocatedPool"],
+      ],
+    ],
+    [
+      "addresses in pools made invalid by an overlap",
+      {
+        pools: [pool, other, shadow],
+        services: [service("web", ["192.0.2.200"]), service("sh", ["192.0.2.215"], {}, "shop", "shadow")],
+      },
+      [],
+      [
+        ["192.0.2.200", "AllocatedPoolInvalid"],
+        ["192.0.2.215", "AllocatedPoolInvalid"],
+      ],
+    ],
+    [
+      "an annotation naming another pool than the one holding the address",
+      { services: [service("web", ["192.0.2.200"], {}, "shop", "dmz")] },
+      [],
+      [["192.0.2.200", "AddressOutsideAllocatedPool"]],
+    ],
+    [
+      "no annotation at all (the controller did not assign it)",
+      { services: [service("web", ["192.0.2.200"], {}, "shop", null)] },
+      [],
+      [["192.0.2.200", "AddressNotAllocated"]],
+    ],
+    [
+      "an annotation naming a pool that does not exist",
+      { services: [service("web", ["192.0.2.200"], {}, "shop", "gone")] },
+      [],
+      [["192.0.2.200", "AllocatedPoolNotFound"]],
+    ],
+  ])("%s", (_what, extra, want, refused) => {
+    const got = outcome(objects(extra));
+    expect(got.announced).toEqual(want);
+    expect(got.forwarded).toEqual(want);
+    expect(got.refused).toEqual(refused);
+  });
+
+  test("the refusal names the Service, so it can be told on it", () => {
+    const [r] = speakerInputs(objects({ services: [gateway] }), "n1").refused;
+    expect(r).toMatchObject({ object: "Service shop/gw", service: gateway, value: "192.0.2.1" });
+    expect(r?.message).toContain("outside its pool lan");
+  });
+});
+
+describe("malformed addresses from the API are skipped and reported, the rest goes on", () => {
+  const withIPs = (name: string, ips: string[]): V1Node => ({
+    metadata: { name, labels: { "kubernetes.io/hostname": name } },
+    status: {
+      addresses: ips.map((address) => ({ type: "InternalIP", address })),
+      conditions: [{ type: "Ready", status: "True" }],
+    },
+  });
+  const odd = [
+    node("n1", "192.0.2.11"),
+    withIPs("n2", ["fe80::1%eth0", "192.0.2.12"]),
+    withIPs("n3", ["not-an-ip", "192.0.2.13", "2001:db8::13"]),
+    withIPs("n4", ["fe80::4%eth0"]),
+  ];
+
+  test("zoned and garbage InternalIPs: forwarding to the other nodes is still built and planned", () => {
+    const o = objects({ nodes: odd });
+    const state = owned(o, "n1", ["192.0.2.200"]);
+    expect(state.services[0]?.remoteNodes.sort()).toEqual(["192.0.2.12", "192.0.2.13", "2001:db8::13"]);
+    const plan = planForwarding(state);
+    expect(plan.frontends[0]?.targets.map((t) => `${t.address}:${t.port}`)).toEqual(
+      expect.arrayContaining(["192.0.2.12:30080", "192.0.2.13:30080", "198.51.100.1:8080"]),
+    );
+    expect(speakerInputs(o, "n1").refused.map((r) => [r.object, r.value, r.reason])).toEqual([
+      ["Node n2", "fe80::1%eth0", "InvalidNodeAddress"],
+      ["Node n3", "not-an-ip", "InvalidNodeAddress"],
+      ["Node n4", "fe80::4%eth0", "InvalidNodeAddress"],
+    ]);
+  });
+
+  test("a zoned InternalIP is never a heartbeat peer: the node's next address is", () => {
+    const peers = speakerInputs(objects({ nodes: odd }), "n1").cluster.peers;
+    expect(Object.fromEntries(peers)).toEqual({ n1: "192.0.2.11", n2: "192.0.2.12", n3: "192.0.2.13" });
+  });
+
+  test("zoned endpoint and ingress addresses are refused; the good ones are used", () => {
+    const bad = slice("web", [
+      { ip: "fe80::5%eth0", node: "n1" },
+      { ip: "198.51.100.2", node: "n2" },
+    ]);
+    const o = objects({
+      slices: [bad],
+      services: [service("web", ["fe80::1%eth0", "192.0.2.200", "2001:db8::1%2"])],
+    });
+    const inputs = speakerInputs(o, "n1");
+    expect(inputs.cluster.services.map((s) => s.addresses)).toEqual([["192.0.2.200"]]);
+    expect(inputs.cluster.services[0]?.endpointNodes).toEqual(["n2"]);
+    expect(inputs.refused.map((r) => [r.value, r.reason])).toEqual([
+      ["fe80::5%eth0", "InvalidEndpointAddress"],
+      ["fe80::1%eth0", "InvalidIngressAddress"],
+      ["2001:db8::1%2", "InvalidIngressAddress"],
+    ]);
+  });
 });

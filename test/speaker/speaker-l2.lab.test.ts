@@ -12,13 +12,19 @@ import { announcedNode, arpReplies, type HeraldLab, speakerState, startHeraldLab
 let h: HeraldLab;
 let lab: Lab;
 
-/** A LoadBalancer Service whose status names `address`, as the controller would write it. */
-async function serviceWithAddress(name: string, address: string): Promise<void> {
+/**
+ * A LoadBalancer Service whose status names `address` from `pool`, as the controller would write
+ * them (the pool annotation goes through the status subresource too).
+ */
+async function serviceWithAddress(name: string, address: string, pool: string): Promise<void> {
   await createService(h.api, "default", lbService(name));
   await h.api.request(
     "PATCH",
     `/api/v1/namespaces/default/services/${name}/status`,
-    { status: { loadBalancer: { ingress: [{ ip: address }] } } },
+    {
+      metadata: { annotations: { "herald.dev/allocated-from-pool": pool } },
+      status: { loadBalancer: { ingress: [{ ip: address }] } },
+    },
     MERGE_PATCH,
   );
 }
@@ -85,7 +91,7 @@ test("IPv6: exactly the announced node answers NDP; after its speaker dies anoth
   await applyPool(h.api, "v6", { addresses: ["2001:db8::240/124"], autoAssign: false });
   await advertisement("v6", ["v6"]);
   const address = "2001:db8::241";
-  await serviceWithAddress("six", address);
+  await serviceWithAddress("six", address, "v6");
   const owner = await eventually("ServiceAnnouncement of six", () => announcedNode(lab, "default", "six"));
 
   const answers = await eventually("NDP answers", async () => {
@@ -131,8 +137,8 @@ test("interfaces: a pool restricted to no existing interface is not answered, th
   await applyPool(h.api, "narrow", { addresses: ["192.0.2.232-192.0.2.233"], autoAssign: false });
   await advertisement("open", ["open"]);
   await advertisement("narrow", ["narrow"], ["nonexistent*"]);
-  await serviceWithAddress("narrow", "192.0.2.232");
-  await serviceWithAddress("open", "192.0.2.230");
+  await serviceWithAddress("narrow", "192.0.2.232", "narrow");
+  await serviceWithAddress("open", "192.0.2.230", "open");
   await seenByAll("default/narrow");
   await h.answeringNode("192.0.2.230");
   expect(await arpReplies(lab, "192.0.2.232", 20, 20)).toEqual([]);
@@ -146,7 +152,7 @@ test("a link that appears on the owner is announced on at once (the client's ent
   await applyPool(h.api, "links", { addresses: ["192.0.2.234-192.0.2.235"], autoAssign: false });
   await advertisement("links", ["links"]);
   const address = "192.0.2.234";
-  await serviceWithAddress("links", address);
+  await serviceWithAddress("links", address, "links");
   const node = await h.answeringNode(address);
   await lab.tryExec("client", ["ping", "-c", "1", "-W", "1", address]);
   expect(await neighbourMac(address)).toBe(h.macs.get(node));

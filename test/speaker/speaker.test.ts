@@ -20,7 +20,12 @@ const node = (name: string, ip: string): V1Node => ({
   },
 });
 const web: V1Service = {
-  metadata: { name: "web", namespace: "shop", uid: "u1" },
+  metadata: {
+    name: "web",
+    namespace: "shop",
+    uid: "u1",
+    annotations: { "herald.dev/allocated-from-pool": "lan" },
+  },
   spec: { type: "LoadBalancer", ports: [{ protocol: "TCP", port: 80, nodePort: 30080 }] },
   status: { loadBalancer: { ingress: [{ ip: "192.0.2.200" }] } },
 };
@@ -56,6 +61,7 @@ function setup(self = "n1", extra: Partial<SpeakerDeps> = {}) {
   const written: Map<string, Desired>[] = [];
   const events: string[] = [];
   const sanns = new Map<string, ServiceAnnouncement>();
+  const refused: string[] = [];
   const objects: ClusterObjects = {
     services: [web],
     slices: [],
@@ -79,8 +85,9 @@ function setup(self = "n1", extra: Partial<SpeakerDeps> = {}) {
     log: pino({ level: "silent" }),
     now: () => new Date("2026-03-01T10:00:00.123Z"),
     ...extra,
+    onRefused: (reason) => refused.push(reason),
   });
-  return { speaker, l2, audit, forwarded, written, events, sanns };
+  return { speaker, l2, audit, forwarded, written, events, sanns, objects, refused };
 }
 
 test("owning an address: forwarding for it, a ServiceAnnouncement, one nodeAssigned event, an audit announce", async () => {
@@ -322,4 +329,58 @@ test("a held-back address: an AddressConflict condition on the ServiceAnnounceme
     status: { node: "n1", interfaces: ["eth0"], addresses: ["192.0.2.200"], since: "2026-03-01T10:00:24Z" },
   });
   expect(t.events.filter((e) => e.includes("nodeAssigned"))).toHaveLength(1);
+});
+
+test("an address no valid pool assigned is reported once (Warning event, metric) and neither announced nor forwarded", () => {
+  const t = setup();
+  const forged: V1Service = {
+    ...web,
+    metadata: { ...web.metadata, name: "forged", uid: "u2" },
+    status: { loadBalancer: { ingress: [{ ip: "192.0.2.1" }] } },
+  };
+  t.objects.services = [web, forged];
+  t.l2.owned = ["192.0.2.200", "192.0.2.1"];
+  t.speaker.clusterChanged();
+  t.speaker.clusterChanged();
+  const warning =
+    "forged Warning AddressOutsideAllocatedPool: 192.0.2.1 is not announced: it lies outside its pool lan";
+  expect(t.events.filter((e) => e.includes("Warning"))).toEqual([warning]);
+  expect(t.refused).toEqual(["AddressOutsideAllocatedPool"]);
+  expect(t.forwarded.at(-1)?.services.map((s) => s.addresses)).toEqual([["192.0.2.200"]]);
+  expect([...(t.written.at(-1)?.keys() ?? [])]).toEqual(["shop/web"]);
+  // Fixed, then broken again: a new refusal, told again.
+  t.objects.services = [web];
+  t.speaker.clusterChanged();
+  t.objects.services = [web, forged];
+  t.speaker.clusterChanged();
+  expect(t.events.filter((e) => e.includes("Warning"))).toEqual([warning, warning]);
+  expect(t.refused).toHaveLength(2);
+});
+
+test("a handover passes on only the TCP ports of the Services on the address; speakers' MACs come from their Leases", () => {
+  const t = setup();
+  const dns: V1Service = {
+    ...web,
+    metadata: { ...web.metadata, name: "dns", uid: "u3" },
+    spec: {
+      type: "LoadBalancer",
+      ports: [
+        { protocol: "UDP", port: 53 },
+        { protocol: "TCP", port: 853 },
+      ],
+    },
+  };
+  t.objects.services = [web, dns];
+  t.objects.leases = [
+    {
+      metadata: {
+        name: "herald-speaker-n2",
+        annotations: { "herald.dev/speaker-macs": "AA:BB:CC:00:00:02" },
+      },
+    },
+  ];
+  t.speaker.clusterChanged();
+  expect(t.speaker.tcpPortsOf("192.0.2.200")).toEqual([80, 853]);
+  expect(t.speaker.tcpPortsOf("192.0.2.201")).toEqual([]);
+  expect(t.speaker.speakerMacList()).toEqual(["aa:bb:cc:00:00:02"]);
 });

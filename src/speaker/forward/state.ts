@@ -2,7 +2,7 @@
 // (address, protocol, port) each, with the targets new connections may go to.
 // Pure: the wiring builds ForwardingState from Services, EndpointSlices and the
 // election; the renderer turns the plan into nftables.
-import { isIP } from "node:net";
+import { formatAddress, parseAddress } from "../../domain/address.js";
 import { maxSourceElements, type SourceRangeProblemReason, sourceRanges } from "./source-ranges.js";
 
 export type Protocol = "TCP" | "UDP";
@@ -97,10 +97,11 @@ export function canonicalAddress(text: string): { address: string; family: Famil
   if (plainIPv4.test(text)) return { address: text, family: 4 };
   const known = canonicalCache.get(text);
   if (known !== undefined) return known;
-  const family = isIP(text);
-  let result: { address: string; family: Family } | null = null;
-  if (family === 4) result = { address: new URL(`http://${text}/`).hostname, family };
-  if (family === 6) result = { address: new URL(`http://[${text}]/`).hostname.slice(1, -1), family };
+  // The one address parser: zones (fe80::1%eth0) and other text nft cannot take are refused.
+  const p = parseAddress(text);
+  const result: { address: string; family: Family } | null = p.ok
+    ? { address: formatAddress(p.value), family: p.value.family === "IPv4" ? 4 : 6 }
+    : null;
   // Addresses repeat across Services and syncs; the cache only saves parsing.
   if (canonicalCache.size > 100_000) canonicalCache.clear();
   canonicalCache.set(text, result);

@@ -229,14 +229,19 @@ describe("handover", () => {
       const conn = await lab.hold(80, vip());
       expect(await conn.ask()).toBe(answer);
       moveAddressTo(vip(), other);
+      // The new owner knows the speakers' MACs; the previous owner drops what it cannot NAT.
+      const nodeMac = lab.in(lab.node, "cat", "/sys/class/net/br0/address").trim();
       const handover = new HandoverForwarding({
         exec: nftExec(["ip", "netns", "exec", lab.other, "nft"]),
         clock: systemClock,
+        nodeMacs: () => [nodeMac],
       });
+      const previous = new HandoverForwarding({ exec: lab.nft(), clock: systemClock });
       try {
         await handover.start();
-        handover.takenOver(vip(), node);
-        await handover.settled();
+        handover.takenOver(vip(), node, [80]);
+        previous.released(vip());
+        await Promise.all([handover.settled(), previous.settled()]);
         expect(await conn.ask()).toBe(answer);
         // A new connection (SYN) is the new owner's, which forwards nothing here: no answer.
         expect(replies(lab.request("tcp", 80, 1, undefined, vip()))).toEqual(["TIMEOUT"]);
@@ -247,7 +252,7 @@ describe("handover", () => {
       } finally {
         conn.close();
         moveAddressTo(vip(), node);
-        await handover.stop();
+        await Promise.all([handover.stop(), previous.stop()]);
       }
       const left = await nftExec(["ip", "netns", "exec", lab.other, "nft"])(["list", "ruleset"]);
       expect(left.stdout.trim()).toBe("");

@@ -3,11 +3,14 @@ import type { ExecResult } from "../../../src/speaker/forward/nft.js";
 import { FakeClock } from "../l2/fakes.js";
 
 const RULE =
-  'ct state new,invalid tcp flags & syn == 0 dup to ip daddr map @previous_owner drop comment "a connection the previous owner accepted"';
+  'ct state new,invalid tcp flags & syn == 0 ether saddr != @nodes dup to ip daddr . tcp dport map @previous_owner drop comment "a connection the previous owner accepted"';
+const DROP =
+  'ct state new,invalid tcp flags & syn == 0 ip daddr @moved counter drop comment "handed over: not this node\'s to pass on"';
+const none = renderHandover({ routes: [] });
 
 describe("renderHandover", () => {
   test("no takeover: both tables are removed (created first, so removing one that is absent works)", () => {
-    expect(renderHandover([])).toBe(
+    expect(renderHandover({ routes: [], moved: [] })).toBe(
       [
         "table ip herald_handover {}",
         "delete table ip herald_handover",
@@ -18,27 +21,50 @@ describe("renderHandover", () => {
     );
   });
 
-  test("each family gets its own table with the map from address to the previous owner", () => {
-    const text = renderHandover([
-      { address: "192.0.2.21", via: "192.0.2.12" },
-      { address: "2001:db8::21", via: "2001:db8::12" },
-      { address: "192.0.2.20", via: "192.0.2.11" },
-    ]);
+  test("each family gets its own table: (address, TCP port) to the previous owner, speakers' MACs, handed-over addresses", () => {
+    const text = renderHandover({
+      routes: [
+        { address: "192.0.2.21", via: "192.0.2.12", ports: [443, 80, 80] },
+        { address: "2001:db8::21", via: "2001:db8::12", ports: [80] },
+        { address: "192.0.2.20", via: "192.0.2.11", ports: [80] },
+      ],
+      moved: ["192.0.2.30", "2001:db8::30"],
+      nodeMacs: ["AA:BB:CC:00:00:01", "aa:bb:cc:00:00:02", "not-a-mac", "aa:bb:cc:00:00:01"],
+    });
     expect(text).toContain(
-      "map previous_owner { type ipv4_addr : ipv4_addr; elements = { 192.0.2.20 : 192.0.2.11, 192.0.2.21 : 192.0.2.12 } }",
+      "map previous_owner { type ipv4_addr . inet_service : ipv4_addr; elements = { 192.0.2.20 . 80 : 192.0.2.11, 192.0.2.21 . 80 : 192.0.2.12, 192.0.2.21 . 443 : 192.0.2.12 } }",
     );
     expect(text).toContain(
-      "map previous_owner { type ipv6_addr : ipv6_addr; elements = { 2001:db8::21 : 2001:db8::12 } }",
+      "map previous_owner { type ipv6_addr . inet_service : ipv6_addr; elements = { 2001:db8::21 . 80 : 2001:db8::12 } }",
     );
+    expect(text).toContain(
+      "set nodes { type ether_addr; elements = { aa:bb:cc:00:00:01, aa:bb:cc:00:00:02 } }",
+    );
+    expect(text).toContain("set moved { type ipv4_addr; elements = { 192.0.2.30 } }");
+    expect(text).toContain("set moved { type ipv6_addr; elements = { 2001:db8::30 } }");
     expect(text).toContain(RULE);
     expect(text).toContain(RULE.replace("dup to ip daddr", "dup to ip6 daddr"));
+    expect(text).toContain(DROP);
     expect(text).toContain("type filter hook prerouting priority -150; policy accept;");
   });
 
-  test("an address whose previous owner is known only in the other family is left out", () => {
-    const text = renderHandover([{ address: "2001:db8::21", via: "192.0.2.12" }]);
-    expect(text).not.toContain("2001:db8::21");
-    expect(text).not.toContain("map previous_owner");
+  test("a previous owner known only in the other family, or a route without a TCP port, is left out", () => {
+    const text = renderHandover({
+      routes: [
+        { address: "2001:db8::21", via: "192.0.2.12", ports: [80] },
+        { address: "192.0.2.22", via: "192.0.2.12", ports: [] },
+        { address: "192.0.2.23", via: "fe80::1%eth0", ports: [80] },
+      ],
+    });
+    expect(text).toBe(none);
+  });
+
+  test("a node that only handed addresses over gets the drop, with empty sets", () => {
+    const text = renderHandover({ routes: [], moved: ["192.0.2.30"] });
+    expect(text).toContain("set nodes { type ether_addr; }");
+    expect(text).toContain("map previous_owner { type ipv4_addr . inet_service : ipv4_addr; }");
+    expect(text).toContain(DROP);
+    expect(text).not.toContain("table ip6 herald_handover {\n");
   });
 });
 
@@ -46,7 +72,12 @@ function harness(results: ExecResult[] = []) {
   const clock = new FakeClock();
   const sent: string[] = [];
   const errors: string[] = [];
+  const renders = { n: 0 };
   const h = new HandoverForwarding({
+    nodeMacs: () => {
+      renders.n++;
+      return ["aa:bb:cc:00:00:01"];
+    },
     exec: async (args, stdin) => {
       expect(args).toEqual(["-f", "-"]);
       sent.push(stdin ?? "");
@@ -57,53 +88,84 @@ function harness(results: ExecResult[] = []) {
     retryMs: 1000,
     onError: (m) => errors.push(m),
   });
-  const holds = () => (sent.at(-1) ?? "").match(/elements = \{ ([^}]*) \}/g) ?? [];
-  return { h, clock, sent, errors, holds };
+  /** The previous_owner map's elements in the last text sent. */
+  const holds = () => (sent.at(-1) ?? "").match(/(?<=map previous_owner.*)elements = \{ ([^}]*) \}/g) ?? [];
+  /** The moved set's elements in the last text sent. */
+  const moved = () =>
+    /set moved \{ type ipv4_addr;(?: elements = \{ ([^}]*) \})? \}/.exec(sent.at(-1) ?? "")?.[1];
+  return { h, clock, sent, errors, holds, moved, renders };
 }
 
 describe("HandoverForwarding", () => {
   test("start removes what an earlier run left; a takeover is applied, and expires after the window", async () => {
     const { h, clock, sent, holds } = harness();
     await h.start();
-    expect(sent).toEqual([renderHandover([])]);
-    h.takenOver("192.0.2.20", "192.0.2.11");
+    expect(sent).toEqual([none]);
+    h.takenOver("192.0.2.20", "192.0.2.11", [80]);
     await h.settled();
-    expect(holds()).toEqual(["elements = { 192.0.2.20 : 192.0.2.11 }"]);
+    expect(holds()).toEqual(["elements = { 192.0.2.20 . 80 : 192.0.2.11 }"]);
     clock.advance(59_999);
     await h.settled();
     expect(sent).toHaveLength(2);
     clock.advance(1);
     await h.settled();
-    expect(sent.at(-1)).toBe(renderHandover([]));
+    expect(sent.at(-1)).toBe(none);
   });
 
   test("a release removes the route at once; a second takeover of the address restarts its window", async () => {
-    const { h, clock, sent, holds } = harness();
+    const { h, clock, holds, moved } = harness();
     await h.start();
-    h.takenOver("192.0.2.20", "192.0.2.11");
-    h.takenOver("192.0.2.21", "192.0.2.11");
+    h.takenOver("192.0.2.20", "192.0.2.11", [80]);
+    h.takenOver("192.0.2.21", "192.0.2.11", [80]);
     await h.settled();
-    expect(holds()).toEqual(["elements = { 192.0.2.20 : 192.0.2.11, 192.0.2.21 : 192.0.2.11 }"]);
+    expect(holds()).toEqual(["elements = { 192.0.2.20 . 80 : 192.0.2.11, 192.0.2.21 . 80 : 192.0.2.11 }"]);
     h.released("192.0.2.21");
     await h.settled();
-    expect(holds()).toEqual(["elements = { 192.0.2.20 : 192.0.2.11 }"]);
+    expect(holds()).toEqual(["elements = { 192.0.2.20 . 80 : 192.0.2.11 }"]);
+    expect(moved()).toBe("192.0.2.21");
     clock.advance(30_000);
-    h.takenOver("192.0.2.20", "192.0.2.12");
-    clock.advance(40_000);
+    h.takenOver("192.0.2.20", "192.0.2.12", [80]);
+    clock.advance(30_000);
     await h.settled();
-    expect(holds()).toEqual(["elements = { 192.0.2.20 : 192.0.2.12 }"]);
-    clock.advance(20_000);
+    // The handed-over address's window is over; the retaken one's is not.
+    expect(holds()).toEqual(["elements = { 192.0.2.20 . 80 : 192.0.2.12 }"]);
+    expect(moved()).toBeUndefined();
+    clock.advance(30_000);
     await h.settled();
-    expect(sent.at(-1)).toBe(renderHandover([]));
+    expect(h.current()).toEqual([]);
+  });
+
+  test("the previous owner drops what it cannot NAT for an address it handed over, until the window ends or it owns it again", async () => {
+    const { h, clock, sent, moved } = harness();
+    await h.start();
     h.released("192.0.2.20");
+    h.released("192.0.2.21");
     await h.settled();
-    expect(sent.at(-1)).toBe(renderHandover([]));
+    expect(moved()).toBe("192.0.2.20, 192.0.2.21");
+    expect(sent.at(-1)).toContain("set nodes { type ether_addr; elements = { aa:bb:cc:00:00:01 } }");
+    h.owned("192.0.2.21");
+    await h.settled();
+    expect(moved()).toBe("192.0.2.20");
+    clock.advance(60_000);
+    await h.settled();
+    expect(sent.at(-1)).toBe(none);
+    expect(clock.pending()).toBe(0);
+  });
+
+  test("many changes at once are rendered and applied once", async () => {
+    const { h, sent, moved, renders } = harness();
+    await h.start();
+    for (let i = 1; i <= 250; i++) h.released(`192.0.2.${i}`);
+    await h.settled();
+    expect(renders.n).toBe(2);
+    expect(sent).toHaveLength(2);
+    expect(moved()?.split(", ")).toHaveLength(250);
   });
 
   test("nothing is sent when the wanted text is what the kernel already holds", async () => {
     const { h, sent } = harness();
     await h.start();
-    h.released("192.0.2.20");
+    h.owned("192.0.2.20");
     await h.settled();
     expect(sent).toHaveLength(1);
   });
@@ -116,7 +178,7 @@ describe("HandoverForwarding", () => {
     };
     const { h, clock, sent, errors, holds } = harness([{ code: 0, stdout: "", stderr: "" }, failed, failed]);
     await h.start();
-    h.takenOver("192.0.2.20", "192.0.2.11");
+    h.takenOver("192.0.2.20", "192.0.2.11", [80]);
     await h.settled();
     expect(errors).toEqual([failed.stderr]);
     clock.advance(1000);
@@ -125,7 +187,7 @@ describe("HandoverForwarding", () => {
     clock.advance(1000);
     await h.settled();
     expect(sent).toHaveLength(4);
-    expect(holds()).toEqual(["elements = { 192.0.2.20 : 192.0.2.11 }"]);
+    expect(holds()).toEqual(["elements = { 192.0.2.20 . 80 : 192.0.2.11 }"]);
     clock.advance(1000);
     await h.settled();
     expect(sent).toHaveLength(4);
@@ -134,11 +196,11 @@ describe("HandoverForwarding", () => {
   test("stop removes the tables, cancels the timers and ignores later takeovers", async () => {
     const { h, clock, sent } = harness();
     await h.start();
-    h.takenOver("192.0.2.20", "192.0.2.11");
+    h.takenOver("192.0.2.20", "192.0.2.11", [80]);
     await h.stop();
-    expect(sent.at(-1)).toBe(renderHandover([]));
+    expect(sent.at(-1)).toBe(none);
     expect(clock.pending()).toBe(0);
-    h.takenOver("192.0.2.21", "192.0.2.11");
+    h.takenOver("192.0.2.21", "192.0.2.11", [80]);
     await h.settled();
     expect(h.current()).toEqual([]);
   });
