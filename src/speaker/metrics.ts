@@ -116,6 +116,23 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
       ]);
     },
   });
+  new Counter({
+    name: "herald_input_rate_limited_total",
+    help: "ARP/NDP frames and heartbeats dropped unread: their source (reason=source) or all sources together (reason=global) over the input limit",
+    labelNames: ["input", "reason"],
+    registers,
+    collect() {
+      const rows: [Record<"input" | "reason", string>, number][] = [];
+      for (const reason of ["source", "global"] as const) {
+        for (const input of ["arp", "ndp"] as const) {
+          const n = src.responders().reduce((sum, r) => sum + r.stats.rateLimited[reason][input], 0);
+          rows.push([{ input, reason }, n]);
+        }
+        rows.push([{ input: "heartbeat", reason }, src.heartbeats().rateLimited[reason]]);
+      }
+      absolute(this, rows);
+    },
+  });
   return {
     failovers: new Counter({
       name: "herald_failovers_total",
