@@ -15,6 +15,7 @@ import { planHeartbeats } from "./heartbeat-plan.js";
 import type { Heartbeats } from "./heartbeats.js";
 import { interfaceSelected } from "./interfaces.js";
 import type { Membership } from "./membership.js";
+import { RepeatWindow } from "./repeat-window.js";
 import type { Responder } from "./responder.js";
 import { SilentPeers } from "./silent-peers.js";
 
@@ -112,14 +113,12 @@ export class L2Speaker {
   /** Peers counted alive without heartbeats, as of the last reconcile. */
   private silentAlive = new Set<string>();
   private evidenceTimer: { handle: unknown; at: number } | undefined;
-  /** "node address" -> when a claim for that pair was last looked at; oldest first. */
-  private readonly claimSeen = new Map<string, number>();
+  /** Claims are looked at once per (node, address) and window. */
+  private readonly claimWindow: RepeatWindow;
   /** Every Service address (claims for others are ignored at once). */
   private serviceAddresses = new Set<string>();
   /** Owned address -> peers contending for it while their heartbeats are missing. */
   private readonly contested = new Map<string, Set<string>>();
-  /** Claims ignored: repeated within the window, or too many pairs at once. */
-  claimsIgnored = 0;
   /** Addresses taken over whose announcement waits for prepareTakeover (value: that take). */
   private readonly preparing = new Map<string, object>();
 
@@ -133,6 +132,7 @@ export class L2Speaker {
       leaseEvidenceMs: o.leaseEvidenceMs,
       leaseMarginMs: o.leaseMarginMs,
     });
+    this.claimWindow = new RepeatWindow(o.claimDedupMs ?? 250, CLAIM_PAIRS_MAX);
   }
 
   start(): void {
@@ -179,10 +179,7 @@ export class L2Speaker {
     if (node === this.o.self || !this.serviceAddresses.has(address)) return;
     const now = this.o.clock.now();
     if (this.o.membership.isLive(node, now) || this.o.membership.stateOf(node) === "left") return;
-    if (!this.firstInWindow(`${node} ${address}`, now)) {
-      this.claimsIgnored++;
-      return;
-    }
+    if (!this.claimWindow.first(`${node} ${address}`, now)) return;
     this.silent.claimed(node, now);
     this.evaluate();
     if (!this.owned.has(address)) return;
@@ -206,21 +203,6 @@ export class L2Speaker {
   /** This node contends for an address with a silent peer: its own Lease should say it is alive soon. */
   contended(): boolean {
     return this.contested.size > 0;
-  }
-
-  /** De-duplicates claims per key; the map stays bounded (oldest first, so pruning is cheap). */
-  private firstInWindow(key: string, now: number): boolean {
-    const window = this.o.claimDedupMs ?? 250;
-    const last = this.claimSeen.get(key);
-    if (last !== undefined && now - last < window) return false;
-    for (const [k, at] of this.claimSeen) {
-      if (now - at < window) break;
-      this.claimSeen.delete(k);
-    }
-    if (last === undefined && this.claimSeen.size >= CLAIM_PAIRS_MAX) return false;
-    this.claimSeen.delete(key);
-    this.claimSeen.set(key, now);
-    return true;
   }
 
   /** Peers counted alive at `now` without heartbeats. */
