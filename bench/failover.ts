@@ -2,16 +2,22 @@
 // speaker each, one LoadBalancer Service with a Pod on every node. The client asks "who has
 // VIP?" every 10 ms and opens a new HTTP connection to VIP every 10 ms; per trial the owner's
 // link is cut, its speaker is killed (SIGKILL) or stopped (SIGTERM), and the longest stretch
-// without an answer is measured from the client's side. Needs root and the lab binaries.
-//   npm run bench:failover [-- TRIALS [KIND,...]]     (kinds: linkCut, sigkill, sigterm; default all)
+// without an answer is measured from the client's side. linkCutSpoofed cuts the link while a
+// LAN host (its own namespace on the bridge, 192.0.2.66) claims VIP with the owner's MAC at 100
+// gratuitous ARPs a second, from just before the cut until the trial's end. Needs root and the lab
+// binaries.
+//   npm run bench:failover [-- TRIALS [KIND,...]]     (kinds: linkCut, sigkill, sigterm,
+//                                                      linkCutSpoofed; default all)
 import { join } from "node:path";
 import { REPO } from "../test/controller/lab-controller.js";
+import { addHost } from "../test/lab/network.js";
 import { type LabProcess, waitForOutput } from "../test/lab/process.js";
 import { startHeraldLab } from "../test/speaker/lab-speaker.js";
 import { percentile } from "./percentile.js";
 
 const trials = Number(process.argv[2] ?? 20);
-const ALL_KINDS = ["linkCut", "sigkill", "sigterm"] as const;
+const ALL_KINDS = ["linkCut", "sigkill", "sigterm", "linkCutSpoofed"] as const;
+const SPOOF_PER_SECOND = 100;
 const kinds = (process.argv[3]?.split(",") ?? ALL_KINDS) as Kind[];
 if (kinds.some((k) => !ALL_KINDS.includes(k))) throw new Error(`kinds are ${ALL_KINDS.join(", ")}`);
 const PROBE_MS = 10;
@@ -23,6 +29,17 @@ type Kind = (typeof ALL_KINDS)[number];
 const keepAlive = setInterval(() => {}, 1000);
 const h = await startHeraldLab(3);
 const { lab } = h;
+// The spoofer's namespace carries the lab's prefix, so the lab's cleanup removes it too.
+const spooferNetns = `${lab.prefix}-spoofer`;
+if (kinds.includes("linkCutSpoofed"))
+  await addHost({
+    labNetns: lab.labNetns,
+    netns: spooferNetns,
+    bridgePort: "spoofer",
+    v4: "192.0.2.66",
+    v6: "2001:db8::66",
+    router: false,
+  });
 
 /** The final JSON line a probe prints when it stops. */
 async function stopProbe<T>(p: LabProcess): Promise<T> {
@@ -70,16 +87,38 @@ async function trial(kind: Kind, vip: string) {
   // The probe's clock starts just before it prints "ready".
   await waitForOutput(http, "ready", 10_000);
   const httpStarted = performance.now();
+  let spoofer: LabProcess | undefined;
+  if (kind === "linkCutSpoofed") {
+    const mac = h.macs.get(owner) ?? "";
+    const script = join(REPO, "dist/bench/claim-spoofer.js");
+    spoofer = lab.spawn("lab", {
+      name: "claim-spoofer",
+      command: "ip",
+      args: [
+        "netns",
+        "exec",
+        spooferNetns,
+        process.execPath,
+        script,
+        "eth0",
+        vip,
+        mac,
+        `${SPOOF_PER_SECOND}`,
+      ],
+    });
+    await waitForOutput(spoofer, "ready", 10_000);
+  }
   await sleep(700);
   const eventAt = performance.now();
-  if (kind === "linkCut") await lab.cutLink(owner);
+  if (kind === "linkCut" || kind === "linkCutSpoofed") await lab.cutLink(owner);
   if (kind === "sigkill") await h.speakers.get(owner)?.kill();
   if (kind === "sigterm") await h.speakers.get(owner)?.stop(5000);
   await sleep(2500);
   const a = await stopProbe<{ sent: number[]; replies: [number, string][] }>(arp);
   const w = await stopProbe<{ requests: [number, number, number, string?][]; stoppedAt: number }>(http);
+  const spoofed = spoofer ? (await stopProbe<{ sent?: number }>(spoofer)).sent : undefined;
   // Put things back: the owner returns and (rendezvous hashing) takes its address back.
-  if (kind === "linkCut") await lab.restoreLink(owner);
+  if (kind === "linkCut" || kind === "linkCutSpoofed") await lab.restoreLink(owner);
   else await h.ensureSpeaker(owner);
   await sleep(2500);
   // An ARP request counts as answered when a reply comes before the one after next is sent.
@@ -109,6 +148,7 @@ async function trial(kind: Kind, vip: string) {
     arp: arpResult,
     http: { ...httpResult, requests: w.requests.length, failures },
     macs: new Set(a.replies.map(([, m]) => m)).size,
+    ...(spoofed !== undefined ? { spoofedFrames: spoofed } : {}),
   };
 }
 

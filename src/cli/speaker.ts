@@ -13,7 +13,7 @@ import { buildHttp } from "../http/server.js";
 import { apiClient } from "../k8s/client.js";
 import { endpointSliceVersion } from "../k8s/discovery.js";
 import type { EventTarget } from "../k8s/events.js";
-import { Informer } from "../k8s/informer.js";
+import { Informer, type InformerHandlers } from "../k8s/informer.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { untilReachable } from "../k8s/reachable.js";
 import type { KubeObject } from "../k8s/rest.js";
@@ -38,6 +38,7 @@ import { Membership } from "../speaker/l2/membership.js";
 import { openPacketSocket } from "../speaker/l2/packet-socket.js";
 import { Responder } from "../speaker/l2/responder.js";
 import { UdpTransport } from "../speaker/l2/udp-transport.js";
+import { leaseHandlers } from "../speaker/lease-renewals.js";
 import { speakerMetrics } from "../speaker/metrics.js";
 import { NodeLease } from "../speaker/node-lease.js";
 import { Speaker } from "../speaker/speaker.js";
@@ -269,7 +270,8 @@ export const speaker: Command = async (argv, io) => {
   const recompute = coalesce(() => core?.clusterChanged(), 10);
   const handlers = { onChange: recompute, onDelete: recompute };
   const opts = { log, sleep };
-  const informer = <T extends KubeObject>(path: string, h = handlers) => new Informer<T>(rest, path, h, opts);
+  const informer = <T extends KubeObject>(path: string, h: InformerHandlers<T> = handlers) =>
+    new Informer<T>(rest, path, h, opts);
   const services = informer<V1Service>("/api/v1/services");
   const slices = informer<EndpointSliceObject & KubeObject>(
     `/apis/discovery.k8s.io/${sliceVersion}/endpointslices`,
@@ -279,6 +281,10 @@ export const speaker: Command = async (argv, io) => {
   const advertisements = informer<KubeObject>("/apis/herald.dev/v1alpha1/l2advertisements");
   const leases = informer<LeaseObject & KubeObject>(
     `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    leaseHandlers<LeaseObject & KubeObject>({
+      renewed: (node) => l2?.peerLeaseRenewed(node),
+      changed: recompute,
+    }),
   );
   let writer: AnnouncementWriter | undefined;
   const sanns = informer<ServiceAnnouncement>("/apis/herald.dev/v1alpha1/serviceannouncements", {
@@ -330,6 +336,7 @@ export const speaker: Command = async (argv, io) => {
     node: self,
     heartbeatAddress: bind,
     macs: () => links.map((l) => l.mac),
+    urgent: () => layer2.contended(),
     now: Date.now,
     sleep,
     log,

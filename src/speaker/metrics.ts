@@ -128,6 +128,23 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
       this.set(src.refusedServices?.() ?? 0);
     },
   });
+  new Counter({
+    name: "herald_input_rate_limited_total",
+    help: "ARP/NDP frames and heartbeats dropped unread: their source (reason=source) or all sources together (reason=global) over the input limit",
+    labelNames: ["input", "reason"],
+    registers,
+    collect() {
+      const rows: [Record<"input" | "reason", string>, number][] = [];
+      for (const reason of ["source", "global"] as const) {
+        for (const input of ["arp", "ndp"] as const) {
+          const n = src.responders().reduce((sum, r) => sum + r.stats.rateLimited[reason][input], 0);
+          rows.push([{ input, reason }, n]);
+        }
+        rows.push([{ input: "heartbeat", reason }, src.heartbeats().rateLimited[reason]]);
+      }
+      absolute(this, rows);
+    },
+  });
   return {
     nftRefusals: new Counter({
       name: "herald_nftables_service_refusals_total",

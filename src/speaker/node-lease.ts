@@ -1,6 +1,8 @@
 // The speaker's per-node Lease (herald-speaker-<node>): the API-visible sign that its speaker
 // runs, and where peers find its heartbeat address and MACs. Renewed on a timer; failures are
-// logged and retried, never fatal (heartbeats, not this Lease, decide liveness between speakers).
+// logged and retried, never fatal (heartbeats, not this Lease, decide liveness between speakers;
+// but peers whose heartbeats from this node are lost count its renewals as half of the evidence
+// that it is alive, so it renews faster while it contends for an address with such a peer).
 import type { Logger } from "pino";
 import { microTime } from "../k8s/leader.js";
 import { isStatus, type Rest } from "../k8s/rest.js";
@@ -14,6 +16,10 @@ export interface NodeLeaseOptions {
   macs: () => readonly string[];
   durationSeconds?: number;
   renewEveryMs?: number;
+  /** True while peers need to see this node alive soon: renew every `urgentEveryMs` meanwhile. */
+  urgent?: () => boolean;
+  /** Default 2000 ms. */
+  urgentEveryMs?: number;
   now: () => number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   log: Logger;
@@ -35,6 +41,21 @@ export function speakerLeaseName(node: string): string {
   return `${SPEAKER_LEASE_PREFIX}${node}`;
 }
 
+/**
+ * Whether a renewal is due (last: when the previous one was tried). Every 10 s costs the API
+ * server one GET and one PUT per node, and every speaker a watch event per renewal; every 2 s
+ * only while this node contends for an address with a peer that cannot hear its heartbeats.
+ */
+export function renewalDue(
+  last: number | undefined,
+  now: number,
+  everyMs: number,
+  urgentEveryMs: number,
+  urgent: boolean,
+): boolean {
+  return last === undefined || now - last >= (urgent ? Math.min(urgentEveryMs, everyMs) : everyMs);
+}
+
 export class NodeLease {
   renewed = 0;
   constructor(
@@ -43,14 +64,22 @@ export class NodeLease {
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
+    const every = this.o.renewEveryMs ?? 10_000;
+    const urgentEvery = Math.min(every, this.o.urgentEveryMs ?? 2000);
+    let last: number | undefined;
     while (!signal.aborted) {
-      try {
-        await this.renew();
-        this.renewed++;
-      } catch (e) {
-        this.o.log.warn({ err: String(e) }, "speaker lease renewal failed");
+      const now = this.o.now();
+      if (renewalDue(last, now, every, urgentEvery, this.o.urgent?.() ?? false)) {
+        // A failure waits for the next renewal like a success: a recovering API server gets no burst.
+        last = now;
+        try {
+          await this.renew();
+          this.renewed++;
+        } catch (e) {
+          this.o.log.warn({ err: String(e) }, "speaker lease renewal failed");
+        }
       }
-      await this.o.sleep(this.o.renewEveryMs ?? 10_000, signal).catch(() => {});
+      await this.o.sleep(this.o.urgent ? urgentEvery : every, signal).catch(() => {});
     }
   }
 

@@ -11,13 +11,25 @@ test("scrapes show the layer-2 counters per interface as the parts count them", 
     responders: () => [
       {
         iface: "eth0",
-        stats: { requests: { arp: 5, ndp: 1 }, replies: { arp: replies, ndp: 1 }, drops: { notOwned: 2 } },
+        stats: {
+          requests: { arp: 5, ndp: 1 },
+          replies: { arp: replies, ndp: 1 },
+          drops: { notOwned: 2 },
+          rateLimited: { source: { arp: 6, ndp: 0 }, global: { arp: 0, ndp: 1 } },
+        },
       },
     ],
     announcers: () => [
       { iface: "eth0", stats: { gratuitous: { arp: 4, ndp: 0 }, probes: 3, conflicts: 0, sendErrors: 0 } },
     ],
-    heartbeats: () => ({ sent: 10, sendErrors: 0, accepted: 9, replayed: 1, dropped: { badMagic: 2 } }),
+    heartbeats: () => ({
+      sent: 10,
+      sendErrors: 0,
+      accepted: 9,
+      replayed: 1,
+      dropped: { badMagic: 2 },
+      rateLimited: { source: 8, global: 0 },
+    }),
   });
   const text = await registry.metrics();
   expect(text).toContain('herald_l2_requests_total{interface="eth0",protocol="arp"} 5');
@@ -26,6 +38,9 @@ test("scrapes show the layer-2 counters per interface as the parts count them", 
   expect(text).toContain('herald_gratuitous_sent_total{interface="eth0",protocol="arp"} 4');
   expect(text).toContain('herald_heartbeats_total{outcome="badMagic"} 2');
   expect(text).toContain("herald_speaker_owned_addresses 2");
+  expect(text).toContain('herald_input_rate_limited_total{input="arp",reason="source"} 6');
+  expect(text).toContain('herald_input_rate_limited_total{input="ndp",reason="global"} 1');
+  expect(text).toContain('herald_input_rate_limited_total{input="heartbeat",reason="source"} 8');
   replies = 7;
   expect(await registry.metrics()).toContain('herald_l2_replies_total{interface="eth0",protocol="arp"} 7');
 });
@@ -38,7 +53,14 @@ test("Services whose nftables rules were refused show as a gauge", async () => {
     livePeers: () => 0,
     responders: () => [],
     announcers: () => [],
-    heartbeats: () => ({ sent: 0, sendErrors: 0, accepted: 0, replayed: 0, dropped: {} }),
+    heartbeats: () => ({
+      sent: 0,
+      sendErrors: 0,
+      accepted: 0,
+      replayed: 0,
+      dropped: {},
+      rateLimited: { source: 0, global: 0 },
+    }),
     refusedServices: () => refused,
   });
   expect(await registry.metrics()).toContain("herald_nftables_refused_services 0");

@@ -8,9 +8,16 @@ import type { Clock } from "../clock.js";
 import { decodeHeartbeat, encodeHeartbeat, type HeartbeatDropReason, ownedDigest } from "./heartbeat.js";
 import type { HeartbeatPlan } from "./heartbeat-plan.js";
 import type { Membership, MembershipChange } from "./membership.js";
+import { HEARTBEAT_LIMITS, type InputLimits, type LimitReason, SourceLimiter } from "./rate-limit.js";
+
+export interface DatagramSource {
+  address: string;
+  port: number;
+}
 
 export interface DatagramTransport {
-  start(onMessage: (packet: Uint8Array) => void): void;
+  /** `from`: where the packet came from, when the transport knows (rate limits need it). */
+  start(onMessage: (packet: Uint8Array, from?: DatagramSource) => void): void;
   /** May throw (unreachable network); counted, never fatal. */
   send(packet: Uint8Array, address: string): void;
   close(): void;
@@ -28,6 +35,8 @@ export interface HeartbeatsOptions {
   fastIntervalMs?: number;
   slowIntervalMs?: number;
   tickMs?: number;
+  /** Per-source and global input limits, checked before the HMAC (default HEARTBEAT_LIMITS). */
+  limits?: InputLimits;
 }
 
 export interface HeartbeatsStats {
@@ -36,6 +45,8 @@ export interface HeartbeatsStats {
   accepted: number;
   replayed: number;
   dropped: Partial<Record<HeartbeatDropReason, number>>;
+  /** Packets dropped unread: their source, or all unknown sources, over the input limit. */
+  rateLimited: Record<LimitReason, number>;
 }
 
 export class Heartbeats {
@@ -55,17 +66,23 @@ export class Heartbeats {
     accepted: 0,
     replayed: 0,
     dropped: {},
+    rateLimited: { source: 0, global: 0 },
   };
+  private readonly limiter: SourceLimiter<string>;
+  /** The peers' heartbeat addresses: sources exempt from the global bound. */
+  private peerAddresses = new Set<string>();
 
   constructor(private readonly o: HeartbeatsOptions) {
     this.fast = o.fastIntervalMs ?? 100;
     this.slow = o.slowIntervalMs ?? 1000;
     this.tick = o.tickMs ?? 20;
+    this.limiter = new SourceLimiter(o.limits ?? HEARTBEAT_LIMITS);
   }
 
   /** Peers by node name and the address their heartbeats go to (node addresses). */
   setPeers(peers: ReadonlyMap<string, string>): void {
     this.peers = new Map([...peers].filter(([node]) => node !== this.o.self));
+    this.peerAddresses = new Set(this.peers.values());
     for (const node of [...this.due.keys()]) if (!this.peers.has(node)) this.due.delete(node);
   }
 
@@ -84,7 +101,7 @@ export class Heartbeats {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.o.transport.start((packet) => this.receive(packet));
+    this.o.transport.start((packet, from) => this.receive(packet, from));
     this.schedule();
   }
 
@@ -155,7 +172,15 @@ export class Heartbeats {
     }
   }
 
-  private receive(packet: Uint8Array): void {
+  private receive(packet: Uint8Array, from?: DatagramSource): void {
+    if (from) {
+      const trusted = this.peerAddresses.has(from.address);
+      const limited = this.limiter.take(`${from.address}:${from.port}`, this.o.clock.now(), trusted);
+      if (limited) {
+        this.counts.rateLimited[limited]++;
+        return;
+      }
+    }
     const d = decodeHeartbeat(packet, this.o.key);
     if (!d.ok) {
       this.counts.dropped[d.reason] = (this.counts.dropped[d.reason] ?? 0) + 1;

@@ -16,7 +16,9 @@ import type { Heartbeats } from "./heartbeats.js";
 import { interfaceSelected } from "./interfaces.js";
 import type { Membership } from "./membership.js";
 import { type HeldBack, ProbeRetry } from "./probe-retry.js";
+import { RepeatWindow } from "./repeat-window.js";
 import type { Responder } from "./responder.js";
+import { SilentPeers } from "./silent-peers.js";
 
 export interface ClusterState {
   nodes: readonly ElectionNode[];
@@ -73,13 +75,24 @@ export interface L2SpeakerOptions {
    * PREPARE_LIMIT_MS). Forwarding uses it to pass on the previous owner's connections.
    */
   prepareTakeover?: (address: string, from: { node: string; address: string }) => Promise<void>;
-  /** How long a peer seen claiming an address counts as alive without heartbeats (default 3000 ms). */
+  /** How long a claim heard from a heartbeat-silent peer counts as evidence (default 3000 ms). */
   claimEvidenceMs?: number;
   /** The set of held-back addresses (heldBack()) changed. */
   onHeldBack?: () => void;
   /** Jitter of the probe's backoff after a conflict (default Math.random). */
   random?: () => number;
+  /** How long a peer's Lease renewal counts as evidence (default 25 s). */
+  leaseEvidenceMs?: number;
+  /** A Lease renewal proves more than heartbeats only when received this long after the last (default 2000 ms). */
+  leaseMarginMs?: number;
+  /** Claims for one (node, address) are looked at once per this window (default 250 ms). */
+  claimDedupMs?: number;
 }
+
+/** At most this many (node, address) pairs are remembered for de-duplicating claims. */
+export const CLAIM_PAIRS_MAX = 4096;
+/** A contended address is re-announced while its contender claimed within this long. */
+const REASSERT_QUIET_MS = 5000;
 
 /** The longest a takeover's gratuitous announcement waits for prepareTakeover. */
 export const PREPARE_LIMIT_MS = 250;
@@ -98,12 +111,19 @@ export class L2Speaker {
   /** leave() was called: never become available again. */
   private departing = false;
   /**
-   * Peers heard claiming a Service address while their heartbeats were missing, and until when
-   * that counts as proof they are alive. Heartbeats can be lost while layer 2 works (a firewall on the heartbeat port): both
-   * sides then believe the other dead and answer for the same address. The claims on the wire
-   * settle it: the node the election prefers, counting the claimant alive, keeps the address.
+   * Evidence that a peer whose heartbeats are missing is alive (its Lease renewed, claims heard).
+   * Heartbeats can be lost while layer 2 works (a firewall on the heartbeat port): both sides
+   * then believe the other dead and answer for the same address. The evidence settles it: the
+   * node the election prefers, counting the silent peer alive, keeps the address.
    */
-  private readonly claimants = new Map<string, number>();
+  private readonly silent: SilentPeers;
+  /** Peers counted alive without heartbeats, as of the last reconcile. */
+  private silentAlive = new Set<string>();
+  private evidenceTimer: { handle: unknown; at: number } | undefined;
+  /** Claims are looked at once per (node, address) and window. */
+  private readonly claimWindow: RepeatWindow;
+  /** Every Service address (claims for others are ignored at once). */
+  private serviceAddresses = new Set<string>();
   /** Owned address -> peers contending for it while their heartbeats are missing. */
   private readonly contested = new Map<string, Set<string>>();
   /** Addresses taken over whose announcement waits for prepareTakeover (value: that take). */
@@ -116,6 +136,12 @@ export class L2Speaker {
 
   constructor(private readonly o: L2SpeakerOptions) {
     this.links = [...o.links];
+    this.silent = new SilentPeers({
+      claimEvidenceMs: o.claimEvidenceMs,
+      leaseEvidenceMs: o.leaseEvidenceMs,
+      leaseMarginMs: o.leaseMarginMs,
+    });
+    this.claimWindow = new RepeatWindow(o.claimDedupMs ?? 250, CLAIM_PAIRS_MAX);
     this.retry = new ProbeRetry(o.clock, o.random);
   }
 
@@ -140,6 +166,8 @@ export class L2Speaker {
 
   setState(state: ClusterState): void {
     this.state = state;
+    this.serviceAddresses = new Set(state.services.flatMap((s) => s.addresses));
+    this.silent.retain(new Set(state.nodes.map((n) => n.name)));
     this.o.heartbeats.setPeers(state.peers);
     this.reconcile();
   }
@@ -147,28 +175,28 @@ export class L2Speaker {
   /** Liveness changed (Heartbeats' onChange). */
   membershipChanged(): void {
     this.reconcile();
+    this.evaluate();
   }
 
   /**
    * Another node's speaker claimed a Service address on the wire (a gratuitous ARP, an ARP
-   * reply, a neighbour advertisement): proof that it is alive, whatever its heartbeats say. Its
-   * node's kernel never claims a Service address, so only speakers' claims count, and not those
-   * of a speaker that said it is leaving (it answers on through its handover). Counting that
-   * node alive, elect again: if it is preferred, this node withdraws; if this node still owns the
-   * address, it announces again, and every second while the claimant's heartbeats stay missing,
-   * so that the claimant in turn sees this node alive and withdraws.
+   * reply, a neighbour advertisement), or so the frame says: anyone on the LAN can send one
+   * with a speaker's MAC. By itself it proves nothing and costs no election. It is looked at
+   * once per (node, address) and window, and only while the node's heartbeats are missing (one
+   * heard while it was live, such as its gratuitous ARPs after a takeover, says nothing more than
+   * its heartbeats, and a node that said it is leaving answers on through its handover): it is
+   * one half of the evidence that the node is alive (see SilentPeers), and the election runs
+   * again only if the set of such nodes changes. If this node owns the address, it announces it
+   * again, and every second while the contender stays silent and seems about, so that a
+   * contender that is alive in turn sees this node claim and withdraws if it is not preferred.
    */
   peerClaimed(address: string, node: string): void {
-    if (node === this.o.self || !this.state.services.some((s) => s.addresses.includes(address))) return;
-    // Only a claim heard while the node's heartbeats are missing proves more than they do; one
-    // heard while it was live (its gratuitous ARPs after a takeover) must not keep a node that
-    // dies a moment later alive for the length of the evidence.
-    const state = this.o.membership.stateOf(node);
-    if (state === "left" || this.o.membership.liveNodes(this.o.clock.now()).includes(node)) return;
-    const ms = this.o.claimEvidenceMs ?? 3000;
-    this.claimants.set(node, this.o.clock.now() + ms);
-    this.o.clock.setTimeout(() => this.reconcile(), ms + 1);
-    this.reconcile();
+    if (node === this.o.self || !this.serviceAddresses.has(address)) return;
+    const now = this.o.clock.now();
+    if (this.o.membership.isLive(node, now) || this.o.membership.stateOf(node) === "left") return;
+    if (!this.claimWindow.first(`${node} ${address}`, now)) return;
+    this.silent.claimed(node, now);
+    this.evaluate();
     if (!this.owned.has(address)) return;
     const contenders = this.contested.get(address) ?? new Set<string>();
     const first = contenders.size === 0;
@@ -177,10 +205,65 @@ export class L2Speaker {
     if (first) this.reassert(address);
   }
 
+  /**
+   * The API server reports a renewal of `node`'s Lease (received now): the other half of the
+   * evidence that a node whose heartbeats are missing is alive.
+   */
+  peerLeaseRenewed(node: string): void {
+    if (node === this.o.self || !this.state.nodes.some((n) => n.name === node)) return;
+    this.silent.leaseRenewed(node, this.o.clock.now());
+    this.evaluate();
+  }
+
+  /** This node contends for an address with a silent peer: its own Lease should say it is alive soon. */
+  contended(): boolean {
+    return this.contested.size > 0;
+  }
+
+  /** Peers counted alive at `now` without heartbeats. */
+  private silentlyAlive(now: number): Set<string> {
+    const alive = new Set<string>();
+    for (const node of this.silent.nodes()) {
+      if (this.o.membership.isLive(node, now) || this.o.membership.stateOf(node) === "left") continue;
+      if (this.silent.alive(node, now, this.o.membership.lastHeard(node))) alive.add(node);
+    }
+    return alive;
+  }
+
+  /** Elects again only when the evidence changes who counts alive; one timer for its expiry. */
+  private evaluate(): void {
+    const now = this.o.clock.now();
+    const next = this.silentlyAlive(now);
+    const changed = next.size !== this.silentAlive.size || [...next].some((n) => !this.silentAlive.has(n));
+    if (changed) this.reconcile();
+    let at = Number.POSITIVE_INFINITY;
+    for (const node of this.silentAlive) at = Math.min(at, this.silent.expiry(node) + 1);
+    if (at === Number.POSITIVE_INFINITY || (this.evidenceTimer && this.evidenceTimer.at <= at)) return;
+    if (this.evidenceTimer) this.o.clock.clearTimeout(this.evidenceTimer.handle);
+    const handle = this.o.clock.setTimeout(
+      () => {
+        this.evidenceTimer = undefined;
+        this.evaluate();
+      },
+      Math.max(0, at - now),
+    );
+    this.evidenceTimer = { handle, at };
+  }
+
   private reassert(address: string): void {
     const contenders = this.contested.get(address);
-    const live = new Set(this.o.membership.liveNodes(this.o.clock.now()));
-    for (const n of [...(contenders ?? [])]) if (live.has(n)) contenders?.delete(n);
+    const now = this.o.clock.now();
+    // Bounded: a contender that is back on heartbeats, or neither claims nor renews its Lease
+    // (dead, or only a spoofer speaking for it), ends it.
+    for (const n of [...(contenders ?? [])])
+      if (
+        this.o.membership.isLive(n, now) ||
+        !(
+          this.silent.claimedWithin(n, now, REASSERT_QUIET_MS) ||
+          this.silent.leaseWithin(n, now, this.silent.leaseMs)
+        )
+      )
+        contenders?.delete(n);
     if (!this.owned.has(address) || !contenders || contenders.size === 0) {
       this.contested.delete(address);
       return;
@@ -246,13 +329,8 @@ export class L2Speaker {
   private reconcile(): void {
     const now = this.o.clock.now();
     const live = new Set(this.o.membership.liveNodes(now));
-    if (this.claimants.size > 0) {
-      // A node that said it is leaving is not brought back by the claims of its handover.
-      for (const [node, until] of this.claimants) {
-        if (until > now && this.o.membership.stateOf(node) !== "left") live.add(node);
-        else this.claimants.delete(node);
-      }
-    }
+    this.silentAlive = this.silentlyAlive(now);
+    for (const node of this.silentAlive) live.add(node);
     if (this.leaving || !this.settled) live.delete(this.o.self);
     const before = this.elections;
     this.elections = electOwner({ nodes: this.state.nodes, live, services: this.state.services });

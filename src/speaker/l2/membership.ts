@@ -107,6 +107,18 @@ export class Membership {
     return live.sort();
   }
 
+  /** Whether `node` counts as alive at `now` (as liveNodes says, without building the list). */
+  isLive(node: string, now: number): boolean {
+    if (node === this.self) return true;
+    const peer = this.peers.get(node);
+    return peer !== undefined && peer.state === "live" && now <= peer.deadline;
+  }
+
+  /** When the last heartbeat from `node` was accepted (undefined: never, or forgotten). */
+  lastHeard(node: string): number | undefined {
+    return this.peers.get(node)?.lastSeen;
+  }
+
   /** The earliest time at which expire() can change something, for the caller's timer. */
   nextDeadline(): number | undefined {
     let next: number | undefined;

@@ -14,6 +14,7 @@ import {
   solicitedNodeAddress,
 } from "./ndp.js";
 import { FrameType, type PacketSocket } from "./packet-socket.js";
+import { type InputLimits, L2_LIMITS, type LimitReason, SourceLimiter } from "./rate-limit.js";
 
 export type Protocol = "arp" | "ndp";
 
@@ -29,6 +30,14 @@ export interface ResponderStats {
   requests: Record<Protocol, number>;
   replies: Record<Protocol, number>;
   drops: Record<string, number>;
+  /** Frames dropped before decoding: their source MAC, or all sources, over the input limit. */
+  rateLimited: Record<LimitReason, Record<Protocol, number>>;
+}
+
+export interface ResponderOptions {
+  limits?: InputLimits;
+  /** Milliseconds on a monotonic clock (default performance.now). */
+  now?: () => number;
 }
 
 export class Responder {
@@ -39,14 +48,20 @@ export class Responder {
     requests: { arp: 0, ndp: 0 },
     replies: { arp: 0, ndp: 0 },
     drops: {},
+    rateLimited: { source: { arp: 0, ndp: 0 }, global: { arp: 0, ndp: 0 } },
   };
   private started = false;
+  private readonly limiter: SourceLimiter<number>;
+  private readonly now: () => number;
 
   constructor(
     private readonly socket: PacketSocket,
     private readonly onClaim: (claim: Claim) => void = () => {},
+    options: ResponderOptions = {},
   ) {
     this.mac = macToString(socket.mac);
+    this.limiter = new SourceLimiter(options.limits ?? L2_LIMITS);
+    this.now = options.now ?? (() => performance.now());
   }
 
   get interfaceName(): string {
@@ -111,8 +126,27 @@ export class Responder {
 
   /** One received frame; public so the wiring can feed frames from elsewhere. Never throws. */
   handle(frame: Uint8Array, type: FrameType): void {
+    if (this.limited(frame, type)) return;
     const reason = this.answer(frame, type);
     if (reason !== undefined) this.drop(reason);
+  }
+
+  /** Takes a token for the frame's source MAC before any decoding; counts what it refuses. */
+  private limited(frame: Uint8Array, type: FrameType): boolean {
+    if (type === FrameType.OtherHost || frame.length < 14) return false;
+    const m = this.socket.mac;
+    let own = true;
+    for (let i = 0; i < 6; i++) if (frame[6 + i] !== m[i]) own = false;
+    if (own) return false;
+    const etherType = etherTypeOf(frame);
+    if (etherType !== ETHERTYPE_ARP && etherType !== ETHERTYPE_IPV6) return false;
+    // The 48-bit MAC as a number: exact in a double, and no string per frame.
+    const hi = ((frame[6] as number) << 16) | ((frame[7] as number) << 8) | (frame[8] as number);
+    const lo = ((frame[9] as number) << 16) | ((frame[10] as number) << 8) | (frame[11] as number);
+    const reason = this.limiter.take(hi * 0x1000000 + lo, this.now());
+    if (reason === undefined) return false;
+    this.counts.rateLimited[reason][etherType === ETHERTYPE_ARP ? "arp" : "ndp"]++;
+    return true;
   }
 
   /** Answers the frame if it asks for an owned address; otherwise says why not. */

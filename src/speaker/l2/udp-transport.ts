@@ -2,7 +2,7 @@
 // address on hostNetwork; IPv4 or IPv6 follows the bind address.
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import type { DatagramTransport } from "./heartbeats.js";
+import type { DatagramSource, DatagramTransport } from "./heartbeats.js";
 
 export class UdpTransport implements DatagramTransport {
   private socket: Socket | undefined;
@@ -13,9 +13,9 @@ export class UdpTransport implements DatagramTransport {
     private readonly onError: (err: Error) => void = () => {},
   ) {}
 
-  start(onMessage: (packet: Uint8Array) => void): void {
+  start(onMessage: (packet: Uint8Array, from: DatagramSource) => void): void {
     const socket = createSocket({ type: isIPv6(this.bindAddress) ? "udp6" : "udp4", reuseAddr: false });
-    socket.on("message", (msg) => onMessage(msg));
+    socket.on("message", (msg, rinfo) => onMessage(msg, rinfo));
     socket.on("error", (err) => this.onError(err));
     socket.bind(this.port, this.bindAddress);
     this.socket = socket;

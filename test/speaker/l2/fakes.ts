@@ -1,6 +1,6 @@
 // A PacketSocket and a Clock for tests: frames sent are recorded, frames received are injected.
 import type { Clock } from "../../../src/speaker/clock.js";
-import type { DatagramTransport } from "../../../src/speaker/l2/heartbeats.js";
+import type { DatagramSource, DatagramTransport } from "../../../src/speaker/l2/heartbeats.js";
 import { macToBytes, macToString } from "../../../src/speaker/l2/link-address.js";
 import { type FrameHandler, FrameType, type PacketSocket } from "../../../src/speaker/l2/packet-socket.js";
 
@@ -81,7 +81,7 @@ export class FakeClock implements Clock {
 
 /** A network of speakers on one fake clock; links can be cut. */
 export class FakeNetwork {
-  readonly inboxes = new Map<string, (p: Uint8Array) => void>();
+  readonly inboxes = new Map<string, (p: Uint8Array, from?: DatagramSource) => void>();
   readonly captured: { to: string; packet: Uint8Array }[] = [];
   readonly cut = new Set<string>();
   transport(address: string): DatagramTransport {
@@ -90,7 +90,7 @@ export class FakeNetwork {
       send: (packet, to) => {
         if (this.cut.has(address) || this.cut.has(to)) return;
         this.captured.push({ to, packet });
-        this.inboxes.get(to)?.(packet);
+        this.inboxes.get(to)?.(packet, { address, port: 7946 });
       },
       close: () => this.inboxes.delete(address),
     };

@@ -138,3 +138,41 @@ test("replayed, forged and garbage packets are counted and change nothing", () =
   expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
   expect(b.hb.stats()).toMatchObject({ replayed: 1, dropped: { badSignature: 1, truncated: 1 } });
 });
+
+test("a flood is dropped before the HMAC and counted, while a peer's heartbeats still pass", () => {
+  const { net, clock, a, b } = startedPair();
+  // a watches b closely: 10 heartbeats a second, the most a peer sends in normal operation.
+  a.hb.setPlan(new Map([["b", 100]]));
+  clock.advance(500);
+  const inbox = net.inboxes.get("192.0.2.12") as (
+    p: Uint8Array,
+    from?: { address: string; port: number },
+  ) => void;
+  const junk = encodeHeartbeat(
+    {
+      node: "a",
+      incarnation: 1,
+      sequence: 1,
+      intervalMs: 100,
+      leaving: false,
+      ownedCount: 0,
+      ownedDigest: "0".repeat(16),
+    },
+    Buffer.from("wrong key"),
+  );
+  const acceptedBefore = b.hb.stats().accepted;
+  let port = 1024;
+  // 5 s of 20,000 packets a second: half from one host, half from made-up sources.
+  for (let ms = 0; ms < 5000; ms += 10) {
+    for (let i = 0; i < 100; i++) inbox(junk, { address: "203.0.113.66", port: 40_000 });
+    for (let i = 0; i < 100; i++) inbox(junk, { address: `203.0.113.${i}`, port: port++ % 65_536 });
+    clock.advance(10);
+    expect(b.membership.liveNodes(clock.now())).toEqual(["a", "b"]);
+  }
+  const s = b.hb.stats();
+  expect(s.accepted - acceptedBefore).toBeGreaterThanOrEqual(49);
+  // Only what the limits allow reaches the HMAC: 200 + 100/s from the one host, 400 + 200/s from the rest.
+  expect(s.dropped.badSignature).toBeLessThanOrEqual(200 + 500 + 400 + 1000 + 2);
+  expect(s.rateLimited.source).toBeGreaterThan(40_000);
+  expect(s.rateLimited.global).toBeGreaterThan(40_000);
+});

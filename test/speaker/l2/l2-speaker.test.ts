@@ -1,5 +1,5 @@
 import { Announcer } from "../../../src/speaker/l2/announcer.js";
-import { decodeArp, encodeArp } from "../../../src/speaker/l2/arp.js";
+import { arpAnnouncement, decodeArp, encodeArp } from "../../../src/speaker/l2/arp.js";
 import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
 import {
   L2Speaker,
@@ -7,9 +7,11 @@ import {
   type OwnershipChange,
   PREPARE_LIMIT_MS,
 } from "../../../src/speaker/l2/l2-speaker.js";
+import { macToString } from "../../../src/speaker/l2/link-address.js";
 import { Membership } from "../../../src/speaker/l2/membership.js";
 import { probeRetryDelay } from "../../../src/speaker/l2/probe-retry.js";
 import { Responder } from "../../../src/speaker/l2/responder.js";
+import { renewalDue } from "../../../src/speaker/node-lease.js";
 import { FakeClock, FakeNetwork, FakeSocket } from "./fakes.js";
 import { whoHas } from "./frames.js";
 
@@ -327,8 +329,27 @@ test("an address first allowed on no interface is probed and answered once its a
   expect(a.speaker.interfacesOf("192.0.2.10")).toEqual(["eth0"]);
 });
 
-test("heartbeats lost while layer 2 works: the claims on the wire leave exactly one node answering", () => {
+/**
+ * Each node's Lease as NodeLease renews it (checked every 2 s: every 10 s, every 2 s while it
+ * contends), its renewals reported to the other node at once, as its Lease informer would.
+ */
+function leases(clock: FakeClock, nodes: ReturnType<typeof node>[]) {
+  const last = new Map<string, number>();
+  let nextTick = clock.now();
+  return () => {
+    if (clock.now() < nextTick) return;
+    nextTick += 2000;
+    for (const n of nodes) {
+      if (!renewalDue(last.get(n.name), clock.now(), 10_000, 2000, n.speaker.contended())) continue;
+      last.set(n.name, clock.now());
+      for (const peer of nodes) if (peer !== n) peer.speaker.peerLeaseRenewed(n.name);
+    }
+  };
+}
+
+test("heartbeats lost while layer 2 works: claims and Lease renewals leave exactly one node, the preferred one, answering", () => {
   const { net, clock, owner, other } = pair();
+  const renew = leases(clock, [owner, other]);
   // Frames each speaker sends reach the other's socket, as on a shared LAN.
   const delivered = new Map([
     [owner.socket, 0],
@@ -348,13 +369,16 @@ test("heartbeats lost while layer 2 works: the claims on the wire leave exactly 
     for (let t = 0; t < ms; t += 50) {
       clock.advance(50);
       pump();
+      renew();
     }
   };
   pump();
+  run(10_000);
   net.cut.add("192.0.2.11");
   net.cut.add("192.0.2.12");
   // Each soon believes the other dead; the other takes over and says so on the wire.
   run(1_000);
+  expect(other.answers()).toBe(true);
   run(5_000);
   expect([owner.answers(), other.answers()]).toEqual([true, false]);
   // ... and it stays that way while the heartbeats stay lost (no flapping as evidence lapses).
@@ -495,4 +519,63 @@ test("an address held back that the election moves away is no longer probed", as
   const before = holder.probeTimes.length;
   await runFor(clock, 30_000, holder);
   expect(holder.probeTimes).toHaveLength(before);
+});
+
+test("a LAN host spoofing claims with a dead owner's MAC at 100 frames/s keeps nobody from answering and costs no election", () => {
+  const { net, clock, owner, other, ownerIp } = pair();
+  net.cut.add(ownerIp);
+  clock.advance(320);
+  expect(other.answers()).toBe(true);
+  const elections = other.speaker.currentElections();
+  const sentBefore = other.socket.sent.length;
+  const changesBefore = other.changes.length;
+  const spoofed = encodeArp(arpAnnouncement(macToString(owner.socket.mac), "192.0.2.10"));
+  let answered = 0;
+  for (let i = 0; i < 1000; i++) {
+    other.socket.receive(spoofed);
+    clock.advance(10);
+    if (i % 10 === 0 && other.answers()) answered++;
+  }
+  expect(answered).toBe(100);
+  expect(other.changes.slice(changesBefore)).toEqual([]);
+  expect(other.speaker.currentElections()).toBe(elections);
+  // It re-announces against the spoofer a few times a second (each re-announcement restarts the
+  // announcer's schedule), not once a frame.
+  const again = gratuitous(other.socket.sent.slice(sentBefore)).length;
+  expect(again).toBeGreaterThan(0);
+  expect(again).toBeLessThanOrEqual(40);
+});
+
+test("a node cut off the LAN whose Lease is still renewed is failed over and stays so", () => {
+  const { net, clock, owner, other, ownerIp } = pair();
+  net.cut.add(ownerIp);
+  const sentBefore = other.socket.sent.length;
+  for (let t = 0; t < 30_000; t += 100) {
+    // Its API path works: every 2 s a renewal, as while it contends; nothing of it on the LAN.
+    if (t % 2000 === 0) other.speaker.peerLeaseRenewed(owner.name);
+    clock.advance(100);
+    if (t >= 400) expect(other.answers()).toBe(true);
+  }
+  expect(gratuitous(other.socket.sent.slice(sentBefore)).length).toBeGreaterThan(0);
+});
+
+test("a silent owner's claims count only with its Lease renewed after its heartbeats stopped", () => {
+  const { net, clock, owner, other, ownerIp } = pair();
+  const ownerMac = macToString(owner.socket.mac);
+  const claim = () => other.socket.receive(encodeArp(arpAnnouncement(ownerMac, "192.0.2.10")));
+  // A renewal received just after the cut (in flight when it happened) is no evidence.
+  net.cut.add(ownerIp);
+  other.speaker.peerLeaseRenewed(owner.name);
+  clock.advance(320);
+  claim();
+  clock.advance(100);
+  expect(other.answers()).toBe(true);
+  // One received well after the heartbeats stopped, with the owner still claiming, is.
+  clock.advance(2000);
+  other.speaker.peerLeaseRenewed(owner.name);
+  claim();
+  expect(other.answers()).toBe(false);
+  // Claims that stop (it died after all) let it go again after the claim evidence.
+  clock.advance(3100);
+  expect(other.answers()).toBe(true);
 });

@@ -175,3 +175,47 @@ test("stop leaves the groups and closes the socket", () => {
   expect(socket.groups.size).toBe(0);
   expect(socket.closed).toBe(true);
 });
+
+describe("input limits", () => {
+  const limits = {
+    perSource: { perSecond: 100, burst: 200 },
+    global: { perSecond: 1000, burst: 1000 },
+    maxSources: 64,
+  };
+  function limited() {
+    const socket = new FakeSocket(speaker);
+    let now = 0;
+    const responder = new Responder(socket, () => {}, { limits, now: () => now });
+    responder.setOwned(["192.0.2.10"]);
+    responder.start();
+    return { socket, responder, advance: (ms: number) => (now += ms) };
+  }
+  const from = (mac: string) => who("192.0.2.10", { ethernetSource: mac, senderMac: mac });
+
+  test("a flood from one MAC is cut to its rate and counted; another client is still answered", () => {
+    const { socket, responder, advance } = limited();
+    const flooder = from("02:00:00:00:00:66");
+    let answered = 0;
+    for (let ms = 0; ms < 1000; ms += 10) {
+      for (let i = 0; i < 50; i++) socket.receive(flooder);
+      const before = socket.sent.length;
+      socket.receive(who("192.0.2.10"));
+      if (socket.sent.length > before) answered++;
+      advance(10);
+    }
+    expect(answered).toBe(100);
+    // The flooder's 5,000 requests got its burst and its rate, the client all of its 100.
+    expect(socket.sent.length).toBeLessThanOrEqual(200 + 100 + 100 + 1);
+    expect(responder.stats().rateLimited.source.arp).toBeGreaterThan(4600);
+  });
+
+  test("a flood from made-up MACs is held at the global bound and counted", () => {
+    const { socket, responder } = limited();
+    for (let i = 0; i < 5000; i++) {
+      const mac = `06:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`;
+      socket.receive(from(mac));
+    }
+    expect(socket.sent.length).toBe(1000);
+    expect(responder.stats().rateLimited.global.arp).toBe(4000);
+  });
+});
