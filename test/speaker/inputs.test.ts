@@ -187,19 +187,24 @@ test("Services not handled are left out: other types, other classes, no address 
   expect(inputs.cluster.services.map((s) => s.key)).toEqual(["shop/web"]);
 });
 
-test("peers: heartbeat address from the speaker Lease, else the node's first IPv4 InternalIP; MACs from Leases", () => {
+const KEY_N2 = `x25519:${"A".repeat(43)}`;
+const speakerLease = (name: string, holder: string | undefined, address: string, mac: string) => ({
+  metadata: {
+    name,
+    annotations: {
+      "herald.dev/heartbeat-address": address,
+      "herald.dev/speaker-macs": mac,
+      "herald.dev/heartbeat-public-key": KEY_N2,
+    },
+  },
+  spec: holder === undefined ? {} : { holderIdentity: holder },
+});
+
+test("peers: heartbeat address and key from the speaker Lease, else the node's first IPv4 InternalIP; MACs from Leases", () => {
   const inputs = speakerInputs(
     objects({
       leases: [
-        {
-          metadata: {
-            name: "herald-speaker-n2",
-            annotations: {
-              "herald.dev/heartbeat-address": "192.0.2.112",
-              "herald.dev/speaker-macs": "AA:BB:CC:00:00:02",
-            },
-          },
-        },
+        speakerLease("herald-speaker-n2", "n2", "192.0.2.112", "AA:BB:CC:00:00:02"),
         { metadata: { name: "kube-controller-manager" } },
       ],
     }),
@@ -210,7 +215,9 @@ test("peers: heartbeat address from the speaker Lease, else the node's first IPv
     n2: "192.0.2.112",
     n3: "192.0.2.13",
   });
+  expect(Object.fromEntries(inputs.cluster.peerKeys ?? [])).toEqual({ n2: KEY_N2 });
   expect([...inputs.speakerMacs.keys()]).toEqual(["aa:bb:cc:00:00:02"]);
+  expect(inputs.problems).toEqual([]);
 });
 
 test.each([

@@ -22,6 +22,8 @@ export interface ClusterState {
   services: readonly ElectionService[];
   /** Node name -> the address its speaker receives heartbeats on. */
   peers: ReadonlyMap<string, string>;
+  /** Node name -> the public key its speaker authenticates heartbeats with (from its Lease). */
+  peerKeys?: ReadonlyMap<string, string>;
   /**
    * Address -> interface names or patterns it may be announced on (its L2Advertisements');
    * an address that is missing, or has an empty list, may use every link.
@@ -126,6 +128,7 @@ export class L2Speaker {
   setState(state: ClusterState): void {
     this.state = state;
     this.o.heartbeats.setPeers(state.peers);
+    this.o.heartbeats.setPeerKeys(state.peerKeys ?? new Map());
     this.reconcile();
   }
 
