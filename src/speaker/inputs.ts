@@ -231,6 +231,13 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
     const name = lease.metadata?.name ?? "";
     if (!name.startsWith(SPEAKER_LEASE_PREFIX)) continue;
     const node = name.slice(SPEAKER_LEASE_PREFIX.length);
+    // Only a node's own speaker may write its Lease (the chart's admission policy); one held by
+    // another node speaks for a node it is not, so none of it is used.
+    const holder = lease.spec?.holderIdentity;
+    if (holder !== node) {
+      problems.push(`Lease ${name}: held by ${JSON.stringify(holder ?? "")}, not by node ${node}; ignored`);
+      continue;
+    }
     const publicKey = lease.metadata?.annotations?.[HEARTBEAT_PUBLIC_KEY_ANNOTATION];
     if (publicKey !== undefined) peerKeys.set(node, publicKey);
     const address = lease.metadata?.annotations?.[HEARTBEAT_ADDRESS_ANNOTATION];

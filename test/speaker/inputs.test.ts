@@ -221,6 +221,20 @@ test("peers: heartbeat address and key from the speaker Lease, else the node's f
 });
 
 test.each([
+  ["held by another node", "n3"],
+  ["held by nobody", undefined],
+])("a speaker Lease %s is ignored: no address, key or MACs from it", (_what, holder) => {
+  const inputs = speakerInputs(
+    objects({ leases: [speakerLease("herald-speaker-n2", holder, "192.0.2.99", "aa:bb:cc:00:00:99")] }),
+    "n1",
+  );
+  expect(inputs.cluster.peers.get("n2")).toBe("192.0.2.12");
+  expect(inputs.cluster.peerKeys?.size).toBe(0);
+  expect(inputs.speakerMacs.size).toBe(0);
+  expect(inputs.problems).toEqual([expect.stringContaining("Lease herald-speaker-n2: held by")]);
+});
+
+test.each([
   ["no interfaces listed: every link", [adv({})], []],
   [
     "listed interfaces of advertisements selecting this node",
