@@ -35,6 +35,7 @@ import { type L2Link, L2Speaker } from "../speaker/l2/l2-speaker.js";
 import { macToString } from "../speaker/l2/link-address.js";
 import { announceableLinks, listLinks } from "../speaker/l2/links.js";
 import { Membership } from "../speaker/l2/membership.js";
+import { NodeIdentity } from "../speaker/l2/node-identity.js";
 import { openPacketSocket } from "../speaker/l2/packet-socket.js";
 import { Responder } from "../speaker/l2/responder.js";
 import { UdpTransport } from "../speaker/l2/udp-transport.js";
@@ -206,10 +207,13 @@ export const speaker: Command = async (argv, io) => {
   await handover.start();
 
   const membership = new Membership({ self });
+  // This start's own heartbeat key pair, never stored: its public half goes into the Lease.
+  const identity = NodeIdentity.generate();
   let l2: L2Speaker | undefined;
   const heartbeats = new Heartbeats({
     self,
     key: p.key,
+    identity,
     incarnation: Date.now(),
     transport: new UdpTransport(bind, p.heartbeatPort, (err) =>
       log.debug({ err: String(err) }, "heartbeat socket"),
@@ -335,6 +339,7 @@ export const speaker: Command = async (argv, io) => {
     namespace,
     node: self,
     heartbeatAddress: bind,
+    publicKey: identity.publicKey,
     macs: () => links.map((l) => l.mac),
     urgent: () => layer2.contended(),
     now: Date.now,

@@ -13,6 +13,8 @@ import type { ClusterState } from "./l2/l2-speaker.js";
 
 export const HEARTBEAT_ADDRESS_ANNOTATION = "herald.dev/heartbeat-address";
 export const SPEAKER_MACS_ANNOTATION = "herald.dev/speaker-macs";
+/** The speaker's heartbeat public key (node-identity.ts), made anew at every start. */
+export const HEARTBEAT_PUBLIC_KEY_ANNOTATION = "herald.dev/heartbeat-public-key";
 export const SPEAKER_LEASE_PREFIX = "herald-speaker-";
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 const HOSTNAME_LABEL = "kubernetes.io/hostname";
@@ -224,17 +226,27 @@ export function speakerInputs(objects: ClusterObjects, self: string): SpeakerInp
     const first = nodeAddresses.get(n.name)?.[0];
     if (first) peers.set(n.name, first);
   }
+  const peerKeys = new Map<string, string>();
   for (const lease of objects.leases) {
     const name = lease.metadata?.name ?? "";
     if (!name.startsWith(SPEAKER_LEASE_PREFIX)) continue;
     const node = name.slice(SPEAKER_LEASE_PREFIX.length);
+    // Only a node's own speaker may write its Lease (the chart's admission policy); one held by
+    // another node speaks for a node it is not, so none of it is used.
+    const holder = lease.spec?.holderIdentity;
+    if (holder !== node) {
+      problems.push(`Lease ${name}: held by ${JSON.stringify(holder ?? "")}, not by node ${node}; ignored`);
+      continue;
+    }
+    const publicKey = lease.metadata?.annotations?.[HEARTBEAT_PUBLIC_KEY_ANNOTATION];
+    if (publicKey !== undefined) peerKeys.set(node, publicKey);
     const address = lease.metadata?.annotations?.[HEARTBEAT_ADDRESS_ANNOTATION];
     if (address && canonical(address)) peers.set(node, canonical(address) as string);
     const macs = lease.metadata?.annotations?.[SPEAKER_MACS_ANNOTATION] ?? "";
     for (const mac of macs.split(",")) if (mac.trim()) speakerMacs.set(mac.trim().toLowerCase(), node);
   }
   return {
-    cluster: { nodes, services, peers, interfaces, ignoreConflicts },
+    cluster: { nodes, services, peers, peerKeys, interfaces, ignoreConflicts },
     services: handled,
     nodeAddresses,
     speakerMacs,

@@ -114,6 +114,7 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
         [{ outcome: "sendError" }, s.sendErrors],
         [{ outcome: "accepted" }, s.accepted],
         [{ outcome: "replayed" }, s.replayed],
+        [{ outcome: "notSentNoPeerKey" }, s.unkeyed],
         ...Object.entries(s.dropped).map(
           ([k, v]) => [{ outcome: k }, v ?? 0] as [Record<"outcome", string>, number],
         ),

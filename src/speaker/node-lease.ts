@@ -1,17 +1,24 @@
 // The speaker's per-node Lease (herald-speaker-<node>): the API-visible sign that its speaker
-// runs, and where peers find its heartbeat address and MACs. Renewed on a timer; failures are
-// logged and retried, never fatal (heartbeats, not this Lease, decide liveness between speakers;
+// runs, and where peers find its heartbeat address, public key and MACs. Renewed on a timer; failures
+// are logged and retried, never fatal (heartbeats, not this Lease, decide liveness between speakers;
 // but peers whose heartbeats from this node are lost count its renewals as half of the evidence
 // that it is alive, so it renews faster while it contends for an address with such a peer).
 import type { Logger } from "pino";
 import { microTime } from "../k8s/leader.js";
 import { isStatus, type Rest } from "../k8s/rest.js";
-import { HEARTBEAT_ADDRESS_ANNOTATION, SPEAKER_LEASE_PREFIX, SPEAKER_MACS_ANNOTATION } from "./inputs.js";
+import {
+  HEARTBEAT_ADDRESS_ANNOTATION,
+  HEARTBEAT_PUBLIC_KEY_ANNOTATION,
+  SPEAKER_LEASE_PREFIX,
+  SPEAKER_MACS_ANNOTATION,
+} from "./inputs.js";
 
 export interface NodeLeaseOptions {
   namespace: string;
   node: string;
   heartbeatAddress: string;
+  /** This speaker's heartbeat public key (NodeIdentity.publicKey). */
+  publicKey: string;
   /** The MACs of the links the speaker answers on now (links come and go). */
   macs: () => readonly string[];
   durationSeconds?: number;
@@ -89,6 +96,7 @@ export class NodeLease {
     const now = microTime(this.o.now());
     const annotations = {
       [HEARTBEAT_ADDRESS_ANNOTATION]: this.o.heartbeatAddress,
+      [HEARTBEAT_PUBLIC_KEY_ANNOTATION]: this.o.publicKey,
       [SPEAKER_MACS_ANNOTATION]: this.o.macs().join(","),
     };
     const spec = {

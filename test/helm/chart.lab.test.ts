@@ -48,8 +48,11 @@ test.each([
   ["default values", [] as string[]],
   ["every option on", [ALL_ON]],
 ])("the chart with %s passes server-side dry run", async (_name, files) => {
-  // ServiceMonitor needs the Prometheus Operator's CRD, which a bare cluster lacks.
-  const objects = render({ files }).filter((o) => o.kind !== "ServiceMonitor");
+  // ServiceMonitor needs the Prometheus Operator's CRD, which a bare cluster lacks; the lab's
+  // Kubernetes 1.20 serves no ValidatingAdmissionPolicy (the all-on values force it on).
+  const objects = render({ files }).filter(
+    (o) => o.kind !== "ServiceMonitor" && !o.kind.startsWith("ValidatingAdmissionPolicy"),
+  );
   const out = await lab.kubectlRun([
     "apply",
     "--server-side",

@@ -247,7 +247,7 @@ describe("the heartbeat key", () => {
 });
 
 describe("optional objects appear only when enabled", () => {
-  test("every option on adds the claim, ServiceMonitors, pools and L2Advertisements", () => {
+  test("every option on adds the claim, ServiceMonitors, pools, L2Advertisements and the Lease policy", () => {
     const extra = kindsAndNames(allOn).filter((k) => !CORE.includes(k));
     expect(extra).toEqual([
       "IPAddressPool/lan",
@@ -257,6 +257,8 @@ describe("optional objects appear only when enabled", () => {
       "PersistentVolumeClaim/herald-controller-audit",
       "ServiceMonitor/herald-controller",
       "ServiceMonitor/herald-speaker",
+      "ValidatingAdmissionPolicy/herald-speaker-leases",
+      "ValidatingAdmissionPolicyBinding/herald-speaker-leases",
     ]);
   });
 

@@ -36,7 +36,14 @@ export function renderRaw(args: string[]): string {
  * holds objects that the chart's `lookup` finds, as on an upgrade.
  */
 export function render(
-  options: { files?: string[]; values?: string; crds?: boolean; cluster?: K8sObject[] } = {},
+  options: {
+    files?: string[];
+    values?: string;
+    crds?: boolean;
+    cluster?: K8sObject[];
+    /** More arguments for the renderer, such as --api-versions. */
+    args?: string[];
+  } = {},
 ): K8sObject[] {
   const dir = mkdtempSync(join(tmpdir(), "herald-values-"));
   try {
@@ -46,7 +53,11 @@ export function render(
       writeFileSync(file, options.values);
       files.push(file);
     }
-    const args = [...files.flatMap((f) => ["-f", f]), ...(options.crds ? ["--include-crds"] : [])];
+    const args = [
+      ...files.flatMap((f) => ["-f", f]),
+      ...(options.crds ? ["--include-crds"] : []),
+      ...(options.args ?? []),
+    ];
     if (options.cluster !== undefined) {
       const file = join(dir, "cluster.json");
       // JSON is YAML: one object per document.

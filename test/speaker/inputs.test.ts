@@ -200,19 +200,24 @@ test("Services not handled are left out: other types, other classes, no address 
   expect(inputs.cluster.services.map((s) => s.key)).toEqual(["shop/web"]);
 });
 
-test("peers: heartbeat address from the speaker Lease, else the node's first IPv4 InternalIP; MACs from Leases", () => {
+const KEY_N2 = `x25519:${"A".repeat(43)}`;
+const speakerLease = (name: string, holder: string | undefined, address: string, mac: string) => ({
+  metadata: {
+    name,
+    annotations: {
+      "herald.dev/heartbeat-address": address,
+      "herald.dev/speaker-macs": mac,
+      "herald.dev/heartbeat-public-key": KEY_N2,
+    },
+  },
+  spec: holder === undefined ? {} : { holderIdentity: holder },
+});
+
+test("peers: heartbeat address and key from the speaker Lease, else the node's first IPv4 InternalIP; MACs from Leases", () => {
   const inputs = speakerInputs(
     objects({
       leases: [
-        {
-          metadata: {
-            name: "herald-speaker-n2",
-            annotations: {
-              "herald.dev/heartbeat-address": "192.0.2.112",
-              "herald.dev/speaker-macs": "AA:BB:CC:00:00:02",
-            },
-          },
-        },
+        speakerLease("herald-speaker-n2", "n2", "192.0.2.112", "AA:BB:CC:00:00:02"),
         { metadata: { name: "kube-controller-manager" } },
       ],
     }),
@@ -223,7 +228,23 @@ test("peers: heartbeat address from the speaker Lease, else the node's first IPv
     n2: "192.0.2.112",
     n3: "192.0.2.13",
   });
+  expect(Object.fromEntries(inputs.cluster.peerKeys ?? [])).toEqual({ n2: KEY_N2 });
   expect([...inputs.speakerMacs.keys()]).toEqual(["aa:bb:cc:00:00:02"]);
+  expect(inputs.problems).toEqual([]);
+});
+
+test.each([
+  ["held by another node", "n3"],
+  ["held by nobody", undefined],
+])("a speaker Lease %s is ignored: no address, key or MACs from it", (_what, holder) => {
+  const inputs = speakerInputs(
+    objects({ leases: [speakerLease("herald-speaker-n2", holder, "192.0.2.99", "aa:bb:cc:00:00:99")] }),
+    "n1",
+  );
+  expect(inputs.cluster.peers.get("n2")).toBe("192.0.2.12");
+  expect(inputs.cluster.peerKeys?.size).toBe(0);
+  expect(inputs.speakerMacs.size).toBe(0);
+  expect(inputs.problems).toEqual([expect.stringContaining("Lease herald-speaker-n2: held by")]);
 });
 
 test.each([

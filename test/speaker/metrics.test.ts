@@ -27,7 +27,8 @@ test("scrapes show the layer-2 counters per interface as the parts count them", 
       sendErrors: 0,
       accepted: 9,
       replayed: 1,
-      dropped: { badMagic: 2 },
+      unkeyed: 4,
+      dropped: { badMagic: 2, outsideWindow: 3 },
       rateLimited: { source: 8, global: 0 },
     }),
   });
@@ -37,6 +38,8 @@ test("scrapes show the layer-2 counters per interface as the parts count them", 
   expect(text).toContain('herald_l2_drops_total{interface="eth0",reason="notOwned"} 2');
   expect(text).toContain('herald_gratuitous_sent_total{interface="eth0",protocol="arp"} 4');
   expect(text).toContain('herald_heartbeats_total{outcome="badMagic"} 2');
+  expect(text).toContain('herald_heartbeats_total{outcome="outsideWindow"} 3');
+  expect(text).toContain('herald_heartbeats_total{outcome="notSentNoPeerKey"} 4');
   expect(text).toContain("herald_speaker_owned_addresses 2");
   expect(text).toContain('herald_input_rate_limited_total{input="arp",reason="source"} 6');
   expect(text).toContain('herald_input_rate_limited_total{input="ndp",reason="global"} 1');
@@ -60,6 +63,7 @@ test("Services whose nftables rules were refused show as a gauge", async () => {
       replayed: 0,
       dropped: {},
       rateLimited: { source: 0, global: 0 },
+      unkeyed: 0,
     }),
     refusedServices: () => refused,
   });

@@ -377,6 +377,7 @@ test("a handover passes on only the TCP ports of the Services on the address; sp
         name: "herald-speaker-n2",
         annotations: { "herald.dev/speaker-macs": "AA:BB:CC:00:00:02" },
       },
+      spec: { holderIdentity: "n2" },
     },
   ];
   t.speaker.clusterChanged();

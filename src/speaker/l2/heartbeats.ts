@@ -4,10 +4,16 @@
 //
 // One timer ticks every `tickMs` (20 ms): it sends the heartbeats that are due and expires
 // peers, so a peer is declared dead at most one tick after its deadline (300-320 ms at 100 ms).
+//
+// Each heartbeat names its receiver and carries the sender's wall clock; receivers refuse one
+// sent more than Membership's windowMs (30 s) from their own clock. That assumes the nodes'
+// clocks agree within the window (NTP, as Kubernetes itself needs for certificates and Leases):
+// a node off by more is refused by its peers, and refuses them (counted as outsideWindow).
 import type { Clock } from "../clock.js";
 import { decodeHeartbeat, encodeHeartbeat, type HeartbeatDropReason, ownedDigest } from "./heartbeat.js";
 import type { HeartbeatPlan } from "./heartbeat-plan.js";
 import type { Membership, MembershipChange } from "./membership.js";
+import { type NodeIdentity, PeerKeys } from "./node-identity.js";
 import { HEARTBEAT_LIMITS, type InputLimits, type LimitReason, SourceLimiter } from "./rate-limit.js";
 
 export interface DatagramSource {
@@ -25,11 +31,16 @@ export interface DatagramTransport {
 
 export interface HeartbeatsOptions {
   self: string;
+  /** The cluster key (the Secret): every speaker has it. */
   key: Uint8Array;
+  /** This node's own key pair; peers find its public key in its Lease. */
+  identity: NodeIdentity;
   /** Must grow across restarts of this node: its start time in ms is the usual choice. */
   incarnation: number;
   transport: DatagramTransport;
   clock: Clock;
+  /** Wall-clock ms since the epoch, for the heartbeats' time window (default Date.now). */
+  wallClock?: () => number;
   membership: Membership;
   onChange: (changes: MembershipChange[]) => void;
   fastIntervalMs?: number;
@@ -44,7 +55,9 @@ export interface HeartbeatsStats {
   sendErrors: number;
   accepted: number;
   replayed: number;
-  dropped: Partial<Record<HeartbeatDropReason, number>>;
+  /** Heartbeats not sent because the peer has published no usable key yet. */
+  unkeyed: number;
+  dropped: Partial<Record<HeartbeatDropReason | "keyChanged" | "tableFull", number>>;
   /** Packets dropped unread: their source, or all unknown sources, over the input limit. */
   rateLimited: Record<LimitReason, number>;
 }
@@ -54,6 +67,7 @@ export class Heartbeats {
   private readonly slow: number;
   private readonly tick: number;
   private peers = new Map<string, string>();
+  private readonly keys: PeerKeys;
   private plan: HeartbeatPlan = new Map();
   private readonly due = new Map<string, number>();
   private owned = { count: 0, digest: ownedDigest([]) };
@@ -65,6 +79,7 @@ export class Heartbeats {
     sendErrors: 0,
     accepted: 0,
     replayed: 0,
+    unkeyed: 0,
     dropped: {},
     rateLimited: { source: 0, global: 0 },
   };
@@ -77,6 +92,7 @@ export class Heartbeats {
     this.slow = o.slowIntervalMs ?? 1000;
     this.tick = o.tickMs ?? 20;
     this.limiter = new SourceLimiter(o.limits ?? HEARTBEAT_LIMITS);
+    this.keys = new PeerKeys(o.self, o.identity);
   }
 
   /** Peers by node name and the address their heartbeats go to (node addresses). */
@@ -84,6 +100,11 @@ export class Heartbeats {
     this.peers = new Map([...peers].filter(([node]) => node !== this.o.self));
     this.peerAddresses = new Set(this.peers.values());
     for (const node of [...this.due.keys()]) if (!this.peers.has(node)) this.due.delete(node);
+  }
+
+  /** Node name -> the public key its speaker publishes (node-identity.ts). */
+  setPeerKeys(keys: ReadonlyMap<string, string>): void {
+    this.keys.set(keys);
   }
 
   setPlan(plan: HeartbeatPlan): void {
@@ -151,9 +172,16 @@ export class Heartbeats {
       if ((this.due.get(node) ?? now) > now) continue;
       const interval = this.intervalFor(node);
       this.due.set(node, now + interval);
+      const pairKey = this.keys.get(node)?.send;
+      if (pairKey === undefined) {
+        this.counts.unkeyed++;
+        continue;
+      }
       const packet = encodeHeartbeat(
         {
           node: this.o.self,
+          receiver: node,
+          sentAt: this.wallNow(),
           incarnation: this.o.incarnation,
           sequence: ++this.sequence,
           intervalMs: interval,
@@ -162,6 +190,7 @@ export class Heartbeats {
           ownedDigest: this.owned.digest,
         },
         this.o.key,
+        pairKey,
       );
       try {
         this.o.transport.send(packet, address);
@@ -170,6 +199,10 @@ export class Heartbeats {
         this.counts.sendErrors++;
       }
     }
+  }
+
+  private wallNow(): number {
+    return (this.o.wallClock ?? Date.now)();
   }
 
   private receive(packet: Uint8Array, from?: DatagramSource): void {
@@ -181,14 +214,27 @@ export class Heartbeats {
         return;
       }
     }
-    const d = decodeHeartbeat(packet, this.o.key);
+    const d = decodeHeartbeat(packet, {
+      clusterKey: this.o.key,
+      self: this.o.self,
+      now: this.wallNow(),
+      windowMs: this.o.membership.windowMs,
+      pairKey: (sender) => this.keys.get(sender)?.receive,
+    });
     if (!d.ok) {
-      this.counts.dropped[d.reason] = (this.counts.dropped[d.reason] ?? 0) + 1;
+      this.drop(d.reason);
       return;
     }
-    const { result, change } = this.o.membership.observe(d.value, this.o.clock.now());
+    const keyId = this.keys.get(d.value.node)?.id;
+    const { result, change } = this.o.membership.observe(d.value, this.o.clock.now(), keyId);
     if (result === "replayed") this.counts.replayed++;
-    if (result === "accepted") this.counts.accepted++;
+    else if (result === "accepted") this.counts.accepted++;
+    else if (result === "keyChanged") this.drop("keyChanged");
+    else if (result === "full") this.drop("tableFull");
     if (change) this.o.onChange([change]);
+  }
+
+  private drop(reason: keyof HeartbeatsStats["dropped"]): void {
+    this.counts.dropped[reason] = (this.counts.dropped[reason] ?? 0) + 1;
   }
 }

@@ -25,6 +25,8 @@ export interface ClusterState {
   services: readonly ElectionService[];
   /** Node name -> the address its speaker receives heartbeats on. */
   peers: ReadonlyMap<string, string>;
+  /** Node name -> the public key its speaker authenticates heartbeats with (from its Lease). */
+  peerKeys?: ReadonlyMap<string, string>;
   /**
    * Address -> interface names or patterns it may be announced on (its L2Advertisements');
    * an address that is missing, or has an empty list, may use every link.
@@ -169,6 +171,7 @@ export class L2Speaker {
     this.serviceAddresses = new Set(state.services.flatMap((s) => s.addresses));
     this.silent.retain(new Set(state.nodes.map((n) => n.name)));
     this.o.heartbeats.setPeers(state.peers);
+    this.o.heartbeats.setPeerKeys(state.peerKeys ?? new Map());
     this.reconcile();
   }
 

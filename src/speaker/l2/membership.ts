@@ -4,9 +4,12 @@
 // A peer is live from its first accepted heartbeat until either it says it is leaving or
 // `missedIntervals` of its own announced interval pass without a heartbeat (3 x 100 ms = 300 ms
 // for the peers that watch it closely). Replay protection: a heartbeat counts only if its
-// (incarnation, sequence) is newer than the last one accepted from that node. A node that
-// restarted with a clock that went backwards gets a lower incarnation; it is accepted again once
-// the old one has been silent for `forgetAfterMs`.
+// (incarnation, sequence) is newer than the last one accepted from that node. The codec refuses
+// heartbeats sent more than `windowMs` from the receiver's clock, so this state is kept for twice
+// the window after a node goes quiet (one window for the recording's age, one for the sender's
+// clock being ahead): inside that time the sequence check holds, after it the time check does.
+// A node that restarted with a clock that went backwards gets a lower incarnation; it is
+// accepted again once that state is forgotten.
 import type { Heartbeat } from "./heartbeat.js";
 
 export type PeerState = "live" | "dead" | "left";
@@ -21,6 +24,8 @@ export interface Peer {
   deadline: number;
   ownedCount: number;
   ownedDigest: string;
+  /** The id of the key its heartbeats were authenticated with (node-identity.ts keyId). */
+  keyId?: string;
 }
 
 export interface MembershipOptions {
@@ -29,11 +34,20 @@ export interface MembershipOptions {
   missedIntervals?: number;
   /** Floor for the interval a peer announces, so a bogus 0 cannot flap it (default 20 ms). */
   minIntervalMs?: number;
-  /** After this long without a heartbeat, a lower incarnation is accepted again (default 30 s). */
-  forgetAfterMs?: number;
+  /**
+   * The codec's time window (default 30 s): replay state is kept for twice this long after a
+   * node's last heartbeat, after which a lower incarnation is accepted again.
+   */
+  windowMs?: number;
+  /** At most this many peers are remembered; heartbeats of further nodes are refused (default 5000). */
+  maxPeers?: number;
 }
 
-export type ObserveResult = "accepted" | "self" | "replayed";
+/**
+ * "keyChanged": the sender's key is not the one its incarnation started with (a new key comes
+ * with a restart, so with a higher incarnation); "full": the table of peers is full.
+ */
+export type ObserveResult = "accepted" | "self" | "replayed" | "keyChanged" | "full";
 
 export interface MembershipChange {
   node: string;
@@ -45,21 +59,34 @@ export class Membership {
   readonly self: string;
   private readonly missed: number;
   private readonly minInterval: number;
+  readonly windowMs: number;
   private readonly forgetAfter: number;
+  private readonly maxPeers: number;
   private readonly peers = new Map<string, Peer>();
 
   constructor(options: MembershipOptions) {
     this.self = options.self;
     this.missed = options.missedIntervals ?? 3;
     this.minInterval = options.minIntervalMs ?? 20;
-    this.forgetAfter = options.forgetAfterMs ?? 30_000;
+    this.windowMs = options.windowMs ?? 30_000;
+    this.forgetAfter = 2 * this.windowMs;
+    this.maxPeers = options.maxPeers ?? 5000;
   }
 
-  /** Takes in one authenticated heartbeat received at `now`. */
-  observe(h: Heartbeat, now: number): { result: ObserveResult; change?: MembershipChange } {
+  /** Takes in one authenticated heartbeat received at `now`, authenticated with key `keyId`. */
+  observe(h: Heartbeat, now: number, keyId?: string): { result: ObserveResult; change?: MembershipChange } {
     if (h.node === this.self) return { result: "self" };
-    const known = this.peers.get(h.node);
-    if (known && !this.isNewer(known, h, now)) return { result: "replayed" };
+    let known = this.peers.get(h.node);
+    if (known && now - known.lastSeen >= this.forgetAfter && known.state !== "live") {
+      this.peers.delete(h.node);
+      known = undefined;
+    }
+    if (known && !this.isNewer(known, h)) return { result: "replayed" };
+    if (known && known.keyId !== keyId && h.incarnation <= known.incarnation) return { result: "keyChanged" };
+    if (!known && this.peers.size >= this.maxPeers) {
+      this.forget(now);
+      if (this.peers.size >= this.maxPeers) return { result: "full" };
+    }
     const state: PeerState = h.leaving ? "left" : "live";
     const interval = Math.max(h.intervalMs, this.minInterval);
     this.peers.set(h.node, {
@@ -71,6 +98,7 @@ export class Membership {
       deadline: now + this.missed * interval,
       ownedCount: h.ownedCount,
       ownedDigest: h.ownedDigest,
+      keyId,
     });
     const from = known?.state ?? "unknown";
     return from === state
@@ -78,10 +106,15 @@ export class Membership {
       : { result: "accepted", change: { node: h.node, from, to: state } };
   }
 
-  private isNewer(known: Peer, h: Heartbeat, now: number): boolean {
+  private isNewer(known: Peer, h: Heartbeat): boolean {
     if (h.incarnation > known.incarnation) return true;
-    if (h.incarnation === known.incarnation) return h.sequence > known.sequence;
-    return now - known.lastSeen >= this.forgetAfter;
+    return h.incarnation === known.incarnation && h.sequence > known.sequence;
+  }
+
+  /** Drops the state of peers quiet for longer than the replay window allows. */
+  private forget(now: number): void {
+    for (const peer of [...this.peers.values()])
+      if (peer.state !== "live" && now - peer.lastSeen >= this.forgetAfter) this.peers.delete(peer.node);
   }
 
   /** Declares dead every live peer whose deadline passed (and forgets long-gone ones); returns what changed. */
@@ -92,7 +125,7 @@ export class Membership {
         peer.state = "dead";
         changes.push({ node: peer.node, from: "live", to: "dead" });
       } else if (peer.state !== "live" && now - peer.lastSeen >= this.forgetAfter) {
-        // Same effect on replay protection as isNewer's rule, and the map stays bounded.
+        // Outside the time window by now: the codec refuses whatever could be replayed.
         this.peers.delete(peer.node);
       }
     }

@@ -1,8 +1,21 @@
 // A PacketSocket and a Clock for tests: frames sent are recorded, frames received are injected.
+
+import { createHash } from "node:crypto";
 import type { Clock } from "../../../src/speaker/clock.js";
 import type { DatagramSource, DatagramTransport } from "../../../src/speaker/l2/heartbeats.js";
 import { macToBytes, macToString } from "../../../src/speaker/l2/link-address.js";
+import { NodeIdentity } from "../../../src/speaker/l2/node-identity.js";
 import { type FrameHandler, FrameType, type PacketSocket } from "../../../src/speaker/l2/packet-socket.js";
+
+/** The same identity for the same node name in every test (real keys, fixed seeds). */
+export function testIdentity(node: string): NodeIdentity {
+  return NodeIdentity.fromSeed(createHash("sha256").update(`herald test identity ${node}`).digest());
+}
+
+/** Node -> public key, as the Leases of these nodes would publish them. */
+export function testPeerKeys(nodes: Iterable<string>): Map<string, string> {
+  return new Map([...nodes].map((n) => [n, testIdentity(n).publicKey]));
+}
 
 export class FakeSocket implements PacketSocket {
   readonly interfaceName = "eth0";
@@ -46,12 +59,16 @@ export class FakeSocket implements PacketSocket {
 }
 
 export class FakeClock implements Clock {
+  /** Where the wall clock stands when now() is 0 (2025-11-22). */
+  static readonly EPOCH = 1_763_780_000_000;
   private time = 0;
   private seq = 0;
   private timers = new Map<number, { at: number; fn: () => void }>();
   now() {
     return this.time;
   }
+  /** The wall clock (ms since the epoch), moving with now(). */
+  readonly wall = () => FakeClock.EPOCH + this.time;
   setTimeout(fn: () => void, ms: number) {
     const id = ++this.seq;
     this.timers.set(id, { at: this.time + ms, fn });

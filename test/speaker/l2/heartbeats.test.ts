@@ -1,7 +1,7 @@
 import { encodeHeartbeat, type Heartbeat } from "../../../src/speaker/l2/heartbeat.js";
 import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
 import { Membership, type MembershipChange } from "../../../src/speaker/l2/membership.js";
-import { FakeClock, FakeNetwork } from "./fakes.js";
+import { FakeClock, FakeNetwork, testIdentity, testPeerKeys } from "./fakes.js";
 
 const key = Buffer.from("cluster heartbeat key");
 
@@ -11,21 +11,26 @@ const addresses = new Map([
   ["c", "192.0.2.13"],
 ]);
 
-function speaker(self: string, net: FakeNetwork, clock: FakeClock) {
+function speaker(self: string, net: FakeNetwork, clock: FakeClock, incarnation = 1000) {
   const changes: MembershipChange[] = [];
   const membership = new Membership({ self });
   const hb = new Heartbeats({
     self,
     key,
-    incarnation: 1000,
+    identity: testIdentity(self),
+    incarnation,
     transport: net.transport(addresses.get(self) as string),
     clock,
+    wallClock: clock.wall,
     membership,
     onChange: (c) => changes.push(...c),
   });
   hb.setPeers(addresses);
+  hb.setPeerKeys(testPeerKeys(addresses.keys()));
   return { hb, membership, changes };
 }
+
+const inboxOf = (net: FakeNetwork, address: string) => net.inboxes.get(address) as (p: Uint8Array) => void;
 
 /** Speakers a and b, started, on one fake network and clock. */
 function startedPair() {
@@ -122,10 +127,12 @@ test("replayed, forged and garbage packets are counted and change nothing", () =
   a.hb.stop();
   clock.advance(3100);
   expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
-  const inbox = net.inboxes.get("192.0.2.12") as (p: Uint8Array) => void;
+  const inbox = inboxOf(net, "192.0.2.12");
   inbox(old);
   const forged: Heartbeat = {
     node: "a",
+    receiver: "b",
+    sentAt: clock.wall(),
     incarnation: 9999,
     sequence: 1,
     intervalMs: 100,
@@ -133,7 +140,7 @@ test("replayed, forged and garbage packets are counted and change nothing", () =
     ownedCount: 0,
     ownedDigest: "0".repeat(16),
   };
-  inbox(encodeHeartbeat(forged, Buffer.from("wrong key")));
+  inbox(encodeHeartbeat(forged, Buffer.from("wrong key"), Buffer.alloc(32)));
   inbox(Uint8Array.from([1, 2, 3]));
   expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
   expect(b.hb.stats()).toMatchObject({ replayed: 1, dropped: { badSignature: 1, truncated: 1 } });
@@ -151,6 +158,8 @@ test("a flood is dropped before the HMAC and counted, while a peer's heartbeats 
   const junk = encodeHeartbeat(
     {
       node: "a",
+      receiver: "b",
+      sentAt: clock.wall(),
       incarnation: 1,
       sequence: 1,
       intervalMs: 100,
@@ -159,6 +168,7 @@ test("a flood is dropped before the HMAC and counted, while a peer's heartbeats 
       ownedDigest: "0".repeat(16),
     },
     Buffer.from("wrong key"),
+    Buffer.alloc(32),
   );
   const acceptedBefore = b.hb.stats().accepted;
   let port = 1024;
@@ -175,4 +185,120 @@ test("a flood is dropped before the HMAC and counted, while a peer's heartbeats 
   expect(s.dropped.badSignature).toBeLessThanOrEqual(200 + 500 + 400 + 1000 + 2);
   expect(s.rateLimited.source).toBeGreaterThan(40_000);
   expect(s.rateLimited.global).toBeGreaterThan(40_000);
+});
+
+/**
+ * a and b heartbeat for half a second; then a dies (b notices within 3 s, a's slow interval),
+ * and what it sent to b is what an attacker has.
+ */
+function recordedThenDead() {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = speaker("a", net, clock);
+  const b = speaker("b", net, clock);
+  a.hb.start();
+  b.hb.start();
+  clock.advance(500);
+  const recorded = net.captured.filter((p) => p.to === "192.0.2.12").map((p) => p.packet);
+  a.hb.stop();
+  clock.advance(3100);
+  expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
+  return { net, clock, a, b, recorded };
+}
+
+test.each([
+  ["31 s", 31_000],
+  ["5 min", 300_000],
+  ["30 min", 1_800_000],
+])("a dead node's recorded heartbeats replayed %s later do not bring it back", (_when, after) => {
+  const { net, clock, b, recorded } = recordedThenDead();
+  expect(recorded.length).toBeGreaterThan(0);
+  clock.advance(after - 3100);
+  const accepted = b.hb.stats().accepted;
+  for (const packet of recorded) inboxOf(net, "192.0.2.12")(packet);
+  expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
+  expect(b.hb.stats().accepted).toBe(accepted);
+  expect(b.changes.filter((c) => c.to === "live")).toHaveLength(1);
+});
+
+test("a heartbeat sent to c and replayed to b is refused", () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = speaker("a", net, clock);
+  const b = speaker("b", net, clock);
+  speaker("c", net, clock).hb.start();
+  a.hb.start();
+  b.hb.start();
+  clock.advance(500);
+  // b stops hearing a, and counts it dead; what a sends to c meanwhile has sequence numbers b has not seen.
+  net.cut.add("192.0.2.12");
+  clock.advance(3100);
+  net.cut.clear();
+  a.hb.stop();
+  expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
+  const toC = net.captured.filter((p) => p.to === "192.0.2.13").map((p) => p.packet);
+  for (const packet of toC.slice(-2)) inboxOf(net, "192.0.2.12")(packet);
+  expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
+  expect(b.hb.stats().dropped.otherReceiver).toBe(2);
+});
+
+test("a node restarted with a new incarnation and a new key is live again at once", () => {
+  const { net, clock, b } = recordedThenDead();
+  // The restarted a: same name and address, new key pair, higher incarnation; its Lease says so.
+  const identity = testIdentity("a again");
+  const restarted = new Heartbeats({
+    self: "a",
+    key,
+    identity,
+    incarnation: 2000,
+    transport: net.transport("192.0.2.11"),
+    clock,
+    wallClock: clock.wall,
+    membership: new Membership({ self: "a" }),
+    onChange: () => {},
+  });
+  restarted.setPeers(addresses);
+  restarted.setPeerKeys(testPeerKeys(addresses.keys()));
+  b.hb.setPeerKeys(new Map([...testPeerKeys(addresses.keys()), ["a", identity.publicKey]]));
+  restarted.setPlan(new Map([["b", 100]]));
+  restarted.start();
+  clock.advance(20);
+  expect(b.membership.liveNodes(clock.now())).toEqual(["a", "b"]);
+  expect(b.hb.stats().dropped).toEqual({});
+});
+
+test("c, holding the cluster key, cannot make b count a as live or leaving", () => {
+  const { net, clock, b } = recordedThenDead();
+  const c = testIdentity("c");
+  const forged: Heartbeat = {
+    node: "a",
+    receiver: "b",
+    sentAt: clock.wall(),
+    incarnation: 9999,
+    sequence: 1,
+    intervalMs: 100,
+    leaving: false,
+    ownedCount: 0,
+    ownedDigest: "0".repeat(16),
+  };
+  // Every key c can make: its own towards b, and "a to b" as c derives it.
+  const bKey = testIdentity("b").publicKey;
+  for (const pairKey of [c.pairKey("c", "b", bKey), c.pairKey("a", "b", bKey)])
+    inboxOf(net, "192.0.2.12")(encodeHeartbeat(forged, key, pairKey as Buffer));
+  expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
+  expect(b.hb.stats().dropped).toEqual({ badNodeSignature: 2 });
+});
+
+test("no heartbeats go to a peer that has published no key; they start once it has", () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = speaker("a", net, clock);
+  a.hb.setPeerKeys(testPeerKeys(["b"]));
+  a.hb.start();
+  clock.advance(1000);
+  expect(net.captured.some((p) => p.to === "192.0.2.13")).toBe(false);
+  expect(a.hb.stats().unkeyed).toBeGreaterThan(0);
+  a.hb.setPeerKeys(testPeerKeys(["b", "c"]));
+  clock.advance(1000);
+  expect(net.captured.some((p) => p.to === "192.0.2.13")).toBe(true);
 });

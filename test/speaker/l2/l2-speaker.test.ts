@@ -12,7 +12,7 @@ import { Membership } from "../../../src/speaker/l2/membership.js";
 import { probeRetryDelay } from "../../../src/speaker/l2/probe-retry.js";
 import { Responder } from "../../../src/speaker/l2/responder.js";
 import { renewalDue } from "../../../src/speaker/node-lease.js";
-import { FakeClock, FakeNetwork, FakeSocket } from "./fakes.js";
+import { FakeClock, FakeNetwork, FakeSocket, testIdentity, testPeerKeys } from "./fakes.js";
 import { whoHas } from "./frames.js";
 
 const key = Buffer.from("k");
@@ -20,6 +20,7 @@ const peers = new Map([
   ["a", "192.0.2.11"],
   ["b", "192.0.2.12"],
 ]);
+const peerKeys = testPeerKeys(peers.keys());
 const SPEAKER_MACS = new Map([
   ["02:00:00:00:00:0a", "a"],
   ["02:00:00:00:00:0b", "b"],
@@ -75,9 +76,11 @@ function node(
   const heartbeats = new Heartbeats({
     self,
     key,
+    identity: testIdentity(self),
     incarnation: 1,
     transport: net.transport(peers.get(self) as string),
     clock,
+    wallClock: clock.wall,
     membership,
     onChange: () => speaker?.membershipChanged(),
   });
@@ -92,7 +95,7 @@ function node(
     onChange: (c) => changes.push(c),
     ...extra,
   });
-  speaker.setState({ nodes, services: [service], peers });
+  speaker.setState({ nodes, services: [service], peers, peerKeys });
   speaker.start();
   return {
     speaker,
@@ -316,6 +319,7 @@ test("an address first allowed on no interface is probed and answered once its a
       nodes,
       services: [service],
       peers,
+      peerKeys,
       interfaces: new Map([["192.0.2.10", patterns]]),
     });
   restricted(["nonexistent*"]);

@@ -4,6 +4,8 @@ import { Membership } from "../../../src/speaker/l2/membership.js";
 function hb(node: string, sequence: number, extra: Partial<Heartbeat> = {}): Heartbeat {
   return {
     node,
+    receiver: "a",
+    sentAt: 0,
     incarnation: 1000,
     sequence,
     intervalMs: 100,
@@ -87,18 +89,65 @@ test("its own heartbeats (looped back) are ignored", () => {
   expect(m.snapshot()).toEqual([]);
 });
 
-test("a lower incarnation is accepted only after the old one was silent for forgetAfterMs", () => {
-  const m = new Membership({ self: "a", forgetAfterMs: 10_000 });
+test("replay state outlives the time window: a recording is refused while the codec's time check lets it through", () => {
+  // Window 30 s: state is kept 60 s after the last heartbeat, whatever happens meanwhile.
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 7), 0);
+  m.observe(hb("b", 8, { leaving: true }), 100);
+  for (const t of [400, 31_000, 59_999]) {
+    m.expire(t);
+    expect([t, m.observe(hb("b", 7), t).result]).toEqual([t, "replayed"]);
+    expect(m.liveNodes(t)).toEqual(["a"]);
+  }
+});
+
+test("a restarted peer is accepted at once, also while its old state is kept", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 7), 0);
+  m.expire(31_000);
+  expect(m.observe(hb("b", 1, { incarnation: 5000 }), 31_000)).toEqual({
+    result: "accepted",
+    change: { node: "b", from: "dead", to: "live" },
+  });
+});
+
+test("a new key is accepted only with a new incarnation", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 1), 0, "key-1");
+  expect(m.observe(hb("b", 2), 50, "key-2").result).toBe("keyChanged");
+  expect(m.observe(hb("b", 3), 60, "key-1").result).toBe("accepted");
+  expect(m.observe(hb("b", 1, { incarnation: 2000 }), 70, "key-2").result).toBe("accepted");
+  expect(m.observe(hb("b", 2, { incarnation: 2000 }), 80, "key-1").result).toBe("keyChanged");
+});
+
+test("a lower incarnation is accepted only once the replay state is gone (twice the window)", () => {
+  const m = new Membership({ self: "a", windowMs: 5_000 });
   m.observe(hb("b", 1, { incarnation: 5000 }), 0);
+  m.expire(400);
   expect(m.observe(hb("b", 1, { incarnation: 10 }), 9_999).result).toBe("replayed");
   expect(m.observe(hb("b", 1, { incarnation: 10 }), 10_000).result).toBe("accepted");
 });
 
-test("peers gone for longer than forgetAfterMs are forgotten", () => {
-  const m = new Membership({ self: "a", forgetAfterMs: 1000 });
+test("peers gone for longer than twice the window are forgotten", () => {
+  const m = new Membership({ self: "a", windowMs: 500 });
   m.observe(hb("b", 1), 0);
   m.expire(400);
   expect(m.snapshot().map((p) => p.state)).toEqual(["dead"]);
+  m.expire(999);
+  expect(m.snapshot().map((p) => p.state)).toEqual(["dead"]);
   m.expire(1000);
   expect(m.snapshot()).toEqual([]);
+});
+
+test("the table of peers is bounded: a full table refuses new nodes, not known ones", () => {
+  const m = new Membership({ self: "a", maxPeers: 2, windowMs: 1000 });
+  m.observe(hb("b", 1), 0);
+  m.observe(hb("c", 1), 0);
+  expect(m.observe(hb("d", 1), 10).result).toBe("full");
+  expect(m.observe(hb("b", 2), 10).result).toBe("accepted");
+  // Once a quiet peer's state has run out, its place is free.
+  m.expire(400);
+  m.observe(hb("b", 3), 2100);
+  expect(m.observe(hb("d", 1), 2100).result).toBe("accepted");
+  expect(m.snapshot().map((p) => p.node)).toEqual(["b", "d"]);
 });
