@@ -9,7 +9,10 @@ export type AuditErrorCode =
   | "HERALD_AUDIT_PARQUET_WRITE"
   | "HERALD_AUDIT_RETENTION"
   | "HERALD_AUDIT_BAD_FILE"
-  | "HERALD_AUDIT_BAD_QUERY";
+  | "HERALD_AUDIT_BAD_QUERY"
+  | "HERALD_AUDIT_QUERY_BUSY"
+  | "HERALD_AUDIT_QUERY_TIMEOUT"
+  | "HERALD_AUDIT_QUERY_FAILED";
 
 export class AuditError extends Error {
   readonly code: AuditErrorCode;

@@ -1,16 +1,21 @@
 // GET /audit for the controller's and the speaker's HTTP servers: the same
-// filters as `herald audit query`, paged with `limit` and `after`.
+// filters as `herald audit query`, paged with `limit` and `after`. The query runs
+// on a worker thread (query-pool.ts) with a deadline; files that cannot be read are
+// left out and named in `warnings`.
 import type { FastifyPluginAsync } from "fastify";
-import { type Disk, nodeDisk } from "./disk.js";
+import { Counter, type Registry } from "prom-client";
 import { AuditError, describe } from "./errors.js";
 import { type FilterParams, parseFilter } from "./filter.js";
 import { eventJson } from "./format.js";
-import { queryPage } from "./query.js";
+import { type AuditQueryRunner, queryPool } from "./query-pool.js";
 
 export interface AuditRoutesOptions {
   dir: string;
   nowNs?: () => bigint;
-  disk?: Disk;
+  /** Where queries run (default: a queryPool() of this plugin's own, closed with the server). */
+  runner?: AuditQueryRunner;
+  /** Counts files left out of answers (herald_audit_query_unreadable_files_total) when given. */
+  registry?: Registry;
   /** Page size when the request names none (default 100); requests may ask for up to maxLimit (1000). */
   defaultLimit?: number;
   maxLimit?: number;
@@ -18,10 +23,28 @@ export interface AuditRoutesOptions {
 
 const PARAMS = ["address", "service", "node", "kind", "since", "until", "after", "limit"];
 
+/** Seconds a refused caller is told to wait: about one ordinary query. */
+const RETRY_AFTER_S = "1";
+
 export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, options) => {
   const nowNs = options.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
   const defaultLimit = options.defaultLimit ?? 100;
   const maxLimit = options.maxLimit ?? 1000;
+  let runner = options.runner;
+  if (runner === undefined) {
+    const own = queryPool();
+    runner = own;
+    app.addHook("onClose", () => own.close());
+  }
+  const run = runner;
+  const unreadable =
+    options.registry === undefined
+      ? undefined
+      : new Counter({
+          name: "herald_audit_query_unreadable_files_total",
+          help: "Audit files left out of GET /audit answers because they could not be read (corrupt, truncated)",
+          registers: [options.registry],
+        });
   app.get("/audit", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     try {
@@ -43,15 +66,27 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, o
           );
         }
       }
-      const page = await queryPage(options.dir, filter, limit, options.disk ?? nodeDisk);
-      return { events: page.events.map(eventJson), next: page.next ?? null };
-    } catch (error) {
-      if (error instanceof AuditError && error.code === "HERALD_AUDIT_BAD_QUERY") {
-        return reply.code(400).send({ code: error.code, message: error.message });
+      const page = await run.run(options.dir, filter, limit);
+      if (page.filesUnreadable > 0) {
+        unreadable?.inc(page.filesUnreadable);
+        request.log.warn({ files: page.warnings.map((w) => w.file) }, "audit query skipped unreadable files");
       }
-      request.log.error({ err: error }, "audit query failed");
-      const code = error instanceof AuditError ? error.code : "HERALD_AUDIT_BAD_FILE";
-      return reply.code(500).send({ code, message: describe(error) });
+      return { events: page.events.map(eventJson), next: page.next ?? null, warnings: page.warnings };
+    } catch (error) {
+      const code = error instanceof AuditError ? error.code : "HERALD_AUDIT_QUERY_FAILED";
+      const body = { code, message: describe(error) };
+      switch (code) {
+        case "HERALD_AUDIT_BAD_QUERY":
+          return reply.code(400).send(body);
+        case "HERALD_AUDIT_QUERY_BUSY":
+          return reply.code(429).header("retry-after", RETRY_AFTER_S).send(body);
+        case "HERALD_AUDIT_QUERY_TIMEOUT":
+          request.log.warn({ code }, body.message);
+          return reply.code(504).send(body);
+        default:
+          request.log.error({ err: error }, "audit query failed");
+          return reply.code(500).send(body);
+      }
     }
   });
 };

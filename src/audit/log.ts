@@ -44,6 +44,13 @@ export interface AuditLogOptions {
   /** How often age-based rolling and pending conversions are looked at (default 1 s). */
   housekeepingMs?: number;
   /**
+   * How often retention runs besides after each conversion (default 60 s, by `nowMs`):
+   * files age out also while no new file is written.
+   */
+  retentionIntervalMs?: number;
+  /** Milliseconds of wall-clock time that retention compares file times with (default Date.now). */
+  nowMs?: () => number;
+  /**
    * Where segments become Parquet (default: this thread). Components pass
    * workerConverter() so that encoding runs beside journal commits, not between them.
    */
@@ -79,6 +86,9 @@ export class AuditLog implements AuditSink {
   private readonly maxPending: number;
   private readonly commitDelayMs: number;
   private readonly housekeepingMs: number;
+  private readonly retentionIntervalMs: number;
+  private lastRetentionMs = 0;
+  private readonly nowMs: () => number;
   private readonly retryMs: number;
   private readonly converter: SegmentConverter;
 
@@ -114,6 +124,8 @@ export class AuditLog implements AuditSink {
     this.maxPending = options.maxPending ?? 100_000;
     this.commitDelayMs = Math.min(100, Math.max(0, options.commitDelayMs ?? 0));
     this.housekeepingMs = options.housekeepingMs ?? 1000;
+    this.retentionIntervalMs = options.retentionIntervalMs ?? 60_000;
+    this.nowMs = options.nowMs ?? Date.now;
     this.retryMs = options.retryMs ?? 5000;
     this.converter = options.converter ?? inlineConverter(this.disk);
     this.metrics.ready.set(0);
@@ -360,6 +372,7 @@ export class AuditLog implements AuditSink {
   }
 
   private async applyRetention(): Promise<void> {
+    this.lastRetentionMs = this.nowMs();
     try {
       const files: RetainedFile[] = [];
       for (const name of await this.disk.list(this.dir)) {
@@ -368,7 +381,7 @@ export class AuditLog implements AuditSink {
         const s = await this.disk.stat(join(this.dir, name));
         files.push({ name, firstSeq: parsed.firstSeq, bytes: s.size, mtimeMs: s.mtimeMs });
       }
-      const plan = planRetention(files, this.retention, Date.now());
+      const plan = planRetention(files, this.retention, this.nowMs());
       for (const r of plan.remove) {
         await this.disk.unlink(join(this.dir, r.name));
         this.metrics.deletedFiles.inc({ cause: r.cause });
@@ -398,6 +411,8 @@ export class AuditLog implements AuditSink {
       void this.seal();
     } else if ((this.sealed.length > 0 || !this.parquetOk) && Date.now() >= this.retryAtMs) {
       void this.scheduleConversions();
+    } else if (this.nowMs() - this.lastRetentionMs >= this.retentionIntervalMs) {
+      void this.runInBackground(() => this.applyRetention());
     }
   }
 

@@ -2,31 +2,71 @@
 // converted yet, all in sequence order. Files and row groups that min/max
 // statistics or Bloom filters rule out are not decoded; a filter on node or kind
 // reads its own columns first and decodes whole rows only for the groups that
-// hold a match.
+// hold a match. A file that cannot be read (truncated, corrupt, unknown schema) is
+// skipped with a warning: one bad file must not hide every other file's events.
 import { join } from "node:path";
 import { type Disk, nodeDisk } from "./disk.js";
-import { systemCode } from "./errors.js";
+import { AuditError, describe, systemCode } from "./errors.js";
 import type { AuditEvent } from "./event.js";
 import { type AuditFilter, filterColumns, matches, rowGroupMayMatch } from "./filter.js";
 import { JOURNAL_DIR, parquetPrefix, parseParquetName, parseSegmentName } from "./layout.js";
 import { openAuditFile } from "./parquet-file.js";
 import { decodeSegment } from "./segment.js";
 
+/** A file the query could not read and left out. */
+export interface QueryWarning {
+  file: string;
+  code: string;
+  message: string;
+}
+
+/** Warnings kept per query; files beyond it are still counted in filesUnreadable. */
+export const MAX_WARNINGS = 20;
+
 export interface QueryStats {
   files: number;
   filesSkipped: number;
+  /** Files left out because they could not be read; the first MAX_WARNINGS are in `warnings`. */
+  filesUnreadable: number;
   rowGroups: number;
   rowGroupsSkipped: number;
   rowGroupsDecoded: number;
+  warnings: QueryWarning[];
 }
 
 export const emptyStats = (): QueryStats => ({
   files: 0,
   filesSkipped: 0,
+  filesUnreadable: 0,
   rowGroups: 0,
   rowGroupsSkipped: 0,
   rowGroupsDecoded: 0,
+  warnings: [],
 });
+
+/**
+ * The file's matching events, or none with a warning when it cannot be read. A
+ * file that vanished meanwhile (retention) is left out silently.
+ */
+async function readableParquet(
+  dir: string,
+  name: string,
+  f: AuditFilter,
+  stats: QueryStats,
+): Promise<AuditEvent[]> {
+  try {
+    return await fromParquet(join(dir, name), f, stats);
+  } catch (error) {
+    const sys = error instanceof AuditError ? error.sysCode : systemCode(error);
+    if (sys === "ENOENT") return [];
+    stats.filesUnreadable++;
+    if (stats.warnings.length < MAX_WARNINGS) {
+      const code = error instanceof AuditError ? error.code : "HERALD_AUDIT_BAD_FILE";
+      stats.warnings.push({ file: name, code, message: `unreadable, skipped: ${describe(error)}` });
+    }
+    return [];
+  }
+}
 
 /** The matching events of one file, in seq order (rows are stored by address). */
 async function fromParquet(path: string, f: AuditFilter, stats: QueryStats): Promise<AuditEvent[]> {
@@ -103,7 +143,7 @@ export async function* queryEvents(
       continue;
     }
     const before = stats.rowGroupsDecoded;
-    yield* fresh(await fromParquet(join(dir, name), f, stats));
+    yield* fresh(await readableParquet(dir, name, f, stats));
     if (stats.rowGroupsDecoded === before) stats.filesSkipped++;
   }
   for (const segment of segments) {
@@ -115,7 +155,7 @@ export async function* queryEvents(
       if (systemCode(error) !== "ENOENT") throw error;
       const converted = (await disk.list(dir)).find((n) => n.startsWith(parquetPrefix(firstSeq)));
       if (!converted) continue;
-      yield* fresh(await fromParquet(join(dir, converted), f, stats));
+      yield* fresh(await readableParquet(dir, converted, f, stats));
       continue;
     }
     yield* fresh(events.filter((e) => matches(e, f)));
@@ -126,6 +166,9 @@ export interface AuditPage {
   events: AuditEvent[];
   /** Pass as `after` for the next page; absent on the last page. */
   next?: string;
+  /** Files left out of this page because they could not be read. */
+  warnings: QueryWarning[];
+  filesUnreadable: number;
 }
 
 export async function queryPage(
@@ -135,11 +178,16 @@ export async function queryPage(
   disk: Disk = nodeDisk,
 ): Promise<AuditPage> {
   const events: AuditEvent[] = [];
-  for await (const e of queryEvents(dir, f, emptyStats(), disk)) {
-    if (events.length === limit) {
-      return { events, next: String(events.at(-1)?.seq) };
-    }
+  const stats = emptyStats();
+  const page = (next?: string): AuditPage => ({
+    events,
+    ...(next === undefined ? {} : { next }),
+    warnings: stats.warnings,
+    filesUnreadable: stats.filesUnreadable,
+  });
+  for await (const e of queryEvents(dir, f, stats, disk)) {
+    if (events.length === limit) return page(String(events.at(-1)?.seq));
     events.push(e);
   }
-  return { events };
+  return page();
 }

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { AuditError, describe } from "../audit/errors.js";
 import { type AuditFilter, parseFilter } from "../audit/filter.js";
 import { FORMATS, type Format, formatter } from "../audit/format.js";
-import { queryEvents } from "../audit/query.js";
+import { emptyStats, queryEvents } from "../audit/query.js";
 import { followEvents, lastSeq } from "../audit/tail.js";
 import type { CliIo, Command } from "./command.js";
 
@@ -68,10 +68,15 @@ async function query(p: Parsed, io: CliIo): Promise<number> {
   const f = formatter(p.format);
   if (f.header) io.out(f.header);
   let n = 0;
-  for await (const e of queryEvents(p.dir, p.filter)) {
+  const stats = emptyStats();
+  for await (const e of queryEvents(p.dir, p.filter, stats)) {
     io.out(f.line(e));
     if (++n === p.limit) break;
   }
+  // The events above are complete except for these files.
+  for (const w of stats.warnings) io.err(`herald audit query: warning: ${w.file}: ${w.message} (${w.code})`);
+  const unlisted = stats.filesUnreadable - stats.warnings.length;
+  if (unlisted > 0) io.err(`herald audit query: warning: ${unlisted} more unreadable files skipped`);
   return 0;
 }
 

@@ -22,13 +22,14 @@ import { type KubeObject, restFromKubeConfig } from "../k8s/rest.js";
 import { controllerWrites } from "../k8s/writes.js";
 import type { Command } from "./command.js";
 import { FlagError, flagHelp, parseFlags, portFlag } from "./flags.js";
+import { debugAccess, parseServing, type Serving, servingFlags } from "./serving.js";
 
 const FLAGS = {
   kubeconfig: { env: "KUBECONFIG", help: "kubeconfig file (default: the Pod's service account)" },
   "lb-class": {
     help: "handle only Services with this spec.loadBalancerClass (default: only those without one)",
   },
-  "http-port": { default: "7472", help: "port for /healthz /readyz /metrics /debug/state" },
+  "http-port": { default: "7472", help: "port for /healthz /readyz /metrics /debug/state /audit" },
   "http-address": { default: "0.0.0.0", help: "address to listen on" },
   "log-level": { env: "HERALD_LOG_LEVEL", default: "info", help: "pino log level" },
   "lease-namespace": {
@@ -39,6 +40,7 @@ const FLAGS = {
   "lease-name": { default: "herald-controller", help: "name of the leader Lease" },
   identity: { env: "POD_NAME", help: "this replica's name in the Lease (default: host name)" },
   "audit-dir": { env: "HERALD_AUDIT_DIR", default: "/var/lib/herald/audit", help: "audit log directory" },
+  ...servingFlags("512Mi"),
 } as const;
 
 export const controller: Command = async (argv, io) => {
@@ -48,9 +50,11 @@ export const controller: Command = async (argv, io) => {
   }
   let flags: Record<keyof typeof FLAGS, string | undefined>;
   let port: number;
+  let serving: Serving;
   try {
     flags = parseFlags(argv, FLAGS, process.env);
     port = portFlag("http-port", flags["http-port"]);
+    serving = parseServing(flags);
   } catch (e) {
     if (e instanceof FlagError) {
       io.err(`herald controller: ${e.message}`);
@@ -76,7 +80,12 @@ export const controller: Command = async (argv, io) => {
   const metrics = controllerMetrics(registry, () => ctl?.queue.depth ?? 0);
   const auditDir = flags["audit-dir"] ?? "/var/lib/herald/audit";
   // Conversion to Parquet on this thread: a controller's few decisions a second do not need a worker's memory.
-  const audit = new AuditLog({ dir: auditDir, logger: log.child({ component: "audit" }), registry });
+  const audit = new AuditLog({
+    dir: auditDir,
+    logger: log.child({ component: "audit" }),
+    registry,
+    retention: serving.retention,
+  });
   await audit.start();
   const decisions = auditedDecisions(audit, identity);
 
@@ -159,6 +168,8 @@ export const controller: Command = async (argv, io) => {
       ...c.debugState(),
     }),
     auditDir,
+    access: debugAccess(serving, rest, "controller", flags["lease-namespace"] ?? "herald-system"),
+    logger: log,
   });
   await http.listen({ port, host: flags["http-address"] ?? "0.0.0.0" });
   log.info(

@@ -50,3 +50,27 @@ export function portFlag(name: string, value: string | undefined): number {
     throw new FlagError(`--${name} must be a port number, got "${value}"`);
   return n;
 }
+
+const BYTE_UNITS: Record<string, number> = { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** A size as Kubernetes writes one (512Mi, 2Gi, or bytes); "0" means no limit (undefined). */
+export function bytesFlag(name: string, value: string | undefined): number | undefined {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(value ?? "");
+  if (!m?.[1]) throw new FlagError(`--${name} must be a size such as 512Mi or 2Gi, got "${value}"`);
+  const n = Number(m[1]) * (BYTE_UNITS[m[2] ?? ""] ?? 1);
+  if (!Number.isSafeInteger(n)) throw new FlagError(`--${name}: "${value}" is too large`);
+  return n === 0 ? undefined : n;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 90s, 12h or 30d; "0" means no limit (undefined). */
+export function durationFlag(name: string, value: string | undefined): number | undefined {
+  if (value === "0") return undefined;
+  const m = /^(\d+)(s|m|h|d)$/.exec(value ?? "");
+  if (!m?.[1] || !m[2])
+    throw new FlagError(`--${name} must be a duration such as 12h or 30d, got "${value}"`);
+  const n = Number(m[1]) * (DURATION_UNITS[m[2]] ?? 1);
+  if (!Number.isSafeInteger(n)) throw new FlagError(`--${name}: "${value}" is too large`);
+  return n === 0 ? undefined : n;
+}

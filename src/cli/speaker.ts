@@ -7,7 +7,6 @@ import type { V1Node, V1Service } from "@kubernetes/client-node";
 import pino from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { workerConverter } from "../audit/converter.js";
-import { auditRoutes } from "../audit/http.js";
 import { AuditLog } from "../audit/log.js";
 import { buildHttp } from "../http/server.js";
 import { apiClient } from "../k8s/client.js";
@@ -45,6 +44,7 @@ import { NodeLease } from "../speaker/node-lease.js";
 import { Speaker } from "../speaker/speaker.js";
 import type { Command } from "./command.js";
 import { FlagError, flagHelp, parseFlags, portFlag } from "./flags.js";
+import { debugAccess, parseServing, type Serving, servingFlags } from "./serving.js";
 
 const FLAGS = {
   "node-name": { env: "NODE_NAME", help: "this node's name (required; the downward API's spec.nodeName)" },
@@ -67,6 +67,7 @@ const FLAGS = {
     default: "herald-system",
     help: "namespace of the per-node Leases (herald-speaker-<node>)",
   },
+  ...servingFlags("1Gi"),
 } as const;
 
 type Flags = Record<keyof typeof FLAGS, string | undefined>;
@@ -77,6 +78,7 @@ interface Parsed {
   httpPort: number;
   heartbeatPort: number;
   key: Buffer;
+  serving: Serving;
 }
 
 function parse(argv: string[]): Parsed {
@@ -93,7 +95,7 @@ function parse(argv: string[]): Parsed {
     throw new FlagError(`cannot read the heartbeat key from ${file}: ${(e as Error).message}`);
   }
   if (key.length < 32) throw new FlagError(`the heartbeat key in ${file} is shorter than 32 bytes`);
-  return { flags, node, httpPort, heartbeatPort, key };
+  return { flags, node, httpPort, heartbeatPort, key, serving: parseServing(flags) };
 }
 
 export const speaker: Command = async (argv, io) => {
@@ -150,6 +152,7 @@ export const speaker: Command = async (argv, io) => {
     logger: log.child({ component: "audit" }),
     registry,
     converter: workerConverter(),
+    retention: p.serving.retention,
   });
   await audit.start();
 
@@ -364,8 +367,10 @@ export const speaker: Command = async (argv, io) => {
       handover: handover.current(),
       announcementWrites: { ok: writer?.writes, failed: writer?.failures },
     }),
+    auditDir,
+    access: debugAccess(p.serving, rest, "speaker", namespace),
+    logger: log,
   });
-  await http.register(auditRoutes, { dir: auditDir });
   await http.listen({ port: p.httpPort, host: flags["http-address"] ?? "0.0.0.0" });
 
   await Promise.all(all.map((i) => i.synced));

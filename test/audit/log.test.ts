@@ -173,6 +173,50 @@ test("retention removes files by age and by total size, oldest first, never the 
   expect(await readdir(dir)).toContain("unrelated.txt");
 });
 
+/** Waits (on the event loop, not a fixed time) until the check holds, for at most 10 s. */
+async function until(check: () => Promise<boolean>) {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in 10 s");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test("retention also runs while no file is written: files age out by the injected clock", async () => {
+  for (let f = 0; f < 3; f++) {
+    const seq = f * 10 + 1;
+    const buf = await encodeParquet([{ ...event("announce", f), seq, timeNs: BigInt(seq) }], 100);
+    await writeFile(join(dir, parquetName(seq, seq)), buf);
+  }
+  let nowMs = Date.now();
+  const { log, registry } = newLog(dir, {
+    retention: { maxAgeMs: 7 * 86_400_000 },
+    retentionIntervalMs: 60_000,
+    nowMs: () => nowMs,
+  });
+  await log.start();
+  const parquet = async () => (await readdir(dir)).filter((n) => n.endsWith(".parquet")).sort();
+  expect(await parquet()).toHaveLength(3);
+  nowMs += 8 * 86_400_000; // a week and a day later, nothing written meanwhile
+  await until(async () => (await parquet()).length === 1);
+  expect(await parquet()).toEqual([parquetName(21, 21)]); // the newest stays: it holds the highest seq
+  expect(await metric(registry, "herald_audit_retention_deleted_files_total", { cause: "age" })).toBe(2);
+  await log.stop();
+});
+
+test("retention by size runs after each Parquet file is written and counts what it removed", async () => {
+  const { log, registry } = newLog(dir, { segmentBytes: 2048, retention: { maxBytes: 1 } });
+  await log.start();
+  for (let i = 0; i < 100; i++) await log.record(event("announce", i));
+  await log.stop();
+  const files = (await readdir(dir)).filter((n) => n.endsWith(".parquet"));
+  expect(files).toHaveLength(1);
+  expect(
+    await metric(registry, "herald_audit_retention_deleted_files_total", { cause: "size" }),
+  ).toBeGreaterThan(3);
+  expect(await metric(registry, "herald_audit_parquet_files")).toBe(1);
+});
+
 test("a failed conversion keeps the segment in the journal and is retried once the disk has room", async () => {
   let full: string | undefined;
   const disk = faultyDisk(nodeDisk, () => full);

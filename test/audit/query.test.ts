@@ -1,6 +1,7 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Fastify from "fastify";
+import { Registry } from "prom-client";
 import { type AuditEvent, formatTimeNs } from "../../src/audit/event.js";
 import { parseFilter } from "../../src/audit/filter.js";
 import { auditRoutes } from "../../src/audit/http.js";
@@ -8,7 +9,7 @@ import { parquetName } from "../../src/audit/layout.js";
 import { encodeParquet } from "../../src/audit/parquet-file.js";
 import { emptyStats, queryEvents } from "../../src/audit/query.js";
 import { runHerald } from "../../src/cli/herald.js";
-import { event, tempDir } from "./helpers.js";
+import { event, metric, tempDir } from "./helpers.js";
 
 const T0 = 1_795_000_000_000_000_000n;
 const HOUR = 3_600_000_000_000n;
@@ -136,4 +137,65 @@ test("herald audit query prints table, json and csv", async () => {
   const badArg = await run("--since", "tuesday");
   expect(badArg.code).toBe(2);
   expect(badArg.err.join("")).toContain("since");
+});
+
+describe("a directory with unreadable files", () => {
+  let bad: string;
+  let cleanBad: () => Promise<void>;
+  const truncated = parquetName(21, 40);
+  const garbage = parquetName(61, 61);
+  beforeAll(async () => {
+    ({ dir: bad, cleanup: cleanBad } = await tempDir());
+    for (const name of [parquetName(1, 20), parquetName(41, 60)]) {
+      await writeFile(join(bad, name), await readFile(join(dir, name)));
+    }
+    const whole = await readFile(join(dir, truncated));
+    await writeFile(join(bad, truncated), whole.subarray(0, Math.floor(whole.length / 2)));
+    await writeFile(join(bad, garbage), Buffer.alloc(4096, 0x5a));
+  });
+  afterAll(() => cleanBad());
+  const good = [
+    ...Array.from({ length: 20 }, (_, i) => i + 1),
+    ...Array.from({ length: 20 }, (_, i) => i + 41),
+  ];
+
+  test("a query answers the good files' rows and names the files it skipped", async () => {
+    const stats = emptyStats();
+    const seen: number[] = [];
+    for await (const e of queryEvents(bad, {}, stats)) seen.push(e.seq);
+    expect(seen).toEqual(good);
+    expect(stats.filesUnreadable).toBe(2);
+    expect(stats.warnings.map((w) => [w.file, w.code])).toEqual([
+      [truncated, "HERALD_AUDIT_BAD_FILE"],
+      [garbage, "HERALD_AUDIT_BAD_FILE"],
+    ]);
+  });
+
+  test("GET /audit answers 200 with the rows, a warnings field and a counted metric", async () => {
+    const registry = new Registry();
+    const app = Fastify();
+    await app.register(auditRoutes, { dir: bad, registry });
+    const res = await app.inject("/audit?limit=1000");
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.events.map((e: { seq: number }) => e.seq)).toEqual(good);
+    expect(body.warnings.map((w: { file: string }) => w.file)).toEqual([truncated, garbage]);
+    expect(body.warnings[0].message).toContain("unreadable");
+    expect(await metric(registry, "herald_audit_query_unreadable_files_total")).toBe(2);
+    await app.close();
+  });
+
+  test("herald audit query prints the rows on stdout and the warnings on stderr", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runHerald(["audit", "query", "--dir", bad, "--format", "json"], {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+    });
+    expect(code).toBe(0);
+    expect(out.map((l) => JSON.parse(l).seq)).toEqual(good);
+    expect(err).toHaveLength(2);
+    expect(err[0]).toContain(`warning: ${truncated}`);
+    expect(err[1]).toContain(`warning: ${garbage}`);
+  });
 });

@@ -59,6 +59,9 @@ export function startController(
       "127.0.0.1",
       "--audit-dir",
       `${lab.dir}/audit-${name}`,
+      // The harness reads /debug/state over loopback, without a token.
+      "--http-auth",
+      "none",
       ...extra,
     ],
     env: {

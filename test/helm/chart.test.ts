@@ -21,6 +21,7 @@ beforeAll(() => {
 
 const CORE = [
   "ClusterRole/herald-controller",
+  "ClusterRole/herald-debug-reader",
   "ClusterRole/herald-speaker",
   "ClusterRoleBinding/herald-controller",
   "ClusterRoleBinding/herald-speaker",
@@ -209,6 +210,68 @@ describe("the speaker", () => {
     expect(custom.priorityClassName).toBe("system-node-critical");
     const none = podSpec(render({ values: "speaker: {tolerations: null}\n" }), "DaemonSet", "herald-speaker");
     expect(none.tolerations).toBeUndefined();
+  });
+});
+
+describe("debug and audit endpoints, and audit retention", () => {
+  const both = [
+    ["Deployment", "herald-controller"],
+    ["DaemonSet", "herald-speaker"],
+  ] as const;
+  const args = (o: K8sObject[], kind: string, name: string) => container(o, kind, name).args as string[];
+  const quantity = (q: string) => {
+    const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
+    const units: Record<string, number> = { "": 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+    return Number(m?.[1]) * (units[m?.[2] ?? ""] ?? Number.NaN);
+  };
+
+  test("both components check tokens on /debug/state and /audit by default, or answer loopback only", () => {
+    for (const [kind, name] of both) {
+      expect(args(defaults, kind, name)).toContain("--http-auth=kubernetes");
+      expect(args(render({ values: "httpAuth: none\n" }), kind, name)).toContain("--http-auth=none");
+    }
+    expect(() => render({ values: "httpAuth: open\n" })).toThrow(/httpAuth must be kubernetes or none/);
+  });
+
+  test("retention limits come from the values into each component's flags", () => {
+    for (const [objects, controller, speaker] of [
+      [defaults, ["512Mi", "30d"], ["1Gi", "30d"]],
+      [allOn, ["2Gi", "7d"], ["256Mi", "14d"]],
+    ] as const) {
+      for (const [[kind, name], [bytes, age]] of [
+        [both[0], controller],
+        [both[1], speaker],
+      ] as const) {
+        expect(args(objects, kind, name)).toEqual(
+          expect.arrayContaining([`--audit-max-bytes=${bytes}`, `--audit-max-age=${age}`]),
+        );
+      }
+    }
+  });
+
+  test("the controller's default retention stays well under its emptyDir limit, so the Pod is not evicted", () => {
+    const c = args(defaults, "Deployment", "herald-controller");
+    const maxBytes = quantity((c.find((a) => a.startsWith("--audit-max-bytes=")) ?? "").split("=")[1] ?? "");
+    const volume = podSpec(defaults, "Deployment", "herald-controller").volumes.find(
+      (v: { name: string }) => v.name === "audit",
+    );
+    expect(maxBytes).toBeGreaterThan(0);
+    expect(maxBytes).toBeLessThanOrEqual(quantity(volume.emptyDir.sizeLimit) / 2);
+  });
+
+  test("a ClusterRole, bound to nobody, grants reading state and audit of both components", () => {
+    const role = find(defaults, "ClusterRole", "herald-debug-reader");
+    expect(role.rules).toEqual([
+      {
+        apiGroups: ["herald.dev"],
+        resources: ["speakers/debug", "speakers/audit", "controllers/debug", "controllers/audit"],
+        verbs: ["get"],
+      },
+    ]);
+    const bound = defaults.filter(
+      (o) => o.kind.endsWith("Binding") && o.roleRef.name === "herald-debug-reader",
+    );
+    expect(bound).toEqual([]);
   });
 });
 

@@ -23,6 +23,8 @@ export interface CanICheck {
 const APP_NS = "default";
 const HERALD = "herald.dev";
 const LEASES = "coordination.k8s.io";
+const AUTHN = "authentication.k8s.io";
+const AUTHZ = "authorization.k8s.io";
 
 type Row = [verb: string, group: string, resource: string, extra?: Partial<CanICheck>];
 
@@ -60,8 +62,13 @@ export const CONTROLLER_CHECKS: readonly CanICheck[] = [
     ["create", LEASES, "leases", inRelease],
     ["get", LEASES, "leases", { ...inRelease, name: "herald-controller" }],
     ["update", LEASES, "leases", { ...inRelease, name: "herald-controller" }],
+    // /debug/state and /audit check their callers' tokens.
+    ["create", AUTHN, "tokenreviews"],
+    ["create", AUTHZ, "subjectaccessreviews"],
   ]),
   ...rows(CONTROLLER_SA, false, [
+    ["get", HERALD, "controllers", { ...inRelease, subresource: "audit" }],
+    ["get", HERALD, "speakers", { ...inRelease, subresource: "debug" }],
     ["update", "", "services", inApp],
     ["patch", "", "services", inApp],
     ["create", "", "services", inApp],
@@ -109,8 +116,12 @@ export const SPEAKER_CHECKS: readonly CanICheck[] = [
     ["update", LEASES, "leases", { ...inRelease, name: "herald-speaker-node-a" }],
     ["list", LEASES, "leases", inRelease],
     ["watch", LEASES, "leases", inRelease],
+    ["create", AUTHN, "tokenreviews"],
+    ["create", AUTHZ, "subjectaccessreviews"],
   ]),
   ...rows(SPEAKER_SA, false, [
+    ["get", HERALD, "speakers", { ...inRelease, subresource: "audit" }],
+    ["get", HERALD, "speakers", { ...inRelease, subresource: "debug" }],
     ["get", "", "secrets", { ...inRelease, name: "other" }],
     ["get", "", "secrets", inRelease],
     ["list", "", "secrets", inRelease],

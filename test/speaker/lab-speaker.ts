@@ -45,6 +45,9 @@ export function startSpeaker(lab: Lab, node: string, keyFile: string): LabProces
       keyFile,
       "--audit-dir",
       join(lab.dir, `audit-${node}`),
+      // The harness reads /debug/state over the node's loopback, without a token.
+      "--http-auth",
+      "none",
     ],
     env: { POD_NAMESPACE: "herald-system", HERALD_LOG_LEVEL: "info" },
   });
