@@ -66,7 +66,9 @@ typedef struct {
   int ifindex;
   int closing;
   uv_poll_t poll;
-  int polling;
+  int polling;      // uv_poll_init_socket succeeded: the poll handle must be uv_close()d
+  int poll_closed;  // libuv has let go of the poll handle (on_poll_closed ran)
+  int finalized;    // JavaScript has let go of the handle (finalize_socket ran)
   napi_env env;
   napi_ref on_frame;
   napi_async_context async_context;
@@ -145,12 +147,25 @@ static packet_socket* socket_and_buffer(napi_env env, napi_callback_info info, c
   return s;
 }
 
-static void on_poll_closed(uv_handle_t* handle) {
-  packet_socket* s = (packet_socket*)handle->data;
-  free(s);
+// The struct is shared by libuv (the poll handle) and JavaScript (the external): freed when both
+// have let go.
+static void release_socket(packet_socket* s) {
+  if (s->finalized && (!s->polling || s->poll_closed)) free(s);
 }
 
-// Stops watching and closes the fd; the struct is freed when libuv has let go of the poll handle.
+// The fd is closed only here, once libuv has closed the poll handle: closing it earlier lets the
+// kernel hand the same number to the next socket, and libuv's late epoll_ctl(DEL) on that number
+// (when the handle is closed) would then silently unregister the new socket.
+static void on_poll_closed(uv_handle_t* handle) {
+  packet_socket* s = (packet_socket*)handle->data;
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+  s->poll_closed = 1;
+  release_socket(s);
+}
+
+// Stops watching and closes the fd (through the poll handle's close callback when there is one).
+// Idempotent: close() and the finalizer both call it.
 static void shutdown_socket(packet_socket* s, napi_env env) {
   if (s->closing) return;
   s->closing = 1;
@@ -162,22 +177,21 @@ static void shutdown_socket(packet_socket* s, napi_env env) {
     napi_async_destroy(env, s->async_context);
     s->async_context = NULL;
   }
-  if (s->polling) uv_poll_stop(&s->poll);
-  if (s->fd >= 0) {
+  if (s->polling) {
+    uv_close((uv_handle_t*)&s->poll, on_poll_closed);
+  } else if (s->fd >= 0) {
     close(s->fd);
     s->fd = -1;
   }
 }
 
+// Garbage collection of the handle: after close() there is nothing left to do but free.
 static void finalize_socket(napi_env env, void* data, void* hint) {
   (void)hint;
   packet_socket* s = (packet_socket*)data;
   shutdown_socket(s, env);
-  if (s->polling) {
-    uv_close((uv_handle_t*)&s->poll, on_poll_closed);
-  } else {
-    free(s);
-  }
+  s->finalized = 1;
+  release_socket(s);
 }
 
 static void on_readable(uv_poll_t* handle, int status, int events) {
@@ -373,7 +387,6 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   packet_socket* s = argc >= 1 ? get_socket(env, argv[0]) : NULL;
   if (!s) return throw_usage(env, "close(handle): bad handle");
   shutdown_socket(s, env);
-  // The poll handle stays allocated until the external is collected (finalize_socket).
   return NULL;
 }
 
