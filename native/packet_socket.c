@@ -37,28 +37,39 @@
 // space. It passes only what the responder can answer or must watch, so a busy link costs the
 // process nothing for the rest of its traffic:
 //   - drop frames this host sent itself (pkttype PACKET_OUTGOING), which ETH_P_ALL would loop back;
+//   - drop frames that carried an 802.1Q/802.1ad tag with a VLAN id: the kernel moves the tag out
+//     of the frame into metadata before packet sockets see it, so on the parent interface an ARP
+//     request from another VLAN looks untagged, and answering it would put this node's MAC into
+//     that VLAN's caches with an untagged reply it cannot even receive. On the VLAN's own
+//     interface the tag is already consumed (the frame arrives there untagged), so those sockets
+//     see their VLAN's frames. VLAN id 0 (a priority tag only) belongs to the untagged network,
+//     as the kernel itself treats it;
 //   - pass EtherType 0x0806 (ARP);
 //   - pass EtherType 0x86dd (IPv6) whose next header is 58 (ICMPv6, no extension headers, as RFC
 //     6980 requires of neighbour discovery) and whose ICMPv6 type is 135 (neighbour solicitation)
 //     or 136 (neighbour advertisement);
-//   - drop everything else.
-// Offsets: EtherType at 12, IPv6 next header at 14+6=20, ICMPv6 type at 14+40=54. VLAN tags are
-// removed by the kernel before packet sockets see the frame on the VLAN's own interface.
+//   - drop everything else (a second tag still in the frame, QinQ, shows as EtherType 0x8100).
+// Offsets: EtherType at 12, IPv6 next header at 14+6=20, ICMPv6 type at 14+40=54.
 // Hop limit, lengths and checksums are checked in TypeScript, where a reason can be counted.
+// Jump offsets count instructions after the jump: DROP is 15, PASS is 16.
 static struct sock_filter ndp_arp_filter[] = {
     /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
-    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 10, 0),
-    /* 2 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
-    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 7, 0),
-    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV6, 0, 7),
-    /* 5 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20),
-    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 0, 5),
-    /* 7 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 54),
-    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 2, 0),
-    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 136, 1, 0),
-    /* 10 */ BPF_STMT(BPF_RET | BPF_K, 0),
-    /* 11 */ BPF_STMT(BPF_RET | BPF_K, MAX_FRAME),
-    /* 12 */ BPF_STMT(BPF_RET | BPF_K, 0),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 13, 0),
+    /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT),
+    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 0),
+    /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG),
+    /* 5 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x0fff),
+    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 8),
+    /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 7, 0),
+    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV6, 0, 5),
+    /* 10 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20),
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 0, 3),
+    /* 12 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 54),
+    /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 2, 0),
+    /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 136, 1, 0),
+    /* 15 */ BPF_STMT(BPF_RET | BPF_K, 0),
+    /* 16 */ BPF_STMT(BPF_RET | BPF_K, MAX_FRAME),
 };
 
 typedef struct {
