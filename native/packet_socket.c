@@ -3,7 +3,13 @@
 // Exposes to JavaScript (all synchronous, all errors thrown as Error with a `code` such as
 // "ENODEV" or "EPERM"):
 //   open(ifname)              -> { handle, ifindex, mac }  socket bound to one interface, BPF attached
-//   start(handle, onFrame)    start delivering frames: onFrame(buffer, pktType) on the main thread
+//   openLinkMonitor()         -> { handle }  rtnetlink socket subscribed to RTNLGRP_LINK: every
+//                             link change (RTM_NEWLINK/RTM_DELLINK) arrives as one datagram, parsed
+//                             in TypeScript (src/speaker/l2/netlink.ts)
+//   start(handle, onFrame, onError?)  start delivering frames (or netlink datagrams):
+//                             onFrame(buffer, pktType) on the main thread. A socket error (the
+//                             interface went down: ENETDOWN; netlink overrun: ENOBUFS) stops the
+//                             socket and calls onError(code, message) once: the caller reopens.
 //   send(handle, frame)       transmit one complete Ethernet frame on the bound interface
 //   addMembership(handle, mac) / dropMembership(handle, mac)   link-layer multicast (solicited-node)
 //   stats(handle)             -> { packets, drops }  kernel counters since the last call
@@ -18,6 +24,8 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -37,28 +45,39 @@
 // space. It passes only what the responder can answer or must watch, so a busy link costs the
 // process nothing for the rest of its traffic:
 //   - drop frames this host sent itself (pkttype PACKET_OUTGOING), which ETH_P_ALL would loop back;
+//   - drop frames that carried an 802.1Q/802.1ad tag with a VLAN id: the kernel moves the tag out
+//     of the frame into metadata before packet sockets see it, so on the parent interface an ARP
+//     request from another VLAN looks untagged, and answering it would put this node's MAC into
+//     that VLAN's caches with an untagged reply it cannot even receive. On the VLAN's own
+//     interface the tag is already consumed (the frame arrives there untagged), so those sockets
+//     see their VLAN's frames. VLAN id 0 (a priority tag only) belongs to the untagged network,
+//     as the kernel itself treats it;
 //   - pass EtherType 0x0806 (ARP);
 //   - pass EtherType 0x86dd (IPv6) whose next header is 58 (ICMPv6, no extension headers, as RFC
 //     6980 requires of neighbour discovery) and whose ICMPv6 type is 135 (neighbour solicitation)
 //     or 136 (neighbour advertisement);
-//   - drop everything else.
-// Offsets: EtherType at 12, IPv6 next header at 14+6=20, ICMPv6 type at 14+40=54. VLAN tags are
-// removed by the kernel before packet sockets see the frame on the VLAN's own interface.
+//   - drop everything else (a second tag still in the frame, QinQ, shows as EtherType 0x8100).
+// Offsets: EtherType at 12, IPv6 next header at 14+6=20, ICMPv6 type at 14+40=54.
 // Hop limit, lengths and checksums are checked in TypeScript, where a reason can be counted.
+// Jump offsets count instructions after the jump: DROP is 15, PASS is 16.
 static struct sock_filter ndp_arp_filter[] = {
     /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
-    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 10, 0),
-    /* 2 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
-    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 7, 0),
-    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV6, 0, 7),
-    /* 5 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20),
-    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 0, 5),
-    /* 7 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 54),
-    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 2, 0),
-    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 136, 1, 0),
-    /* 10 */ BPF_STMT(BPF_RET | BPF_K, 0),
-    /* 11 */ BPF_STMT(BPF_RET | BPF_K, MAX_FRAME),
-    /* 12 */ BPF_STMT(BPF_RET | BPF_K, 0),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 13, 0),
+    /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT),
+    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, 0),
+    /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG),
+    /* 5 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x0fff),
+    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 8),
+    /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 7, 0),
+    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV6, 0, 5),
+    /* 10 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20),
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 0, 3),
+    /* 12 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 54),
+    /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 2, 0),
+    /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 136, 1, 0),
+    /* 15 */ BPF_STMT(BPF_RET | BPF_K, 0),
+    /* 16 */ BPF_STMT(BPF_RET | BPF_K, MAX_FRAME),
 };
 
 typedef struct {
@@ -66,33 +85,39 @@ typedef struct {
   int ifindex;
   int closing;
   uv_poll_t poll;
-  int polling;
+  int polling;      // uv_poll_init_socket succeeded: the poll handle must be uv_close()d
+  int poll_closed;  // libuv has let go of the poll handle (on_poll_closed ran)
+  int finalized;    // JavaScript has let go of the handle (finalize_socket ran)
   napi_env env;
   napi_ref on_frame;
+  napi_ref on_error;  // may be NULL
   napi_async_context async_context;
   unsigned char buf[MAX_FRAME];
 } packet_socket;
 
+static const char* errno_name(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    case ENETDOWN: return "ENETDOWN";
+    case EINVAL: return "EINVAL";
+    case EMSGSIZE: return "EMSGSIZE";
+    case ENOBUFS: return "ENOBUFS";
+    case EAGAIN: return "EAGAIN";
+    case EBADF: return "EBADF";
+    case ENOMEM: return "ENOMEM";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+  }
+  return "EUNKNOWN";
+}
+
 static napi_value throw_errno(napi_env env, const char* what, int err) {
   napi_value code, msg, error;
   char text[256];
-  const char* name = "EUNKNOWN";
-  switch (err) {
-    case EPERM: name = "EPERM"; break;
-    case EACCES: name = "EACCES"; break;
-    case ENODEV: name = "ENODEV"; break;
-    case ENXIO: name = "ENXIO"; break;
-    case ENETDOWN: name = "ENETDOWN"; break;
-    case EINVAL: name = "EINVAL"; break;
-    case EMSGSIZE: name = "EMSGSIZE"; break;
-    case ENOBUFS: name = "ENOBUFS"; break;
-    case EAGAIN: name = "EAGAIN"; break;
-    case EBADF: name = "EBADF"; break;
-    case ENOMEM: name = "ENOMEM"; break;
-    case EADDRNOTAVAIL: name = "EADDRNOTAVAIL"; break;
-  }
   snprintf(text, sizeof text, "%s: %s", what, strerror(err));
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, code, msg, &error);
   napi_throw(env, error);
@@ -145,12 +170,25 @@ static packet_socket* socket_and_buffer(napi_env env, napi_callback_info info, c
   return s;
 }
 
-static void on_poll_closed(uv_handle_t* handle) {
-  packet_socket* s = (packet_socket*)handle->data;
-  free(s);
+// The struct is shared by libuv (the poll handle) and JavaScript (the external): freed when both
+// have let go.
+static void release_socket(packet_socket* s) {
+  if (s->finalized && (!s->polling || s->poll_closed)) free(s);
 }
 
-// Stops watching and closes the fd; the struct is freed when libuv has let go of the poll handle.
+// The fd is closed only here, once libuv has closed the poll handle: closing it earlier lets the
+// kernel hand the same number to the next socket, and libuv's late epoll_ctl(DEL) on that number
+// (when the handle is closed) would then silently unregister the new socket.
+static void on_poll_closed(uv_handle_t* handle) {
+  packet_socket* s = (packet_socket*)handle->data;
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+  s->poll_closed = 1;
+  release_socket(s);
+}
+
+// Stops watching and closes the fd (through the poll handle's close callback when there is one).
+// Idempotent: close() and the finalizer both call it.
 static void shutdown_socket(packet_socket* s, napi_env env) {
   if (s->closing) return;
   s->closing = 1;
@@ -158,58 +196,118 @@ static void shutdown_socket(packet_socket* s, napi_env env) {
     napi_delete_reference(env, s->on_frame);
     s->on_frame = NULL;
   }
+  if (s->on_error) {
+    napi_delete_reference(env, s->on_error);
+    s->on_error = NULL;
+  }
   if (s->async_context) {
     napi_async_destroy(env, s->async_context);
     s->async_context = NULL;
   }
-  if (s->polling) uv_poll_stop(&s->poll);
-  if (s->fd >= 0) {
+  if (s->polling) {
+    uv_close((uv_handle_t*)&s->poll, on_poll_closed);
+  } else if (s->fd >= 0) {
     close(s->fd);
     s->fd = -1;
   }
 }
 
+// Garbage collection of the handle: after close() there is nothing left to do but free.
 static void finalize_socket(napi_env env, void* data, void* hint) {
   (void)hint;
   packet_socket* s = (packet_socket*)data;
   shutdown_socket(s, env);
-  if (s->polling) {
-    uv_close((uv_handle_t*)&s->poll, on_poll_closed);
-  } else {
-    free(s);
+  s->finalized = 1;
+  release_socket(s);
+}
+
+// Calls fn(argv...) as an I/O callback: make_callback runs microtasks afterwards. The TypeScript
+// side catches its own errors; a throw that escapes anyway becomes an uncaught exception.
+static int call_js(packet_socket* s, napi_ref ref, size_t argc, napi_value* argv) {
+  napi_env env = s->env;
+  napi_value fn, global, result;
+  if (ref == NULL || napi_get_reference_value(env, ref, &fn) != napi_ok || fn == NULL) return -1;
+  napi_get_global(env, &global);
+  napi_status st = napi_make_callback(env, s->async_context, global, fn, argc, argv, &result);
+  if (st == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+    return -1;
   }
+  return 0;
+}
+
+// The socket is in error (libuv stopped the poll handle on POLLERR, or recvfrom failed): stop
+// watching it and tell JavaScript once, with the kernel's error (SO_ERROR, e.g. ENETDOWN when the
+// interface went down), instead of going deaf without a word.
+static void report_error(packet_socket* s, int err) {
+  if (s->closing) return;
+  uv_poll_stop(&s->poll);
+  if (s->on_error == NULL) return;
+  napi_env env = s->env;
+  napi_value argv[2];
+  char text[128];
+  snprintf(text, sizeof text, "receive: %s", strerror(err));
+  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &argv[0]);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &argv[1]);
+  call_js(s, s->on_error, 2, argv);
+}
+
+static int pending_error(packet_socket* s) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  return err != 0 ? err : EBADF;
 }
 
 static void on_readable(uv_poll_t* handle, int status, int events) {
   (void)events;
   packet_socket* s = (packet_socket*)handle->data;
-  if (s->closing || status < 0) return;
+  if (s->closing) return;
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (status < 0) {
+    report_error(s, pending_error(s));
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   for (int i = 0; i < BATCH && !s->closing; i++) {
-    struct sockaddr_ll from;
+    struct sockaddr_storage from;
     socklen_t fromlen = sizeof from;
     ssize_t n = recvfrom(s->fd, s->buf, sizeof s->buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
-    if (n < 0) break;  // EAGAIN: drained; other errors surface on the next send or in stats
-    napi_value frame, argv[2], fn, global, result;
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) report_error(s, errno);
+      break;  // EAGAIN: drained
+    }
+    napi_value frame, argv[2];
     void* data;
     if (napi_create_buffer_copy(env, (size_t)n, s->buf, &data, &frame) != napi_ok) break;
     argv[0] = frame;
-    napi_create_uint32(env, from.sll_pkttype, &argv[1]);
-    if (napi_get_reference_value(env, s->on_frame, &fn) != napi_ok || fn == NULL) break;
-    napi_get_global(env, &global);
-    // make_callback runs microtasks afterwards, as for any I/O callback. The TypeScript side
-    // catches its own errors; a throw that escapes anyway becomes an uncaught exception.
-    napi_status st = napi_make_callback(env, s->async_context, global, fn, 2, argv, &result);
-    if (st == napi_pending_exception) {
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-      break;
-    }
+    unsigned pkttype = from.ss_family == AF_PACKET ? ((struct sockaddr_ll*)&from)->sll_pkttype : 0;
+    napi_create_uint32(env, pkttype, &argv[1]);
+    if (call_js(s, s->on_frame, 2, argv) != 0) break;
   }
   napi_close_handle_scope(env, scope);
+}
+
+// Gives an open fd to a new struct and a JavaScript object { handle }; closes the fd on failure.
+static int wrap_socket(napi_env env, int fd, int ifindex, napi_value* result, napi_value* handle) {
+  packet_socket* s = calloc(1, sizeof *s);
+  if (!s) {
+    close(fd);
+    throw_errno(env, "open", ENOMEM);
+    return 0;
+  }
+  s->fd = fd;
+  s->ifindex = ifindex;
+  s->env = env;
+  s->poll.data = s;
+  napi_create_object(env, result);
+  napi_create_external(env, s, finalize_socket, NULL, handle);
+  napi_set_named_property(env, *result, "handle", *handle);
+  return 1;
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -264,37 +362,51 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "bind(AF_PACKET)", err);
   }
 
-  packet_socket* s = calloc(1, sizeof *s);
-  if (!s) {
-    close(fd);
-    return throw_errno(env, "open", ENOMEM);
-  }
-  s->fd = fd;
-  s->ifindex = ifindex;
-  s->env = env;
-  s->poll.data = s;
-
   napi_value result, handle, index, macbuf;
+  if (!wrap_socket(env, fd, ifindex, &result, &handle)) return NULL;
   void* macdata;
-  napi_create_object(env, &result);
-  napi_create_external(env, s, finalize_socket, NULL, &handle);
   napi_create_int32(env, ifindex, &index);
   napi_create_buffer_copy(env, 6, mac, &macdata, &macbuf);
-  napi_set_named_property(env, result, "handle", handle);
   napi_set_named_property(env, result, "ifindex", index);
   napi_set_named_property(env, result, "mac", macbuf);
   return result;
 }
 
+// Link changes from the kernel, pushed rather than polled: an rtnetlink socket in the RTNLGRP_LINK
+// multicast group (no privilege needed). Only the kernel (port id 0) sends to such groups.
+static napi_value js_open_link_monitor(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return throw_errno(env, "socket(AF_NETLINK)", errno);
+  struct sockaddr_nl addr;
+  memset(&addr, 0, sizeof addr);
+  addr.nl_family = AF_NETLINK;
+  addr.nl_groups = RTMGRP_LINK;
+  if (bind(fd, (struct sockaddr*)&addr, sizeof addr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "bind(AF_NETLINK)", err);
+  }
+  napi_value result, handle;
+  if (!wrap_socket(env, fd, 0, &result, &handle)) return NULL;
+  return result;
+}
+
 static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_value on_frame;
-  packet_socket* s = open_socket_arg(env, info, &on_frame, "start(handle, onFrame)");
+  packet_socket* s = open_socket_arg(env, info, &on_frame, "start(handle, onFrame, onError?)");
   if (!s) return NULL;
   napi_valuetype type;
   if (on_frame == NULL || napi_typeof(env, on_frame, &type) != napi_ok || type != napi_function)
-    return throw_usage(env, "start(handle, onFrame): onFrame must be a function");
+    return throw_usage(env, "start(handle, onFrame, onError?): onFrame must be a function");
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value on_error = NULL;
+  if (argc >= 3 && napi_typeof(env, argv[2], &type) == napi_ok && type == napi_function) on_error = argv[2];
   if (s->polling) return throw_usage(env, "start: already started");
   napi_create_reference(env, on_frame, 1, &s->on_frame);
+  if (on_error) napi_create_reference(env, on_error, 1, &s->on_error);
   napi_value name;
   napi_create_string_utf8(env, "herald:packet-socket", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &s->async_context);
@@ -373,13 +485,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   packet_socket* s = argc >= 1 ? get_socket(env, argv[0]) : NULL;
   if (!s) return throw_usage(env, "close(handle): bad handle");
   shutdown_socket(s, env);
-  // The poll handle stays allocated until the external is collected (finalize_socket).
   return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openLinkMonitor", NULL, js_open_link_monitor, NULL, NULL, NULL, napi_enumerable, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addMembership", NULL, js_add_membership, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -32,10 +32,12 @@ import { Announcer } from "../speaker/l2/announcer.js";
 import { Heartbeats } from "../speaker/l2/heartbeats.js";
 import { type L2Link, L2Speaker } from "../speaker/l2/l2-speaker.js";
 import { macToString } from "../speaker/l2/link-address.js";
-import { announceableLinks, listLinks } from "../speaker/l2/links.js";
+import { LinkSet } from "../speaker/l2/link-set.js";
+import { listLinks } from "../speaker/l2/links.js";
 import { Membership } from "../speaker/l2/membership.js";
+import { parseLinkMessages } from "../speaker/l2/netlink.js";
 import { NodeIdentity } from "../speaker/l2/node-identity.js";
-import { openPacketSocket } from "../speaker/l2/packet-socket.js";
+import { type LinkMonitor, openLinkMonitor, openPacketSocket } from "../speaker/l2/packet-socket.js";
 import { Responder } from "../speaker/l2/responder.js";
 import { UdpTransport } from "../speaker/l2/udp-transport.js";
 import { leaseHandlers } from "../speaker/lease-renewals.js";
@@ -158,48 +160,48 @@ export const speaker: Command = async (argv, io) => {
 
   type Link = L2Link & { name: string; mac: string };
   let core: Speaker | undefined;
-  const unopenable = new Set<string>();
-  const openLink = (name: string): Link | undefined => {
-    try {
-      const socket = openPacketSocket(name);
-      const announcer = new Announcer(socket, systemClock, {
-        isSpeakerMac: (mac) => core?.isSpeakerMac(mac) ?? false,
-        onConflict: (ip, mac) => core?.conflict(ip, mac),
-      });
-      const responder = new Responder(socket, (claim) => {
-        announcer.observe(claim);
-        const node = claim.kind === "claim" ? core?.nodeOfMac(claim.mac) : undefined;
-        if (node !== undefined) l2?.peerClaimed(claim.ip, node);
-      });
-      unopenable.delete(name);
-      return { name, mac: macToString(socket.mac), responder, announcer };
-    } catch (e) {
-      // Tried again at every refresh; said once.
-      if (!unopenable.has(name))
-        log.warn({ interface: name, err: String(e) }, "cannot open a packet socket; not announcing on it");
-      unopenable.add(name);
-      return undefined;
-    }
+  // Declared before the link set, whose first listing (below) already calls back into it.
+  let l2: L2Speaker | undefined;
+  const openLink = (name: string, onError: (error: Error) => void): Link => {
+    const socket = openPacketSocket(name, { onError });
+    const announcer = new Announcer(socket, systemClock, {
+      isSpeakerMac: (mac) => core?.isSpeakerMac(mac) ?? false,
+      onConflict: (ip, mac) => core?.conflict(ip, mac),
+    });
+    const responder = new Responder(socket, (claim) => {
+      announcer.observe(claim);
+      const node = claim.kind === "claim" ? core?.nodeOfMac(claim.mac) : undefined;
+      if (node !== undefined) l2?.peerClaimed(claim.ip, node);
+    });
+    return { name, mac: macToString(socket.mac), responder, announcer };
   };
-  // Kept in place (metrics, state and the Lease read it); refreshLinks() follows the node's links.
-  const links: Link[] = announceableLinks(await listLinks()).flatMap((name) => openLink(name) ?? []);
+  // Kept in place (metrics, state and the Lease read it); the link set follows the node's links.
+  const links: Link[] = [];
+  const linkSet = new LinkSet<Link>({
+    clock: systemClock,
+    list: listLinks,
+    open: openLink,
+    // The L2 speaker stops (and closes) links it lets go; one never handed to it is closed here.
+    close: (link) => {
+      if (!l2) link.responder.stop();
+    },
+    onLinks: (current) => {
+      const names = (ls: readonly Link[]) => ls.map((l) => l.name);
+      log.info({ before: names(links), now: names(current) }, "links changed");
+      links.splice(0, links.length, ...current);
+      l2?.setLinks(links);
+    },
+    onWorking: (working) => {
+      if (!working) log.warn("no link works: peers take this node's addresses over");
+      else log.info("a link works again: available after settling");
+      l2?.setLinksWorking(working);
+    },
+    onWarn: (message, detail) => log.warn(detail, message),
+  });
+  // Notifications first: a change during the first listing triggers another.
+  const monitor = watchLinks(linkSet, log);
+  await linkSet.start();
   log.info({ interfaces: links.map((l) => l.name), heartbeat: `${bind}:${p.heartbeatPort}` }, "links");
-  /** A link that appears is answered and announced on; one that vanishes is let go. */
-  const refreshLinks = async (): Promise<void> => {
-    let names: string[];
-    try {
-      names = announceableLinks(await listLinks());
-    } catch (e) {
-      log.warn({ err: String(e) }, "cannot list the node's links");
-      return;
-    }
-    const gone = links.filter((l) => !names.includes(l.name));
-    const added = names.filter((n) => !links.some((l) => l.name === n)).flatMap((n) => openLink(n) ?? []);
-    if (gone.length === 0 && added.length === 0) return;
-    links.splice(0, links.length, ...links.filter((l) => !gone.includes(l)), ...added);
-    log.info({ added: added.map((l) => l.name), removed: gone.map((l) => l.name) }, "links changed");
-    l2?.setLinks(links);
-  };
 
   const handover = new HandoverForwarding({
     exec: nftExec(),
@@ -212,7 +214,6 @@ export const speaker: Command = async (argv, io) => {
   const membership = new Membership({ self });
   // This start's own heartbeat key pair, never stored: its public half goes into the Lease.
   const identity = NodeIdentity.generate();
-  let l2: L2Speaker | undefined;
   const heartbeats = new Heartbeats({
     self,
     key: p.key,
@@ -248,6 +249,7 @@ export const speaker: Command = async (argv, io) => {
     onConflict: (address, mac) => core?.conflict(address, mac),
     onHeldBack: () => core?.heldBackChanged(),
   });
+  l2.setLinksWorking(linkSet.isWorking());
   const layer2 = l2;
 
   const m = speakerMetrics(registry, {
@@ -378,7 +380,6 @@ export const speaker: Command = async (argv, io) => {
   c.clusterChanged();
   layer2.start();
   applier.start();
-  const linkTimer = setInterval(() => void refreshLinks(), LINK_REFRESH_MS);
   log.info({ port: p.httpPort, endpointSlices: sliceVersion }, "speaker started");
 
   await new Promise<void>((resolve) => {
@@ -386,7 +387,8 @@ export const speaker: Command = async (argv, io) => {
     process.once("SIGINT", () => resolve());
   });
   log.info("shutting down: handing over");
-  clearInterval(linkTimer);
+  monitor.close();
+  linkSet.stop();
   const owned = layer2.ownedAddresses();
   await layer2.leave();
   c.leave(owned);
@@ -402,8 +404,42 @@ export const speaker: Command = async (argv, io) => {
   return 0;
 };
 
-/** How often the speaker looks for links that appeared or vanished. */
-const LINK_REFRESH_MS = 5000;
+/**
+ * Link changes as the kernel reports them (rtnetlink), fed to the link set; a failed monitor
+ * (notifications lost) is reopened after a second and the links re-listed. Without it (no addon
+ * support) the link set's periodic re-list still follows the links, slowly.
+ */
+function watchLinks(
+  linkSet: Pick<LinkSet<{ name: string }>, "linkMessages" | "resync">,
+  log: pino.Logger,
+): { close(): void } {
+  let monitor: LinkMonitor | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const open = () => {
+    try {
+      monitor = openLinkMonitor(
+        (datagram) => linkSet.linkMessages(parseLinkMessages(datagram)),
+        (error) => {
+          log.warn({ err: String(error) }, "link notifications lost; re-listing");
+          monitor?.close();
+          linkSet.resync();
+          if (!closed) timer = setTimeout(open, 1000);
+        },
+      );
+    } catch (e) {
+      log.warn({ err: String(e) }, "cannot follow link changes; re-listing periodically only");
+    }
+  };
+  open();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      monitor?.close();
+    },
+  };
+}
 
 /** Runs fn once, `ms` after the first of a burst of calls. */
 function coalesce(fn: () => void, ms: number): () => void {

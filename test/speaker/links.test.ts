@@ -10,7 +10,7 @@ const ipOutput = JSON.stringify([
   },
   {
     ifname: "eth0",
-    flags: ["BROADCAST", "UP"],
+    flags: ["BROADCAST", "UP", "LOWER_UP"],
     link_type: "ether",
     linkinfo: { info_kind: "veth" },
     addr_info: [{ scope: "global", local: "192.0.2.11" }],
@@ -32,17 +32,23 @@ const ipOutput = JSON.stringify([
   { ifname: "enp1s0", flags: ["BROADCAST", "UP"], link_type: "ether", master: "br0", addr_info: [] },
   {
     ifname: "br0",
-    flags: ["BROADCAST", "UP"],
+    flags: ["BROADCAST", "UP", "LOWER_UP"],
     link_type: "ether",
     linkinfo: { info_kind: "bridge" },
     addr_info: [{ scope: "global", local: "192.0.2.12" }],
   },
   { ifname: "eth1", flags: ["BROADCAST"], link_type: "ether", addr_info: [] },
+  {
+    ifname: "eth2",
+    flags: ["NO-CARRIER", "BROADCAST", "UP"],
+    link_type: "ether",
+    addr_info: [{ scope: "global", local: "198.51.100.2" }],
+  },
   { ifname: "wg0", flags: ["NOARP", "UP"], link_type: "none", addr_info: [] },
   { ifname: "ifb0", flags: ["BROADCAST", "NOARP"], link_type: "ether" },
 ]);
 
-test("announce on uplinks and bridges; never loopback, bridge ports, pod veths, down or ARP-less links", () => {
+test("announce on uplinks and bridges; never loopback, bridge ports, pod veths, links down or without carrier, ARP-less links", () => {
   expect(announceableLinks(parseLinks(ipOutput))).toEqual(["eth0", "br0"]);
 });
 

@@ -10,6 +10,8 @@ export interface InterfaceInfo {
   /** The host end of a pod's veth (a veth whose peer lives in another network namespace). */
   podVeth: boolean;
   up: boolean;
+  /** False when the link has no carrier (a cut cable, a peer that is down): nothing is heard there. */
+  lowerUp?: boolean;
 }
 
 export type InterfaceReason = "" | "loopback" | "hasMaster" | "podVeth" | "down" | "notSelected";
@@ -32,7 +34,7 @@ export function interfaceAllowed(iface: InterfaceInfo, patterns: readonly string
   if (iface.loopback) return "loopback";
   if (iface.hasMaster) return "hasMaster";
   if (iface.podVeth) return "podVeth";
-  if (!iface.up) return "down";
+  if (!iface.up || iface.lowerUp === false) return "down";
   if (!interfaceSelected(iface.name, patterns)) return "notSelected";
   return "";
 }

@@ -135,6 +135,9 @@ export class L2Speaker {
   private started = false;
   /** Wanted addresses whose probe found a foreign host, waiting to be probed again. */
   private readonly retry: ProbeRetry;
+  /** No link this node announces on can be heard on (all down or their sockets failed). */
+  private deaf = false;
+  private settleTimer: unknown;
 
   constructor(private readonly o: L2SpeakerOptions) {
     this.links = [...o.links];
@@ -157,13 +160,37 @@ export class L2Speaker {
     for (const link of this.links) link.responder.start();
     this.o.heartbeats.setAvailable(false);
     this.o.heartbeats.start();
-    this.o.clock.setTimeout(() => {
-      if (this.departing) return;
+    this.settle();
+    this.reconcile();
+  }
+
+  /** Becomes available to peers after the settle time, unless leaving or deaf by then. */
+  private settle(): void {
+    this.o.clock.clearTimeout(this.settleTimer);
+    this.settleTimer = this.o.clock.setTimeout(() => {
+      if (this.departing || this.deaf) return;
       this.settled = true;
       this.o.heartbeats.setAvailable(true);
       this.reconcile();
     }, this.o.settleMs ?? 1500);
-    this.reconcile();
+  }
+
+  /**
+   * Whether any of this node's links can be heard on. When none can (every link down, or its
+   * socket failed), this node cannot answer for anything: it tells its peers it is unavailable
+   * (the heartbeats' leaving flag), so they take its addresses over, and releases them. When a
+   * link works again it comes back as at start: after the settle time.
+   */
+  setLinksWorking(working: boolean): void {
+    if (this.deaf === !working) return;
+    this.deaf = !working;
+    if (this.departing) return;
+    if (this.deaf) {
+      this.o.clock.clearTimeout(this.settleTimer);
+      this.settled = false;
+      this.o.heartbeats.setAvailable(false);
+      this.reconcile();
+    } else if (this.started) this.settle();
   }
 
   setState(state: ClusterState): void {

@@ -36,6 +36,7 @@ export function parseLinks(json: string): InterfaceInfo[] {
         // gateway such as 169.254.1.1); a node's uplink does.
         podVeth: l.linkinfo?.info_kind === "veth" && !global,
         up: flags.includes("UP"),
+        lowerUp: flags.includes("LOWER_UP"),
       },
     ];
   });

@@ -56,7 +56,12 @@ export class PacketSocketError extends Error {
 
 interface Addon {
   open(ifname: string): { handle: unknown; ifindex: number; mac: Buffer };
-  start(handle: unknown, onFrame: (frame: Buffer, type: number) => void): void;
+  openLinkMonitor(): { handle: unknown };
+  start(
+    handle: unknown,
+    onFrame: (frame: Buffer, type: number) => void,
+    onError?: (code: string, message: string) => void,
+  ): void;
   send(handle: unknown, frame: Buffer): number;
   addMembership(handle: unknown, mac: Buffer): void;
   dropMembership(handle: unknown, mac: Buffer): void;
@@ -99,8 +104,16 @@ function call<T>(fn: () => T): T {
   }
 }
 
+export interface PacketSocketOptions {
+  /**
+   * The socket failed (ENETDOWN: its interface went down or away) and receives nothing more: the
+   * owner closes it and opens a new one once the link is back. Called at most once.
+   */
+  onError?: (error: PacketSocketError) => void;
+}
+
 /** Opens an AF_PACKET socket on `interfaceName` (needs CAP_NET_RAW). */
-export function openPacketSocket(interfaceName: string): PacketSocket {
+export function openPacketSocket(interfaceName: string, options: PacketSocketOptions = {}): PacketSocket {
   const native = loadAddon();
   const opened = call(() => native.open(interfaceName));
   const handle = opened.handle;
@@ -112,13 +125,17 @@ export function openPacketSocket(interfaceName: string): PacketSocket {
     mac: new Uint8Array(opened.mac),
     start(onFrame) {
       call(() =>
-        native.start(handle, (frame, type) => {
-          try {
-            onFrame(frame, type as FrameType);
-          } catch {
-            handlerErrors++;
-          }
-        }),
+        native.start(
+          handle,
+          (frame, type) => {
+            try {
+              onFrame(frame, type as FrameType);
+            } catch {
+              handlerErrors++;
+            }
+          },
+          (code, message) => reportError(options.onError, code, message),
+        ),
       );
     },
     send(frame) {
@@ -136,6 +153,52 @@ export function openPacketSocket(interfaceName: string): PacketSocket {
       handlerErrors = 0;
       return result;
     },
+    close() {
+      if (closed) return;
+      closed = true;
+      native.close(handle);
+    },
+  };
+}
+
+function reportError(onError: PacketSocketOptions["onError"], code: string, message: string): void {
+  try {
+    onError?.(new PacketSocketError(code, message));
+  } catch {
+    // The owner's handler must not end the process from inside the native callback.
+  }
+}
+
+export interface LinkMonitor {
+  close(): void;
+}
+
+/**
+ * Receives the kernel's link change notifications (rtnetlink, RTNLGRP_LINK): each datagram holds
+ * RTM_NEWLINK / RTM_DELLINK messages (netlink.ts parses them). `onError` once if the socket fails
+ * (ENOBUFS: notifications were lost): re-list the links and open a new monitor.
+ */
+export function openLinkMonitor(
+  onMessage: (datagram: Uint8Array) => void,
+  onError: (error: PacketSocketError) => void,
+): LinkMonitor {
+  const native = loadAddon();
+  const { handle } = call(() => native.openLinkMonitor());
+  let closed = false;
+  call(() =>
+    native.start(
+      handle,
+      (datagram) => {
+        try {
+          onMessage(datagram);
+        } catch {
+          // Parsing is total; a throw here is a bug in the caller, not a reason to stop.
+        }
+      },
+      (code, message) => reportError(onError, code, message),
+    ),
+  );
+  return {
     close() {
       if (closed) return;
       closed = true;

@@ -583,3 +583,18 @@ test("a silent owner's claims count only with its Lease renewed after its heartb
   clock.advance(3100);
   expect(other.answers()).toBe(true);
 });
+
+test("an owner with no working link tells its peers, who take over; it comes back after settling", () => {
+  const { clock, owner, other } = pair();
+  owner.speaker.setLinksWorking(false);
+  expect(owner.speaker.ownedAddresses()).toEqual([]);
+  clock.advance(100);
+  expect(other.speaker.ownedAddresses()).toEqual(["192.0.2.10"]);
+  owner.speaker.setLinksWorking(true);
+  clock.advance(1400);
+  expect(owner.speaker.ownedAddresses()).toEqual([]);
+  clock.advance(300);
+  // Available again: the election decides, and exactly one node owns the address.
+  const owners = [owner, other].filter((n) => n.speaker.ownedAddresses().length > 0);
+  expect(owners).toHaveLength(1);
+});
