@@ -37,3 +37,12 @@ export function removeLeftovers(): void {
 export function runId(): string {
   return randomBytes(3).toString("hex");
 }
+
+/** Two new namespaces joined by a veth pair (`aIf` in `a`, `bIf` in `b`), both ends up. */
+export function joinedNamespaces(a: string, aIf: string, b: string, bIf: string): void {
+  ip("netns", "add", a);
+  ip("netns", "add", b);
+  ip("link", "add", aIf, "netns", a, "type", "veth", "peer", "name", bIf, "netns", b);
+  inNs(a, "ip", "link", "set", aIf, "up");
+  inNs(b, "ip", "link", "set", bIf, "up");
+}

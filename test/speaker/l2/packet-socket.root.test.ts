@@ -1,6 +1,6 @@
 // The packet socket's life cycle on a real interface: two network namespaces joined by a veth, a
 // socket in one, a client with arping in the other.
-import { inNs, ip, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
+import { inNs, ip, joinedNamespaces, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
 import { compileTree, SpeakerProcess } from "./speaker-process.js";
 
 const id = runId();
@@ -13,26 +13,9 @@ const started: SpeakerProcess[] = [];
 beforeAll(() => {
   removeLeftovers();
   compileTree();
-  ip("netns", "add", speakerNs);
-  ip("netns", "add", clientNs);
-  ip(
-    "link",
-    "add",
-    speakerIf,
-    "netns",
-    speakerNs,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    clientIf,
-    "netns",
-    clientNs,
-  );
+  joinedNamespaces(speakerNs, speakerIf, clientNs, clientIf);
   inNs(speakerNs, "ip", "addr", "add", "192.0.2.11/24", "dev", speakerIf);
-  inNs(speakerNs, "ip", "link", "set", speakerIf, "up");
   inNs(clientNs, "ip", "addr", "add", "192.0.2.100/24", "dev", clientIf);
-  inNs(clientNs, "ip", "link", "set", clientIf, "up");
 });
 
 afterAll(async () => {

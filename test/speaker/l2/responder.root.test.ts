@@ -1,7 +1,7 @@
 // The responder on a real AF_PACKET socket: two network namespaces joined by a veth, the speaker
 // in one (a Node process running the Responder for 192.0.2.10 and 2001:db8::a), a client in the
 // other using arping, ndisc6 and the kernel's own neighbour resolution.
-import { inNs, ip, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
+import { inNs, ip, joinedNamespaces, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
 import { compileTree, SpeakerProcess } from "./speaker-process.js";
 
 const id = runId();
@@ -15,28 +15,11 @@ let speakerMac = "";
 beforeAll(async () => {
   removeLeftovers();
   compileTree();
-  ip("netns", "add", speakerNs);
-  ip("netns", "add", clientNs);
-  ip(
-    "link",
-    "add",
-    speakerIf,
-    "netns",
-    speakerNs,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    clientIf,
-    "netns",
-    clientNs,
-  );
+  joinedNamespaces(speakerNs, speakerIf, clientNs, clientIf);
   inNs(speakerNs, "ip", "addr", "add", "192.0.2.11/24", "dev", speakerIf);
   inNs(speakerNs, "ip", "addr", "add", "2001:db8::11/64", "dev", speakerIf, "nodad");
-  inNs(speakerNs, "ip", "link", "set", speakerIf, "up");
   inNs(clientNs, "ip", "addr", "add", "192.0.2.100/24", "dev", clientIf);
   inNs(clientNs, "ip", "addr", "add", "2001:db8::64/64", "dev", clientIf, "nodad");
-  inNs(clientNs, "ip", "link", "set", clientIf, "up");
 
   await speaker.start();
   speakerMac = speaker.mac;

@@ -5,7 +5,7 @@
 // Where the kernel has VLAN interfaces (CONFIG_VLAN_8021Q), a responder on the VLAN's own
 // interface must still answer that VLAN.
 import { join } from "node:path";
-import { inNs, ip, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
+import { inNs, ip, joinedNamespaces, PREFIX, removeLeftovers, runId, tryInNs } from "./netns.js";
 import { compileTree, SpeakerProcess } from "./speaker-process.js";
 
 const id = runId();
@@ -20,26 +20,9 @@ let vlanInterfaces = false;
 beforeAll(async () => {
   removeLeftovers();
   compileTree();
-  ip("netns", "add", speakerNs);
-  ip("netns", "add", clientNs);
-  ip(
-    "link",
-    "add",
-    speakerIf,
-    "netns",
-    speakerNs,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    clientIf,
-    "netns",
-    clientNs,
-  );
+  joinedNamespaces(speakerNs, speakerIf, clientNs, clientIf);
   inNs(speakerNs, "ip", "addr", "add", "192.0.2.11/24", "dev", speakerIf);
   inNs(speakerNs, "ip", "addr", "add", "2001:db8::11/64", "dev", speakerIf, "nodad");
-  inNs(speakerNs, "ip", "link", "set", speakerIf, "up");
-  inNs(clientNs, "ip", "link", "set", clientIf, "up");
   vlanInterfaces =
     tryInNs(
       speakerNs,
