@@ -720,6 +720,28 @@ export class Lab {
     await this.waitForKubeProxiesToWatch();
   }
 
+  /**
+   * Waits until every running kube-proxy has programmed the Service `namespace/name` (its rules
+   * name it): until then a node's NodePort for it refuses connections.
+   */
+  async waitForKubeProxies(key: string, timeoutMs = 120_000): Promise<void> {
+    const proxies = this.nodes.filter((n) => n.kubeProxy.running());
+    await settleAll(
+      proxies.map((n) =>
+        waitFor(
+          `kube-proxy on ${n.name} to program ${key}`,
+          async () => {
+            // Without endpoints it is a reject rule in the filter table, not a nat rule.
+            const rules = await this.tryExec(n.name, ["iptables-save"]);
+            return new RegExp(`${key}[ :"]`).test(rules.stdout) ? true : undefined;
+          },
+          timeoutMs,
+          200,
+        ),
+      ),
+    );
+  }
+
   /** Creates a throwaway Service and waits until every node's kube-proxy has programmed it. */
   private async waitForKubeProxiesToWatch(): Promise<void> {
     const proxies = this.nodes.filter((n) => n.kubeProxy.running());
@@ -731,20 +753,7 @@ export class Lab {
       body: { metadata: { name }, spec: { ports: [{ port: 9 }] } },
     });
     try {
-      await settleAll(
-        proxies.map((n) =>
-          waitFor(
-            `kube-proxy on ${n.name} to see changes after the API server returned`,
-            async () => {
-              // Without endpoints it is a reject rule in the filter table, not a nat rule.
-              const rules = await this.tryExec(n.name, ["iptables-save"]);
-              return new RegExp(`default/${name}[ :"]`).test(rules.stdout) ? true : undefined;
-            },
-            120_000,
-            200,
-          ),
-        ),
-      );
+      await this.waitForKubeProxies(`default/${name}`);
     } finally {
       await core.deleteNamespacedService({ name, namespace: "default" }).catch(() => {});
     }
