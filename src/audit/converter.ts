@@ -1,11 +1,10 @@
 // Where segments turn into Parquet: on the calling thread, or on a worker thread
 // so that encoding (CPU-bound) does not hold up journal commits.
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Disk } from "./disk.js";
 import { AuditError, type AuditErrorCode } from "./errors.js";
 import { type Conversion, convertSegment } from "./segment.js";
+import { startWorker } from "./worker-thread.js";
 
 export interface SegmentConverter {
   convert(dir: string, segment: string, rowGroupRows: number): Promise<Conversion>;
@@ -32,9 +31,7 @@ export type ConvertReply =
 
 /** Converts on one worker thread (started on first use, restarted if it dies); always with the real disk. */
 export function workerConverter(): SegmentConverter {
-  const js = new URL("./convert-worker.js", import.meta.url);
-  // Running from the TypeScript sources (tests): the worker is the .ts file.
-  const entry = existsSync(fileURLToPath(js)) ? js : new URL("./convert-worker.ts", import.meta.url);
+  const entry = new URL("./convert-worker.js", import.meta.url);
   let worker: Worker | undefined;
   let nextId = 1;
   const waiting = new Map<number, { resolve: (c: Conversion) => void; reject: (e: AuditError) => void }>();
@@ -44,7 +41,7 @@ export function workerConverter(): SegmentConverter {
     worker = undefined;
   };
   const start = () => {
-    const w = new Worker(entry);
+    const w = startWorker(entry);
     w.unref();
     w.on("message", (reply: ConvertReply) => {
       const pending = waiting.get(reply.id);
