@@ -33,6 +33,21 @@ function speaker(self: string, net: FakeNetwork, clock: FakeClock, incarnation =
 const inboxOf = (net: FakeNetwork, address: string) => net.inboxes.get(address) as (p: Uint8Array) => void;
 
 /** Speakers a and b, started, on one fake network and clock. */
+/** A heartbeat as node a would send it to b now, with a fresh incarnation. */
+function heartbeatFromAToB(clock: FakeClock): Heartbeat {
+  return {
+    node: "a",
+    receiver: "b",
+    sentAt: clock.wall(),
+    incarnation: 9999,
+    sequence: 1,
+    intervalMs: 100,
+    leaving: false,
+    ownedCount: 0,
+    ownedDigest: "0".repeat(16),
+  };
+}
+
 function startedPair() {
   const net = new FakeNetwork();
   const clock = new FakeClock();
@@ -129,17 +144,7 @@ test("replayed, forged and garbage packets are counted and change nothing", () =
   expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
   const inbox = inboxOf(net, "192.0.2.12");
   inbox(old);
-  const forged: Heartbeat = {
-    node: "a",
-    receiver: "b",
-    sentAt: clock.wall(),
-    incarnation: 9999,
-    sequence: 1,
-    intervalMs: 100,
-    leaving: false,
-    ownedCount: 0,
-    ownedDigest: "0".repeat(16),
-  };
+  const forged = heartbeatFromAToB(clock);
   inbox(encodeHeartbeat(forged, Buffer.from("wrong key"), Buffer.alloc(32)));
   inbox(Uint8Array.from([1, 2, 3]));
   expect(b.membership.liveNodes(clock.now())).toEqual(["b"]);
@@ -270,17 +275,7 @@ test("a node restarted with a new incarnation and a new key is live again at onc
 test("c, holding the cluster key, cannot make b count a as live or leaving", () => {
   const { net, clock, b } = recordedThenDead();
   const c = testIdentity("c");
-  const forged: Heartbeat = {
-    node: "a",
-    receiver: "b",
-    sentAt: clock.wall(),
-    incarnation: 9999,
-    sequence: 1,
-    intervalMs: 100,
-    leaving: false,
-    ownedCount: 0,
-    ownedDigest: "0".repeat(16),
-  };
+  const forged = heartbeatFromAToB(clock);
   // Every key c can make: its own towards b, and "a to b" as c derives it.
   const bKey = testIdentity("b").publicKey;
   for (const pairKey of [c.pairKey("c", "b", bKey), c.pairKey("a", "b", bKey)])
