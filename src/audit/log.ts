@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, nanoseconds, systemClock } from "../clock.js";
 import { inlineConverter, type SegmentConverter } from "./converter.js";
 import { type AppendFile, type Disk, nodeDisk } from "./disk.js";
 import { AuditError, type AuditErrorCode, describe, systemCode } from "./errors.js";
@@ -76,7 +76,7 @@ export class AuditLog implements AuditSink {
   private readonly dir: string;
   private readonly journalDir: string;
   private readonly disk: Disk;
-  private readonly clock: Clock;
+  private readonly nowNs: () => bigint;
   private readonly logger: Logger;
   private readonly metrics: AuditMetrics;
   private readonly segmentBytes: number;
@@ -114,7 +114,7 @@ export class AuditLog implements AuditSink {
     this.dir = options.dir;
     this.journalDir = join(options.dir, JOURNAL_DIR);
     this.disk = options.disk ?? nodeDisk;
-    this.clock = options.clock ?? systemClock();
+    this.nowNs = nanoseconds(options.clock ?? systemClock);
     this.logger = options.logger.child({ component: "audit" });
     this.metrics = auditMetrics(options.registry);
     this.segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
@@ -193,7 +193,7 @@ export class AuditLog implements AuditSink {
         ),
       );
     }
-    let timeNs = this.clock.nowNs();
+    let timeNs = this.nowNs();
     if (timeNs <= this.lastTimeNs) timeNs = this.lastTimeNs + 1n;
     this.lastTimeNs = timeNs;
     const event: AuditEvent = { ...checked, seq: this.nextSeq++, timeNs };

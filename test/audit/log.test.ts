@@ -8,6 +8,7 @@ import { encodeParquet } from "../../src/audit/parquet-file.js";
 import { queryEvents } from "../../src/audit/query.js";
 import { encodeRecord } from "../../src/audit/record.js";
 import { followEvents, lastSeq } from "../../src/audit/tail.js";
+import { FakeClock } from "../clock.js";
 import { event, faultyDisk, metric, newLog, tempDir } from "./helpers.js";
 
 let dir: string;
@@ -267,20 +268,22 @@ test("herald audit tail follows events as they become durable", async () => {
 });
 
 test("times keep nanosecond digits and never go backwards, even when the clock does", async () => {
-  const readings = [
-    1_795_000_000_123_456_789n,
-    1_795_000_000_123_456_789n,
-    1_794_999_999_000_000_000n,
-    1_795_000_001_000_000_001n,
-  ];
-  const { log } = newLog(dir, { clock: { nowNs: () => readings.shift() ?? 0n } });
+  const clock = new FakeClock();
+  const { log } = newLog(dir, { clock });
+  const epochNs = BigInt(FakeClock.EPOCH) * 1_000_000n;
   await log.start();
-  for (let i = 0; i < 4; i++) await log.record(event("announce", i));
+  clock.advance(0.000789);
+  await log.record(event("announce", 0));
+  await log.record(event("announce", 1));
+  clock.stepWall(-1000);
+  await log.record(event("announce", 2));
+  clock.advance(2000);
+  await log.record(event("announce", 3));
   await log.stop();
   expect((await all()).map((e) => e.timeNs)).toEqual([
-    1_795_000_000_123_456_789n,
-    1_795_000_000_123_456_790n,
-    1_795_000_000_123_456_791n,
-    1_795_000_001_000_000_001n,
+    epochNs + 789n,
+    epochNs + 790n,
+    epochNs + 791n,
+    epochNs + 1_000_000_000n,
   ]);
 });

@@ -1,6 +1,6 @@
 import { expect, test } from "@jest/globals";
 import { EventRecorder, type EventRecorderOptions } from "../../src/k8s/events.js";
-import { FakeClock } from "../speaker/l2/fakes.js";
+import { FakeClock } from "../clock.js";
 import { FakeEventsApi } from "./fake-events-api.js";
 
 const BASE = Date.parse("2026-03-01T10:00:00Z");

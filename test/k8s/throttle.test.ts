@@ -1,7 +1,7 @@
 import { expect, test } from "@jest/globals";
 import { KubeError, type Rest, retryAfterSeconds } from "../../src/k8s/rest.js";
 import { throttle } from "../../src/k8s/throttle.js";
-import { FakeClock } from "../speaker/l2/fakes.js";
+import { FakeClock } from "../clock.js";
 
 const settle = async () => {
   for (let i = 0; i < 20; i++) await Promise.resolve();

@@ -9,8 +9,8 @@ import type { ForwardingState } from "../../src/speaker/forward/state.js";
 import type { ClusterObjects } from "../../src/speaker/inputs.js";
 import type { ClusterState } from "../../src/speaker/l2/l2-speaker.js";
 import { type LayerTwo, Speaker, type SpeakerDeps } from "../../src/speaker/speaker.js";
+import { FakeClock } from "../clock.js";
 import { FakeEventsApi } from "../k8s/fake-events-api.js";
-import { FakeClock } from "./l2/fakes.js";
 
 const node = (name: string, ip: string): V1Node => ({
   metadata: { name, labels: {} },

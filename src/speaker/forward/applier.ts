@@ -21,7 +21,7 @@
 //   the same rules again and conntrack keeps the established connections on their
 //   translated path (NAT is decided once per connection).
 
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, systemClock } from "../../clock.js";
 import { isolateRefused } from "./isolate.js";
 import {
   expectedShape,

@@ -21,8 +21,9 @@
 // conntrack does not know for an address it handed over in the same window, instead of routing
 // it back onto the LAN to the new owner: without both, one crafted ACK bounced between the two
 // nodes until its TTL ran out.
+
+import type { Clock } from "../../clock.js";
 import { type Family, parseAddress } from "../../domain/address.js";
-import type { Clock } from "../clock.js";
 import type { NftExec } from "./nft.js";
 
 export const HANDOVER_TABLE = "herald_handover";

@@ -9,7 +9,7 @@
 // would cost the sub-second failover. Timings are shorter than RFC 5227's (1-2 s per probe)
 // because a probe only guards against a misconfigured pool, not against DHCP races.
 
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../clock.js";
 import { arpAnnouncement, arpProbe, encodeArp } from "./arp.js";
 import { ipv6ToBytes, macToBytes, macToString } from "./link-address.js";
 import { dadProbe, encodeNdp, multicastMac, solicitedNodeAddress, unsolicitedAdvertisement } from "./ndp.js";

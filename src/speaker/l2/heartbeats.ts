@@ -9,7 +9,7 @@
 // sent more than Membership's windowMs (30 s) from their own clock. That assumes the nodes'
 // clocks agree within the window (NTP, as Kubernetes itself needs for certificates and Leases):
 // a node off by more is refused by its peers, and refuses them (counted as outsideWindow).
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../clock.js";
 import { decodeHeartbeat, encodeHeartbeat, type HeartbeatDropReason, ownedDigest } from "./heartbeat.js";
 import type { HeartbeatPlan } from "./heartbeat-plan.js";
 import type { Membership, MembershipChange } from "./membership.js";

@@ -2,6 +2,8 @@
 // peers' addresses, fed by informers elsewhere) and liveness from heartbeats, it elects owners
 // and makes this node answer and announce exactly the addresses it owns, on the interfaces it
 // may use. Level-triggered: every change recomputes the whole desired state.
+
+import type { Clock } from "../../clock.js";
 import {
   type Election,
   type ElectionNode,
@@ -9,7 +11,6 @@ import {
   electOwner,
   shouldAnnounce,
 } from "../../domain/election.js";
-import type { Clock } from "../clock.js";
 import type { Announcer } from "./announcer.js";
 import { planHeartbeats } from "./heartbeat-plan.js";
 import type { Heartbeats } from "./heartbeats.js";

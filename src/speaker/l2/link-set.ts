@@ -3,7 +3,7 @@
 // (rtnetlink, netlink.ts); each change and each socket error triggers a re-list, which decides
 // from the full picture (announceableLinks). A slow periodic re-list is the safety net for a lost
 // notification. I/O and time come in through the options.
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../clock.js";
 import type { InterfaceInfo } from "./interfaces.js";
 import { announceableLinks } from "./links.js";
 import type { LinkMessage } from "./netlink.js";

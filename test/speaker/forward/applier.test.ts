@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
-import type { Clock } from "../../../src/speaker/clock.js";
+import type { Clock } from "../../../src/clock.js";
 import { ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
 import type { ExecResult } from "../../../src/speaker/forward/nft.js";
 import { manyServices, mixedState, service, state } from "./fixtures.js";
@@ -12,6 +12,9 @@ class FakeClock implements Clock {
   private next = 1;
   now() {
     return this.t;
+  }
+  wall() {
+    return 1_763_780_000_000 + this.t;
   }
   setTimeout(fn: () => void, ms: number) {
     const id = this.next++;

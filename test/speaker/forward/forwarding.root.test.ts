@@ -1,7 +1,7 @@
 // The rendered table in a real kernel: a client talks to the address, the node's nftables
 // (and nothing else) carries the traffic to pods on the node or to another node.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { systemClock } from "../../../src/speaker/clock.js";
+import { systemClock } from "../../../src/clock.js";
 import {
   type ApplierOptions,
   ForwardingApplier,

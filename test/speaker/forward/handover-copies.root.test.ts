@@ -5,7 +5,7 @@
 // route stands in for the ARP/NDP answer the owner gives). A client sends one crafted ACK; nft
 // counters in both nodes count every copy that arrives.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { systemClock } from "../../../src/speaker/clock.js";
+import { systemClock } from "../../../src/clock.js";
 import { HandoverForwarding } from "../../../src/speaker/forward/handover.js";
 import { nftExec } from "../../../src/speaker/forward/nft.js";
 import { Lab } from "./netns.js";

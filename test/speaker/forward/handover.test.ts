@@ -1,6 +1,6 @@
 import { HandoverForwarding, renderHandover } from "../../../src/speaker/forward/handover.js";
 import type { ExecResult } from "../../../src/speaker/forward/nft.js";
-import { FakeClock } from "../l2/fakes.js";
+import { FakeClock } from "../../clock.js";
 
 const RULE =
   'ct state new,invalid tcp flags & syn == 0 ether saddr != @nodes dup to ip daddr . tcp dport map @previous_owner drop comment "a connection the previous owner accepted"';

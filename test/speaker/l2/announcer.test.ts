@@ -1,7 +1,8 @@
 import { Announcer } from "../../../src/speaker/l2/announcer.js";
 import { decodeArp } from "../../../src/speaker/l2/arp.js";
 import { decodeNdp } from "../../../src/speaker/l2/ndp.js";
-import { FakeClock, FakeSocket } from "./fakes.js";
+import { FakeClock } from "../../clock.js";
+import { FakeSocket } from "./fakes.js";
 
 const speaker = "02:00:00:00:00:0b";
 const foreign = "02:00:00:00:00:99";

@@ -1,7 +1,8 @@
 import { encodeHeartbeat, type Heartbeat } from "../../../src/speaker/l2/heartbeat.js";
 import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
 import { Membership, type MembershipChange } from "../../../src/speaker/l2/membership.js";
-import { FakeClock, FakeNetwork, testIdentity, testPeerKeys } from "./fakes.js";
+import { FakeClock } from "../../clock.js";
+import { FakeNetwork, testIdentity, testPeerKeys } from "./fakes.js";
 
 const key = Buffer.from("cluster heartbeat key");
 

@@ -12,7 +12,8 @@ import { Membership } from "../../../src/speaker/l2/membership.js";
 import { probeRetryDelay } from "../../../src/speaker/l2/probe-retry.js";
 import { Responder } from "../../../src/speaker/l2/responder.js";
 import { renewalDue } from "../../../src/speaker/node-lease.js";
-import { FakeClock, FakeNetwork, FakeSocket, testIdentity, testPeerKeys } from "./fakes.js";
+import { FakeClock } from "../../clock.js";
+import { FakeNetwork, FakeSocket, testIdentity, testPeerKeys } from "./fakes.js";
 import { whoHas } from "./frames.js";
 
 const key = Buffer.from("k");

@@ -1,6 +1,6 @@
 import type { InterfaceInfo } from "../../../src/speaker/l2/interfaces.js";
 import { anyLinkWorks, LinkSet } from "../../../src/speaker/l2/link-set.js";
-import { FakeClock } from "./fakes.js";
+import { FakeClock } from "../../clock.js";
 
 const eth = (name: string, up = true): InterfaceInfo => ({
   name,

@@ -1,0 +1,45 @@
+// A Clock for tests: time moves only when the test says so, and timers run in time order.
+import type { Clock } from "../src/clock.js";
+
+export class FakeClock implements Clock {
+  /** Where the wall clock stands when now() is 0 (2025-11-22). */
+  static readonly EPOCH = 1_763_780_000_000;
+  private time = 0;
+  private seq = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  now() {
+    return this.time;
+  }
+  private wallOffset = 0;
+  /** The wall clock (ms since the epoch), moving with now(). */
+  readonly wall = () => FakeClock.EPOCH + this.wallOffset + this.time;
+  /** Steps the wall clock alone (an NTP step); the monotonic clock does not move. */
+  stepWall(ms: number) {
+    this.wallOffset += ms;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.time + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown) {
+    this.timers.delete(handle as number);
+  }
+  /** Runs every timer due up to now + ms, in time order (ties in creation order). */
+  advance(ms: number) {
+    const end = this.time + ms;
+    for (;;) {
+      const next = [...this.timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = end;
+  }
+  pending() {
+    return this.timers.size;
+  }
+}
