@@ -49,8 +49,11 @@ export class Controller {
   private parses = new Map<string, PoolParse>();
   /** Services that asked and got nothing: retried whenever an address frees up. */
   private readonly pending = new Set<string>();
-  /** Last outcome announced per Service, so events and audit say each thing once. */
-  private readonly announced = new Map<string, string>();
+  /**
+   * What was last reported per Service, once the API showed it: events, audit and metrics
+   * follow from it, so a decision is said once per (uid, decision), also when a write is retried.
+   */
+  private readonly reported = new Map<string, Reported>();
   private readonly poolVerdicts = new Map<string, string>();
   /** Last annotation error said per Service (bounded by the Services handled). */
   private readonly annotationErrors = new Map<string, string>();
@@ -117,7 +120,7 @@ export class Controller {
   async warmStart(): Promise<{ restored: number; conflicts: number }> {
     this.allocator = new Allocator();
     this.pending.clear();
-    this.announced.clear();
+    this.reported.clear();
     this.applyPools();
     const services = this.o.stores.services
       .list()
@@ -131,7 +134,11 @@ export class Controller {
       const r = this.allocator.restore(req, ingressAddresses(svc), allocatedPool(svc));
       if (r.assignment) {
         restored++;
-        this.announced.set(key, signature({ assignment: r.assignment, changed: false }));
+        this.reported.set(key, {
+          ref: ref(svc),
+          signature: signature({ assignment: r.assignment, changed: false }),
+          assignment: r.assignment,
+        });
       }
       for (const c of r.conflicts) {
         conflicts++;
@@ -277,34 +284,14 @@ export class Controller {
     const before = this.allocator.assignmentOf(key);
     if (svc === undefined || !isHandled(svc, this.o.lbClass)) {
       this.pending.delete(key);
-      this.announced.delete(key);
       this.annotationErrors.delete(key);
       if (before !== undefined) {
         this.allocator.release(key);
         this.afterRelease(before);
-        this.o.metrics.allocations.inc({ result: "released" });
-        const why =
-          svc === undefined
-            ? "the Service was deleted"
-            : "the Service is no longer a LoadBalancer Herald handles";
-        this.o.decisions.record({
-          kind: "released",
-          service: svc ? ref(svc) : refFromKey(key),
-          addresses: before.addresses,
-          pool: before.pool,
-          reason: "Released",
-          message: why,
-        });
-        if (svc)
-          this.event(
-            serviceTarget(svc),
-            "Normal",
-            "IPReleased",
-            `Released ${before.addresses.join(", ")}: ${why}`,
-          );
       }
       // Clear what Herald wrote earlier (its pool annotation marks it), never another implementation's status.
       if (svc !== undefined && allocatedPool(svc) !== undefined) await this.writeStatus(svc, undefined);
+      this.reportGone(key, svc);
       return done;
     }
 
@@ -318,8 +305,9 @@ export class Controller {
     if (before !== undefined && !sameAddresses(before, after)) this.afterRelease(before);
     if (after !== undefined && after.pool !== before?.pool) this.queue.add(`pool/${after.pool}`);
 
+    // Reported only once the API shows the decision: a failed write reports on its retry.
     await this.writeStatus(svc, after);
-    await this.announce(svc, before, result, log);
+    this.report(svc, result, log);
     this.checkAnnotations(svc);
     const conditions = conflictConditionPatch(
       svc,
@@ -335,6 +323,34 @@ export class Controller {
       this.o.metrics.statusWrites.inc({ kind: "Service" });
     }
     return done;
+  }
+
+  /** The Service is gone or no longer Herald's (and its status says so): its last addresses are released. */
+  private reportGone(key: string, svc: V1Service | undefined): void {
+    const last = this.reported.get(key);
+    this.reported.delete(key);
+    if (last?.assignment === undefined) return;
+    const same = svc !== undefined && (svc.metadata?.uid ?? "") === (last.ref.uid ?? "");
+    this.released(last, same ? svc : undefined);
+  }
+
+  private released(last: Reported, svc: V1Service | undefined): void {
+    const addresses = last.assignment?.addresses ?? [];
+    const why =
+      svc === undefined
+        ? "the Service was deleted"
+        : "the Service is no longer a LoadBalancer Herald handles";
+    this.o.metrics.allocations.inc({ result: "released" });
+    this.o.decisions.record({
+      kind: "released",
+      service: last.ref,
+      addresses,
+      ...(last.assignment ? { pool: last.assignment.pool } : {}),
+      reason: "Released",
+      message: why,
+    });
+    if (svc)
+      this.event(serviceTarget(svc), "Normal", "IPReleased", `Released ${addresses.join(", ")}: ${why}`);
   }
 
   /** Annotations only the speakers act on are checked here, where a Warning event can say what is wrong. */
@@ -358,17 +374,20 @@ export class Controller {
     this.o.metrics.statusWrites.inc({ kind: "Service" });
   }
 
-  /** Events, metrics and audit for a Service, once per distinct outcome. */
-  private async announce(
-    svc: V1Service,
-    before: Assignment | undefined,
-    result: AssignResult,
-    log: Logger,
-  ): Promise<void> {
+  /** Events, metrics and audit for a Service, once per (uid, decision), against what was last reported. */
+  private report(svc: V1Service, result: AssignResult, log: Logger): void {
     const key = serviceKey(svc);
     const sig = signature(result);
-    if (this.announced.get(key) === sig) return;
-    this.announced.set(key, sig);
+    const uid = svc.metadata?.uid ?? "";
+    let last = this.reported.get(key);
+    if (last !== undefined && (last.ref.uid ?? "") !== uid) {
+      // Deleted and created again between two reconciles: the old one's addresses went with it.
+      if (last.assignment !== undefined) this.released(last, undefined);
+      last = undefined;
+    }
+    if (last?.signature === sig) return;
+    this.reported.set(key, { ref: ref(svc), signature: sig, assignment: result.assignment });
+    const before = last?.assignment;
     const after = result.assignment;
     const target = serviceTarget(svc);
     const rv = svc.metadata?.resourceVersion;
@@ -447,6 +466,12 @@ function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d+Z$/, "Z");
 }
 
+interface Reported {
+  readonly ref: { namespace: string; name: string; uid?: string };
+  readonly signature: string;
+  readonly assignment: Assignment | undefined;
+}
+
 function signature(r: AssignResult): string {
   return JSON.stringify([r.assignment ?? null, r.refusal?.reason ?? null, r.refusal?.message ?? null]);
 }
@@ -469,11 +494,6 @@ function ref(svc: V1Service): { namespace: string; name: string; uid?: string } 
     name: svc.metadata?.name ?? "",
     ...(uid ? { uid } : {}),
   };
-}
-
-function refFromKey(key: string): { namespace: string; name: string } {
-  const [namespace = "", name = ""] = key.split("/");
-  return { namespace, name };
 }
 
 function serviceTarget(svc: V1Service): EventTarget {
