@@ -77,6 +77,7 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
   /** Errors the next writes of a kind fail with, in order (the API refusing or unreachable). */
   const faults: { svc: unknown[]; pool: unknown[] } = { svc: [], pool: [] };
   const clock = new FakeClock();
+  clock.stepWall(Date.parse("2026-01-01T00:00:00Z") - clock.wall());
   const events: string[] = [];
   const decisions: Decision[] = [];
   let leader = opts.leader ?? true;
@@ -114,8 +115,7 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     metrics: controllerMetrics(registry, () => queueDepth()),
     log: pino({ level: "silent" }),
     isLeader: () => leader,
-    now: () => new Date("2026-01-01T00:00:00Z"),
-    timers: clock,
+    clock,
     lbClass: opts.lbClass,
     workers: 4,
     poolStatusIntervalMs: 0,
