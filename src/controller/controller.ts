@@ -4,6 +4,7 @@
 // from what Services' status says (warm start) before deciding anything new.
 import type { V1Service } from "@kubernetes/client-node";
 import { allocatedPool, ingressAddresses, isHandled, serviceKey, toServiceRequest } from "../api/service.js";
+import { codeOf, isRetryable } from "../errors.js";
 import {
   type ControllerContext,
   type ControllerOptions,
@@ -180,8 +181,12 @@ export class Controller {
 
   private event(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void {
     if (!this.o.isLeader()) return;
+    // Events are never retried, whatever the error: the next occurrence writes it.
     this.o.writes.event(target, type, reason, message).catch((e: unknown) => {
-      this.o.log.warn({ reason, err: String(e) }, "could not write event");
+      this.o.log.warn(
+        { reason, code: codeOf(e), retryable: isRetryable(e), err: String(e) },
+        "could not write event",
+      );
     });
   }
 }

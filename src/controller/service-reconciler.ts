@@ -15,12 +15,21 @@ import {
 import type { Assignment } from "../domain/allocator.js";
 import { type ControllerContext, namespaceLabels, wallTime } from "./context.js";
 import { poolStatusWork, serviceWorkOf } from "./keys.js";
-import { conflictConditionPatch } from "./service-conditions.js";
+import { serviceConditionsPatch } from "./service-conditions.js";
 import { ServiceReports, sameAddresses, serviceTarget } from "./service-reports.js";
 import { done, type Outcome } from "./workqueue.js";
+import {
+  newRefusal,
+  REJECTED_EVENT_REASON,
+  type Refused,
+  refusedAlready,
+  terminalWriteFailure,
+} from "./write-errors.js";
 
 export class ServiceReconciler {
   readonly reports: ServiceReports;
+  /** Status writes the API server refused for good, per Service (bounded by the Services handled). */
+  private readonly refused = new Map<string, Refused>();
   /** Last annotation error said per Service (bounded by the Services handled). */
   private readonly annotationErrors = new Map<string, string>();
 
@@ -41,8 +50,11 @@ export class ServiceReconciler {
         this.afterRelease(before);
       }
       // Clear what Herald wrote earlier (its pool annotation marks it), never another implementation's status.
-      if (svc !== undefined && allocatedPool(svc) !== undefined) await this.writeStatus(svc, undefined);
-      this.reports.gone(key, svc);
+      const clear = svc !== undefined && allocatedPool(svc) !== undefined;
+      if (svc === undefined || !clear || (await this.writeStatus(svc, undefined, log))) {
+        this.reports.gone(key, svc);
+        this.refused.delete(key);
+      } else if (this.refused.has(key)) await this.writeConditions(svc, log);
       return done;
     }
 
@@ -57,14 +69,9 @@ export class ServiceReconciler {
     if (after !== undefined && after.pool !== before?.pool) this.ctx.enqueue(poolStatusWork(after.pool));
 
     // Reported only once the API shows the decision: a failed write reports on its retry.
-    await this.writeStatus(svc, after);
-    this.reports.report(svc, result, log);
+    if (await this.writeStatus(svc, after, log)) this.reports.report(svc, result, log);
     this.checkAnnotations(svc);
-    const conditions = conflictConditionPatch(svc, o.stores.announcements?.get(key), wallTime(o.clock));
-    if (conditions && o.isLeader()) {
-      await o.writes.patchServiceStatus(svc.metadata?.namespace ?? "", svc.metadata?.name ?? "", conditions);
-      o.metrics.statusWrites.inc({ kind: "Service" });
-    }
+    await this.writeConditions(svc, log);
     return done;
   }
 
@@ -78,11 +85,65 @@ export class ServiceReconciler {
     if (error) this.ctx.event(serviceTarget(svc), "Warning", "InvalidAnnotation", error);
   }
 
-  private async writeStatus(svc: V1Service, assignment: Assignment | undefined): Promise<void> {
+  /**
+   * Writes the status the assignment calls for; true once the API shows it. A retryable
+   * failure throws (the queue retries); a terminal one is reported and answers false.
+   */
+  private async writeStatus(
+    svc: V1Service,
+    assignment: Assignment | undefined,
+    log: Logger,
+  ): Promise<boolean> {
     const { o } = this.ctx;
+    const key = serviceKey(svc);
     const patch = statusPatch(svc, assignment, o.ipMode);
-    if (patch.status === undefined || !o.isLeader()) return;
-    await o.writes.patchServiceStatus(svc.metadata?.namespace ?? "", svc.metadata?.name ?? "", patch.status);
+    const uid = svc.metadata?.uid ?? "";
+    if (patch.status === undefined) {
+      if (this.refused.get(key)?.uid === uid) this.refused.delete(key);
+      return true;
+    }
+    if (!o.isLeader()) return false;
+    const want = JSON.stringify(patch.status);
+    const rv = svc.metadata?.resourceVersion ?? "";
+    const last = this.refused.get(key);
+    if (refusedAlready(last, uid, rv, want)) return false;
+    try {
+      await o.writes.patchServiceStatus(
+        svc.metadata?.namespace ?? "",
+        svc.metadata?.name ?? "",
+        patch.status,
+      );
+    } catch (e) {
+      const failure = terminalWriteFailure(e, "the Service's status write");
+      if (failure.kind === "gone") return false;
+      log.warn(failure.log, failure.rejection.message);
+      this.refused.set(key, { uid, resourceVersion: rv, want, rejection: failure.rejection });
+      if (newRefusal(last, uid, failure.rejection))
+        this.ctx.event(serviceTarget(svc), "Warning", REJECTED_EVENT_REASON, failure.rejection.message);
+      return false;
+    }
+    this.refused.delete(key);
+    o.metrics.statusWrites.inc({ kind: "Service" });
+    return true;
+  }
+
+  /** Herald's conditions on the Service: a speaker's address conflict, a refused status write. */
+  private async writeConditions(svc: V1Service, log: Logger): Promise<void> {
+    const { o } = this.ctx;
+    const key = serviceKey(svc);
+    const refused = this.refused.get(key);
+    const rejection = refused?.uid === (svc.metadata?.uid ?? "") ? refused?.rejection : undefined;
+    const announcement = o.stores.announcements?.get(key);
+    const conditions = serviceConditionsPatch(svc, { announcement, rejection }, wallTime(o.clock));
+    if (conditions === undefined || !o.isLeader()) return;
+    try {
+      await o.writes.patchServiceStatus(svc.metadata?.namespace ?? "", svc.metadata?.name ?? "", conditions);
+    } catch (e) {
+      const failure = terminalWriteFailure(e, "the Service's conditions");
+      // Said once in the log; the status write's own refusal already has its event.
+      if (failure.kind === "rejected") log.warn(failure.log, failure.rejection.message);
+      return;
+    }
     o.metrics.statusWrites.inc({ kind: "Service" });
   }
 

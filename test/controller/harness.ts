@@ -76,6 +76,8 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
   const requests: string[] = [];
   /** Errors the next writes of a kind fail with, in order (the API refusing or unreachable). */
   const faults: { svc: unknown[]; pool: unknown[] } = { svc: [], pool: [] };
+  /** An API that refuses some writes every time: returns the error for a patch, or undefined. */
+  const refuse: { svc?: (patch: object) => unknown; pool?: (patch: object) => unknown } = {};
   const clock = new FakeClock();
   clock.stepWall(Date.parse("2026-01-01T00:00:00Z") - clock.wall());
   const events: string[] = [];
@@ -89,6 +91,8 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
       async patchServiceStatus(ns, name, patch) {
         requests.push(`svc ${ns}/${name}`);
         if (faults.svc.length > 0) throw faults.svc.shift();
+        const refused = refuse.svc?.(patch);
+        if (refused !== undefined) throw refused;
         writes.push(`svc ${ns}/${name}`);
         const cur = services.get(`${ns}/${name}`);
         if (!cur) return;
@@ -99,6 +103,8 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
       async patchPoolStatus(name, patch) {
         requests.push(`pool ${name}`);
         if (faults.pool.length > 0) throw faults.pool.shift();
+        const refused = refuse.pool?.(patch);
+        if (refused !== undefined) throw refused;
         writes.push(`pool ${name}`);
         const cur = pools.get(name);
         if (!cur) return;
@@ -155,6 +161,7 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     writes,
     requests,
     faults,
+    refuse,
     clock,
     events,
     decisions,
