@@ -55,15 +55,15 @@ export class PoolStatusReconciler {
     if (wait > 0) return { kind: "requeueAfter", ms: wait };
     const uid = obj.metadata?.uid ?? "";
     const rv = obj.metadata?.resourceVersion ?? "";
-    const wanted = JSON.stringify(want);
     const last = this.refused.get(name);
-    if (refusedAlready(last, uid, rv, wanted)) return done;
+    if (last !== undefined && refusedAlready(last, uid, rv, JSON.stringify(want))) return done;
     this.writtenAt.set(name, now);
     try {
       await o.writes.patchPoolStatus(name, { status });
     } catch (e) {
       const failure = terminalWriteFailure(e, "the pool's status write");
-      if (failure.kind === "rejected") await this.rejected(name, status, last, failure, { uid, rv, wanted });
+      if (failure.kind === "rejected")
+        await this.rejected(name, status, last, failure, { uid, rv, wanted: JSON.stringify(want) });
       return done;
     }
     this.refused.delete(name);

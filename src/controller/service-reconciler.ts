@@ -103,10 +103,10 @@ export class ServiceReconciler {
       return true;
     }
     if (!o.isLeader()) return false;
-    const want = JSON.stringify(patch.status);
     const rv = svc.metadata?.resourceVersion ?? "";
     const last = this.refused.get(key);
-    if (refusedAlready(last, uid, rv, want)) return false;
+    // Serialised only where a write was refused before: the common path stays as cheap as it was.
+    if (last !== undefined && refusedAlready(last, uid, rv, JSON.stringify(patch.status))) return false;
     try {
       await o.writes.patchServiceStatus(
         svc.metadata?.namespace ?? "",
@@ -117,6 +117,7 @@ export class ServiceReconciler {
       const failure = terminalWriteFailure(e, "the Service's status write");
       if (failure.kind === "gone") return false;
       log.warn(failure.log, failure.rejection.message);
+      const want = JSON.stringify(patch.status);
       this.refused.set(key, { uid, resourceVersion: rv, want, rejection: failure.rejection });
       if (newRefusal(last, uid, failure.rejection))
         this.ctx.event(serviceTarget(svc), "Warning", REJECTED_EVENT_REASON, failure.rejection.message);

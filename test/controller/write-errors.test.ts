@@ -104,3 +104,17 @@ test.each([
   expect(w.events.filter((e) => e.includes("StatusWriteRejected"))).toEqual([]);
   expect(w.requests.filter((r) => r.startsWith("svc"))).toHaveLength(3);
 });
+
+test("a status write answered 404 (the Service went away meanwhile) is neither retried nor reported", async () => {
+  const w = await started();
+  w.faults.svc.push(new KubeError(404, "NotFound", 'PATCH: 404 NotFound services "web" not found'));
+  await w.addService(lbService("shop", "web"));
+  await w.advance(10 * 60_000);
+  expect(w.requests.filter((r) => r.startsWith("svc"))).toEqual(["svc shop/web"]);
+  expect(w.events).toEqual([]);
+  expect(w.decisions).toEqual([]);
+  // Its deletion arrives as usual and frees the address.
+  await w.deleteService("shop/web");
+  await w.addService(lbService("shop", "other"));
+  expect(w.ingress("shop/other")).toEqual(["192.0.2.0"]);
+});
