@@ -118,3 +118,23 @@ test("a status write answered 404 (the Service went away meanwhile) is neither r
   await w.addService(lbService("shop", "other"));
   expect(w.ingress("shop/other")).toEqual(["192.0.2.0"]);
 });
+
+test("a refused status write and a speaker's address conflict show side by side in the conditions", async () => {
+  const w = await started();
+  w.announcements.put({
+    metadata: { name: "web", namespace: "shop" },
+    status: {
+      conditions: [{ type: "AddressConflict", status: "True", reason: "AddressInUse", message: "m" }],
+    },
+  });
+  w.refuse.svc = (patch) =>
+    "loadBalancer" in ((patch as { status?: object }).status ?? {}) ? invalid() : undefined;
+  await w.addService(lbService("shop", "web"));
+  await w.advance(60_000);
+  expect(
+    ((w.services.get("shop/web")?.status?.conditions ?? []) as Cond[]).map((c) => [c.type, c.status]),
+  ).toEqual([
+    ["herald.dev/AddressConflict", "True"],
+    ["herald.dev/StatusWritten", "False"],
+  ]);
+});
