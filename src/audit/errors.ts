@@ -1,5 +1,7 @@
 // Coded errors of the audit log. Codes are stable and never reused: they reach
 // metric labels, log lines and HTTP bodies.
+import { HeraldError } from "../errors.js";
+
 export type AuditErrorCode =
   | "HERALD_AUDIT_BAD_EVENT"
   | "HERALD_AUDIT_NOT_STARTED"
@@ -14,15 +16,13 @@ export type AuditErrorCode =
   | "HERALD_AUDIT_QUERY_TIMEOUT"
   | "HERALD_AUDIT_QUERY_FAILED";
 
-export class AuditError extends Error {
-  readonly code: AuditErrorCode;
+export class AuditError extends HeraldError<AuditErrorCode> {
   /** The operating-system error code underneath (ENOSPC, EACCES, ...), when there is one. */
   readonly sysCode: string | undefined;
 
   constructor(code: AuditErrorCode, message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(code, message, cause === undefined ? undefined : { cause });
     this.name = "AuditError";
-    this.code = code;
     this.sysCode = systemCode(cause);
   }
 }

@@ -6,10 +6,11 @@ import type { V1Namespace, V1Service } from "@kubernetes/client-node";
 import pino from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { AuditLog } from "../audit/log.js";
-import type { AuditSink } from "../audit/sink.js";
+import { systemClock } from "../clock.js";
 import { Controller } from "../controller/controller.js";
+import { auditedDecisions } from "../controller/decision-log.js";
 import { controllerMetrics } from "../controller/metrics.js";
-import type { DecisionLog, PoolObject } from "../controller/ports.js";
+import type { PoolObject } from "../controller/ports.js";
 import type { ConditionSource } from "../controller/service-conditions.js";
 import { buildHttp } from "../http/server.js";
 import { apiClient } from "../k8s/client.js";
@@ -96,7 +97,7 @@ export const controller: Command = async (argv, io) => {
     leaseDurationMs: 6_000,
     renewDeadlineMs: 4_000,
     renewEveryMs: 1_000,
-    now: Date.now,
+    now: systemClock.wall,
     sleep,
     log,
     onChange: (leading) => {
@@ -146,11 +147,7 @@ export const controller: Command = async (argv, io) => {
     metrics,
     log,
     isLeader: () => elector.isLeader(),
-    now: () => new Date(),
-    timers: {
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    },
+    clock: systemClock,
     lbClass: flags["lb-class"],
     ipMode: version && supportsIPMode(version) ? "Proxy" : undefined,
   });
@@ -203,21 +200,3 @@ export const controller: Command = async (argv, io) => {
   await audit.stop();
   return 0;
 };
-/** Controller decisions go to the audit log (the reconcile logs them itself); it never holds a decision up. */
-function auditedDecisions(audit: AuditSink, node: string): DecisionLog {
-  return {
-    record(d) {
-      void audit.record({
-        component: "controller",
-        node,
-        kind: d.kind,
-        ...(d.service ? { service: d.service } : {}),
-        addresses: [...d.addresses],
-        ...(d.pool ? { pool: d.pool } : {}),
-        reason: d.reason,
-        message: d.message,
-        ...(d.resourceVersion ? { resourceVersion: d.resourceVersion } : {}),
-      });
-    },
-  };
-}

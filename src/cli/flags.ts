@@ -1,14 +1,14 @@
 // Command-line flags: --name value or --name=value, with environment fallbacks.
 // Unknown flags are errors, so a typo never silently runs with defaults.
+import { codedError } from "../errors.js";
+
 export interface FlagSpec {
   env?: string;
   default?: string;
   help: string;
 }
 
-export class FlagError extends Error {
-  readonly code = "HERALD_FLAG";
-}
+export class FlagError extends codedError("HERALD_FLAG") {}
 
 export function parseFlags<K extends string>(
   argv: string[],

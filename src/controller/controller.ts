@@ -1,77 +1,65 @@
-// The IPAM controller: level-triggered reconciles of Services and pools over
-// the allocator. Keys only ever carry names ("svc/ns/name", "pools",
-// "pool/name"); every reconcile reads the caches afresh, so the order and
-// kind of events do not matter. Only the leader writes; on becoming leader it
-// rebuilds the allocator from what Services' status says (warm start).
+// The IPAM controller: a work queue of typed keys and one reconciler per kind (Services,
+// the pool set, pool status) over the allocator. Level-triggered: every reconcile reads
+// the caches afresh. Only the leader writes; on becoming leader it rebuilds the allocator
+// from what Services' status says (warm start) before deciding anything new.
 import type { V1Service } from "@kubernetes/client-node";
-import type { Logger } from "pino";
-import { allocatorPools, GROUP, type PoolParse, VERSION, validatePools } from "../api/ipaddresspool.js";
+import { allocatedPool, ingressAddresses, isHandled, serviceKey, toServiceRequest } from "../api/service.js";
+import { codeOf, isRetryable } from "../errors.js";
 import {
-  allocatedPool,
-  type IPMode,
-  ignoresAddressConflicts,
-  ingressAddresses,
-  isHandled,
-  serviceKey,
-  statusPatch,
-  toServiceRequest,
-} from "../api/service.js";
-import { Allocator, type Assignment, type AssignResult } from "../domain/allocator.js";
-import type { ControllerMetrics } from "./metrics.js";
-import { desiredPoolStatus, sameStatus, withTransitionTimes } from "./pool-status.js";
-import type { ControllerStores, ControllerWrites, DecisionLog, EventTarget } from "./ports.js";
-import { conflictConditionPatch } from "./service-conditions.js";
-import { done, type Outcome, type Timers, WorkQueue } from "./workqueue.js";
+  type ControllerContext,
+  type ControllerOptions,
+  type DecisionState,
+  freshState,
+  namespaceLabels,
+} from "./context.js";
+import {
+  POOLS,
+  poolStatusWork,
+  serviceWork,
+  serviceWorkOf,
+  type WorkKey,
+  workId,
+  workMetricKind,
+} from "./keys.js";
+import { PoolSetReconciler } from "./pool-set-reconciler.js";
+import { PoolStatusReconciler } from "./pool-status-reconciler.js";
+import type { EventTarget } from "./ports.js";
+import { ServiceReconciler } from "./service-reconciler.js";
+import { serviceRef } from "./service-reports.js";
+import { done, type Outcome, WorkQueue } from "./workqueue.js";
 
-export interface ControllerOptions {
-  stores: ControllerStores;
-  writes: ControllerWrites;
-  decisions: DecisionLog;
-  metrics: ControllerMetrics;
-  log: Logger;
-  isLeader: () => boolean;
-  now: () => Date;
-  timers: Timers;
-  /** Handle only Services of this loadBalancerClass; undefined: only those without a class. */
-  lbClass?: string | undefined;
-  /** Set status.loadBalancer.ingress[].ipMode (API servers 1.29+ know the field). */
-  ipMode?: IPMode | undefined;
-  workers?: number;
-  /** At most one status write per pool in this time (default 1000 ms): a burst of allocations is one write. */
-  poolStatusIntervalMs?: number;
-}
-
-const SERVICE_API = "v1";
-const POOL_API = `${GROUP}/${VERSION}`;
+export type { ControllerOptions } from "./context.js";
 
 export class Controller {
-  private allocator = new Allocator();
-  private parses = new Map<string, PoolParse>();
-  /** Services that asked and got nothing: retried whenever an address frees up. */
-  private readonly pending = new Set<string>();
-  /** Last outcome announced per Service, so events and audit say each thing once. */
-  private readonly announced = new Map<string, string>();
-  private readonly poolVerdicts = new Map<string, string>();
-  /** Last annotation error said per Service (bounded by the Services handled). */
-  private readonly annotationErrors = new Map<string, string>();
-  /** The pool specs the allocator last saw: status-only updates of pools change nothing. */
-  private poolSpecs = "";
-  private readonly poolWrittenAt = new Map<string, number>();
-  readonly queue: WorkQueue;
+  private decisions: DecisionState = freshState();
+  readonly queue: WorkQueue<WorkKey>;
+  private readonly services: ServiceReconciler;
+  private readonly poolSet: PoolSetReconciler;
+  private readonly poolStatus: PoolStatusReconciler;
   private warmedUp = false;
   private readyFlag = false;
   /** Full passes completed while leading (0 on a standby). */
   private leaderPasses = 0;
 
   constructor(private readonly o: ControllerOptions) {
-    this.queue = new WorkQueue((key) => this.reconcile(key), {
+    this.queue = new WorkQueue<WorkKey>((key) => this.reconcile(key), {
       workers: o.workers ?? 8,
       baseBackoffMs: 200,
       maxBackoffMs: 30_000,
-      timers: o.timers,
+      clock: o.clock,
+      id: workId,
       onProcessed: (key, ms, outcome) =>
-        o.metrics.reconcileSeconds.observe({ kind: key.split("/")[0], outcome: outcome.kind }, ms / 1000),
+        o.metrics.reconcileSeconds.observe({ kind: workMetricKind(key), outcome: outcome.kind }, ms / 1000),
     });
+    const ctx: ControllerContext = {
+      o,
+      state: () => this.decisions,
+      enqueue: (key) => this.queue.add(key),
+      event: (target, type, reason, message) => this.event(target, type, reason, message),
+    };
+    this.services = new ServiceReconciler(ctx);
+    this.poolSet = new PoolSetReconciler(ctx);
+    this.poolStatus = new PoolStatusReconciler(ctx);
   }
 
   /** Ready once the first warm start and the full pass after it are done. */
@@ -90,21 +78,21 @@ export class Controller {
   // --- informer hooks ---------------------------------------------------------
 
   serviceChanged(svc: V1Service): void {
-    this.queue.add(`svc/${serviceKey(svc)}`);
+    this.queue.add(serviceWork(svc.metadata?.namespace ?? "", svc.metadata?.name ?? ""));
   }
 
   poolsChanged(): void {
-    this.queue.add("pools");
+    this.queue.add(POOLS);
   }
 
   /** A ServiceAnnouncement changed: its Service's conditions may have to follow. */
   announcementChanged(namespace: string, name: string): void {
-    this.queue.add(`svc/${namespace}/${name}`);
+    this.queue.add(serviceWork(namespace, name));
   }
 
   namespaceChanged(name: string): void {
     for (const svc of this.o.stores.services.list()) {
-      if (svc.metadata?.namespace === name) this.queue.add(`svc/${serviceKey(svc)}`);
+      if (svc.metadata?.namespace === name) this.serviceChanged(svc);
     }
   }
 
@@ -115,10 +103,10 @@ export class Controller {
    * and whenever this replica becomes leader.
    */
   async warmStart(): Promise<{ restored: number; conflicts: number }> {
-    this.allocator = new Allocator();
-    this.pending.clear();
-    this.announced.clear();
-    this.applyPools();
+    const state = freshState();
+    this.decisions = state;
+    this.services.reports.clear();
+    this.poolSet.apply();
     const services = this.o.stores.services
       .list()
       .filter((s) => isHandled(s, this.o.lbClass) && ingressAddresses(s).length > 0)
@@ -127,18 +115,18 @@ export class Controller {
     let conflicts = 0;
     for (const svc of services) {
       const key = serviceKey(svc);
-      const req = toServiceRequest(svc, this.namespaceLabels(svc));
-      const r = this.allocator.restore(req, ingressAddresses(svc), allocatedPool(svc));
+      const req = toServiceRequest(svc, namespaceLabels(this.o, svc));
+      const r = state.allocator.restore(req, ingressAddresses(svc), allocatedPool(svc));
       if (r.assignment) {
         restored++;
-        this.announced.set(key, signature({ assignment: r.assignment, changed: false }));
+        this.services.reports.restored(svc, r.assignment);
       }
       for (const c of r.conflicts) {
         conflicts++;
         this.o.log.warn({ key, reason: c.reason }, c.message);
         this.o.decisions.record({
           kind: "conflict-detected",
-          service: ref(svc),
+          service: serviceRef(svc),
           addresses: ingressAddresses(svc),
           reason: c.reason,
           message: `at start: ${c.message}`,
@@ -146,9 +134,9 @@ export class Controller {
       }
     }
     this.warmedUp = true;
-    for (const svc of this.o.stores.services.list()) this.queue.add(`svc/${serviceKey(svc)}`);
-    for (const name of this.parses.keys()) this.queue.add(`pool/${name}`);
-    this.o.log.info({ restored, conflicts, pools: this.parses.size }, "warm start");
+    for (const svc of this.o.stores.services.list()) this.queue.add(serviceWorkOf(serviceKey(svc)));
+    for (const name of state.parses.keys()) this.queue.add(poolStatusWork(name));
+    this.o.log.info({ restored, conflicts, pools: state.parses.size }, "warm start");
     await this.queue.idle();
     this.readyFlag = true;
     if (this.o.isLeader()) this.leaderPasses++;
@@ -156,9 +144,10 @@ export class Controller {
   }
 
   debugState(): object {
+    const { allocator, parses, pending } = this.decisions;
     const pools: Record<string, unknown> = {};
-    for (const [name, parse] of this.parses) {
-      const c = this.allocator.counts(name);
+    for (const [name, parse] of parses) {
+      const c = allocator.counts(name);
       pools[name] = {
         valid: parse.ok,
         ...(parse.ok ? {} : { errors: parse.errors }),
@@ -169,290 +158,37 @@ export class Controller {
       leader: this.o.isLeader(),
       ready: this.readyFlag,
       leaderPasses: this.leaderPasses,
-      services: this.allocator.serviceCount,
-      addresses: this.allocator.addressCount,
-      pending: [...this.pending].sort(),
+      services: allocator.serviceCount,
+      addresses: allocator.addressCount,
+      pending: [...pending].sort(),
       queueDepth: this.queue.depth,
       pools,
     };
   }
 
-  // --- reconcile ---------------------------------------------------------------
-
-  private async reconcile(key: string): Promise<Outcome> {
+  private async reconcile(key: WorkKey): Promise<Outcome> {
     if (!this.o.isLeader() || !this.warmedUp) return done;
-    const log = this.o.log.child({ key });
-    if (key === "pools") return this.reconcilePools(log);
-    if (key.startsWith("pool/")) return this.reconcilePoolStatus(key.slice(5));
-    if (key.startsWith("svc/")) return this.reconcileService(key.slice(4), log);
-    log.error("unknown work key");
-    return done;
-  }
-
-  private reconcilePools(log: Logger): Outcome {
-    if (this.poolSpecsKey() === this.poolSpecs) return done;
-    const before = new Set(this.parses.keys());
-    const displaced = this.applyPools();
-    if (displaced.length > 0)
-      log.info({ displaced: displaced.length }, "pools changed; moving Services whose addresses left them");
-    for (const k of displaced) this.queue.add(`svc/${k}`);
-    this.retryPending();
-    for (const name of new Set([...before, ...this.parses.keys()])) this.queue.add(`pool/${name}`);
-    return done;
-  }
-
-  /** Parses every pool, hands them to the allocator; returns the displaced Services. */
-  private applyPools(): string[] {
-    this.poolSpecs = this.poolSpecsKey();
-    const objs = this.o.stores.pools.list();
-    const parses = validatePools(objs);
-    this.parses = new Map(parses.filter((p) => p.name !== "").map((p) => [p.name, p]));
-    for (const p of parses) {
-      const verdict = p.ok ? "" : JSON.stringify(p.errors);
-      if ((this.poolVerdicts.get(p.name) ?? "") === verdict) continue;
-      this.poolVerdicts.set(p.name, verdict);
-      if (p.ok) continue;
-      const message = p.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
-      this.o.log.warn({ pool: p.name }, `invalid pool: ${message}`);
-      this.event(
-        { kind: "IPAddressPool", apiVersion: POOL_API, name: p.name },
-        "Warning",
-        "InvalidPool",
-        message,
-      );
-      this.o.decisions.record({
-        kind: "pool-invalid",
-        addresses: [],
-        pool: p.name,
-        reason: "InvalidPool",
-        message,
-      });
-    }
-    return this.allocator.setPools(allocatorPools(parses));
-  }
-
-  private poolSpecsKey(): string {
-    const specs = this.o.stores.pools.list().map((p) => [p.metadata?.name ?? "", p.spec]);
-    return JSON.stringify(specs.sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
-  }
-
-  private async reconcilePoolStatus(name: string): Promise<Outcome> {
-    const obj = this.o.stores.pools.get(name);
-    const parse = this.parses.get(name);
-    if (obj === undefined || parse === undefined) return done;
-    const counts = this.allocator.counts(name);
-    for (const family of ["IPv4", "IPv6"] as const) {
-      const c = counts?.[family];
-      for (const state of ["total", "assigned", "available"] as const) {
-        this.o.metrics.poolAddresses.set({ pool: name, family, state }, Number(c?.[state] ?? 0n));
-      }
-    }
-    const generation = typeof obj.metadata?.generation === "number" ? obj.metadata.generation : undefined;
-    const want = desiredPoolStatus(parse, counts, generation);
-    if (sameStatus(want, obj.status)) return done;
-    const current = (obj.status as { conditions?: [] } | undefined)?.conditions;
-    const status = withTransitionTimes(
-      want,
-      current,
-      this.o
-        .now()
-        .toISOString()
-        .replace(/\.\d+Z$/, "Z"),
-    );
-    if (!this.o.isLeader()) return done;
-    const now = this.o.now().getTime();
-    const wait =
-      (this.poolWrittenAt.get(name) ?? Number.NEGATIVE_INFINITY) +
-      (this.o.poolStatusIntervalMs ?? 1000) -
-      now;
-    if (wait > 0) return { kind: "requeueAfter", ms: wait };
-    this.poolWrittenAt.set(name, now);
-    await this.o.writes.patchPoolStatus(name, { status });
-    this.o.metrics.statusWrites.inc({ kind: "IPAddressPool" });
-    return done;
-  }
-
-  private async reconcileService(key: string, log: Logger): Promise<Outcome> {
-    const svc = this.o.stores.services.get(key);
-    const before = this.allocator.assignmentOf(key);
-    if (svc === undefined || !isHandled(svc, this.o.lbClass)) {
-      this.pending.delete(key);
-      this.announced.delete(key);
-      this.annotationErrors.delete(key);
-      if (before !== undefined) {
-        this.allocator.release(key);
-        this.afterRelease(before);
-        this.o.metrics.allocations.inc({ result: "released" });
-        const why =
-          svc === undefined
-            ? "the Service was deleted"
-            : "the Service is no longer a LoadBalancer Herald handles";
-        this.o.decisions.record({
-          kind: "released",
-          service: svc ? ref(svc) : refFromKey(key),
-          addresses: before.addresses,
-          pool: before.pool,
-          reason: "Released",
-          message: why,
-        });
-        if (svc)
-          this.event(
-            serviceTarget(svc),
-            "Normal",
-            "IPReleased",
-            `Released ${before.addresses.join(", ")}: ${why}`,
-          );
-      }
-      // Clear what Herald wrote earlier (its pool annotation marks it), never another implementation's status.
-      if (svc !== undefined && allocatedPool(svc) !== undefined) await this.writeStatus(svc, undefined);
-      return done;
-    }
-
-    const req = toServiceRequest(svc, this.namespaceLabels(svc));
-    const result = this.allocator.assign(req);
-    // Later holders of its address that may no longer share it move, not this Service.
-    for (const k of result.displaced ?? []) this.queue.add(`svc/${k}`);
-    const after = result.assignment;
-    if (after === undefined) this.pending.add(key);
-    else this.pending.delete(key);
-    if (before !== undefined && !sameAddresses(before, after)) this.afterRelease(before);
-    if (after !== undefined && after.pool !== before?.pool) this.queue.add(`pool/${after.pool}`);
-
-    await this.writeStatus(svc, after);
-    await this.announce(svc, before, result, log);
-    this.checkAnnotations(svc);
-    const conditions = conflictConditionPatch(
-      svc,
-      this.o.stores.announcements?.get(key),
-      rfc3339(this.o.now()),
-    );
-    if (conditions && this.o.isLeader()) {
-      await this.o.writes.patchServiceStatus(
-        svc.metadata?.namespace ?? "",
-        svc.metadata?.name ?? "",
-        conditions,
-      );
-      this.o.metrics.statusWrites.inc({ kind: "Service" });
-    }
-    return done;
-  }
-
-  /** Annotations only the speakers act on are checked here, where a Warning event can say what is wrong. */
-  private checkAnnotations(svc: V1Service): void {
-    const key = serviceKey(svc);
-    const error = ignoresAddressConflicts(svc).error ?? "";
-    if ((this.annotationErrors.get(key) ?? "") === error) return;
-    if (error) this.annotationErrors.set(key, error);
-    else this.annotationErrors.delete(key);
-    if (error) this.event(serviceTarget(svc), "Warning", "InvalidAnnotation", error);
-  }
-
-  private async writeStatus(svc: V1Service, assignment: Assignment | undefined): Promise<void> {
-    const patch = statusPatch(svc, assignment, this.o.ipMode);
-    if (patch.status === undefined || !this.o.isLeader()) return;
-    await this.o.writes.patchServiceStatus(
-      svc.metadata?.namespace ?? "",
-      svc.metadata?.name ?? "",
-      patch.status,
-    );
-    this.o.metrics.statusWrites.inc({ kind: "Service" });
-  }
-
-  /** Events, metrics and audit for a Service, once per distinct outcome. */
-  private async announce(
-    svc: V1Service,
-    before: Assignment | undefined,
-    result: AssignResult,
-    log: Logger,
-  ): Promise<void> {
-    const key = serviceKey(svc);
-    const sig = signature(result);
-    if (this.announced.get(key) === sig) return;
-    this.announced.set(key, sig);
-    const after = result.assignment;
-    const target = serviceTarget(svc);
-    const rv = svc.metadata?.resourceVersion;
-    const base = { service: ref(svc), ...(rv ? { resourceVersion: rv } : {}) };
-    if (after !== undefined && !sameAddresses(before, after)) {
-      const shared = after.addresses.some((a) => this.allocator.holdersOf(a).length > 1);
-      const kind = before === undefined ? (shared ? "shared" : "allocated") : "moved";
-      const message =
-        before === undefined
-          ? `Assigned ${after.addresses.join(", ")} from pool ${after.pool}${shared ? " (shared)" : ""}`
-          : `Moved from ${before.addresses.join(", ")} to ${after.addresses.join(", ")} (pool ${after.pool})`;
-      this.o.metrics.allocations.inc({ result: kind === "moved" ? "moved" : "allocated" });
-      this.o.decisions.record({
-        ...base,
-        kind,
-        addresses: after.addresses,
-        pool: after.pool,
-        reason: kind,
-        message,
-      });
-      log.info({ pool: after.pool, addresses: after.addresses }, message);
-      this.event(target, "Normal", before === undefined ? "IPAllocated" : "IPMoved", message);
-    }
-    if (before !== undefined && after === undefined) {
-      this.o.metrics.allocations.inc({ result: "released" });
-      const message = `Released ${before.addresses.join(", ")}: ${result.refusal?.message ?? "no longer allowed"}`;
-      log.info({ pool: before.pool, addresses: before.addresses }, message);
-      this.o.decisions.record({
-        ...base,
-        kind: "released",
-        addresses: before.addresses,
-        pool: before.pool,
-        reason: result.refusal?.reason ?? "Released",
-        message,
-      });
-    }
-    if (result.refusal !== undefined) {
-      this.o.metrics.refusals.inc({ reason: result.refusal.reason });
-      this.o.decisions.record({
-        ...base,
-        kind: "request-refused",
-        addresses: after?.addresses ?? [],
-        ...(after ? { pool: after.pool } : {}),
-        reason: result.refusal.reason,
-        message: result.refusal.message,
-      });
-      log.warn({ reason: result.refusal.reason }, result.refusal.message);
-      this.event(target, "Warning", result.refusal.reason, result.refusal.message);
+    const log = this.o.log.child({ key: workId(key) });
+    switch (key.kind) {
+      case "service":
+        return this.services.reconcile(`${key.namespace}/${key.name}`, log);
+      case "pools":
+        return this.poolSet.reconcile(log);
+      case "poolStatus":
+        return this.poolStatus.reconcile(key.pool);
     }
   }
 
-  private afterRelease(freed: Assignment): void {
-    this.queue.add(`pool/${freed.pool}`);
-    this.retryPending();
-  }
-
-  private retryPending(): void {
-    for (const k of this.pending) this.queue.add(`svc/${k}`);
-  }
-
-  private namespaceLabels(svc: V1Service): Record<string, string> {
-    const ns = svc.metadata?.namespace ?? "";
-    return this.o.stores.namespaces.get(ns)?.metadata?.labels ?? { "kubernetes.io/metadata.name": ns };
-  }
-
-  /** Sends an event without waiting for it: events are worth neither a retry nor the reconcile's time. */
   private event(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void {
     if (!this.o.isLeader()) return;
+    // Events are never retried, whatever the error: the next occurrence writes it.
     this.o.writes.event(target, type, reason, message).catch((e: unknown) => {
-      this.o.log.warn({ reason, err: String(e) }, "could not write event");
+      this.o.log.warn(
+        { reason, code: codeOf(e), retryable: isRetryable(e), err: String(e) },
+        "could not write event",
+      );
     });
   }
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z");
-}
-
-function signature(r: AssignResult): string {
-  return JSON.stringify([r.assignment ?? null, r.refusal?.reason ?? null, r.refusal?.message ?? null]);
-}
-
-function sameAddresses(a: Assignment | undefined, b: Assignment | undefined): boolean {
-  return JSON.stringify(a?.addresses ?? []) === JSON.stringify(b?.addresses ?? []);
 }
 
 function byAge(a: V1Service, b: V1Service): number {
@@ -460,29 +196,4 @@ function byAge(a: V1Service, b: V1Service): number {
   const tb = String(b.metadata?.creationTimestamp ?? "");
   if (ta !== tb) return new Date(ta).getTime() - new Date(tb).getTime();
   return serviceKey(a) < serviceKey(b) ? -1 : 1;
-}
-
-function ref(svc: V1Service): { namespace: string; name: string; uid?: string } {
-  const uid = svc.metadata?.uid;
-  return {
-    namespace: svc.metadata?.namespace ?? "",
-    name: svc.metadata?.name ?? "",
-    ...(uid ? { uid } : {}),
-  };
-}
-
-function refFromKey(key: string): { namespace: string; name: string } {
-  const [namespace = "", name = ""] = key.split("/");
-  return { namespace, name };
-}
-
-function serviceTarget(svc: V1Service): EventTarget {
-  const uid = svc.metadata?.uid;
-  return {
-    kind: "Service",
-    apiVersion: SERVICE_API,
-    namespace: svc.metadata?.namespace ?? "",
-    name: svc.metadata?.name ?? "",
-    ...(uid ? { uid } : {}),
-  };
 }

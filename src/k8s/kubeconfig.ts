@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { parse } from "yaml";
+import { codedError } from "../errors.js";
 
 export interface ClusterAccess {
   /** https://host:port, no trailing slash. */
@@ -22,9 +23,7 @@ export interface ClusterAccess {
   readonly insecureSkipTLSVerify: boolean;
 }
 
-export class KubeConfigError extends Error {
-  readonly code = "HERALD_KUBECONFIG";
-}
+export class KubeConfigError extends codedError("HERALD_KUBECONFIG") {}
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 

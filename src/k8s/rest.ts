@@ -4,10 +4,10 @@
 // codes (404, 409, 410) and watch streams are handled where it can see them.
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import { codedError } from "../errors.js";
 import type { ClusterAccess } from "./kubeconfig.js";
 
-export class KubeError extends Error {
-  readonly code = "HERALD_KUBE_HTTP";
+export class KubeError extends codedError("HERALD_KUBE_HTTP") {
   constructor(
     readonly status: number,
     readonly reason: string,

@@ -3,11 +3,10 @@
 // instead of piling up in memory. A 429 (or 503) with Retry-After is retried after the
 // server's delay, holding its slot, so the whole client slows down while the server asks it
 // to. Watches pass through: they are long-lived and not what floods the server.
+import { codedError } from "../errors.js";
 import { KubeError, type Rest } from "./rest.js";
 
-export class KubeOverloadError extends Error {
-  readonly code = "HERALD_KUBE_OVERLOADED";
-}
+export class KubeOverloadError extends codedError("HERALD_KUBE_OVERLOADED") {}
 
 export interface ThrottleTimers {
   setTimeout(fn: () => void, ms: number): unknown;

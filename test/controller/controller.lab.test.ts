@@ -1,6 +1,7 @@
 // `herald controller` against the lab's real API server: what a user sees with
 // kubectl (status, annotations, events, pool status), and what survives
 // crashes, leader changes, API server restarts and expired watches.
+import { MERGE_PATCH } from "../../src/k8s/rest.js";
 import { Lab } from "../lab/lab.js";
 import {
   apiOf,
@@ -85,12 +86,37 @@ test("a LoadBalancer Service gets an EXTERNAL-IP, the pool annotation and an eve
   expect(table).toMatch(/web\s+LoadBalancer\s+\S+\s+192\.0\.2\.200\s+80:\d+\/TCP/);
 });
 
+/** Service status writes the controller made (its own counter). */
+const statusWrites = async (c: RunningController) =>
+  Number(/herald_status_writes_total\{kind="Service"\} (\d+)/.exec(await c.metrics())?.[1] ?? 0);
+
+/** Service reconciles the controller finished, leader or not (its reconcile-duration histogram). */
+async function serviceReconciles(c: RunningController): Promise<number> {
+  let n = 0;
+  for (const m of (await c.metrics()).matchAll(/herald_reconcile_duration_seconds_count\{([^}]*)\} (\d+)/g))
+    if ((m[1] ?? "").includes('kind="svc"')) n += Number(m[2]);
+  return n;
+}
+
+/** Waits until the controller has finished at least `more` Service reconciles since `since`, and has nothing queued. */
+const reconciled = (c: RunningController, since: number, more: number) =>
+  eventually(`${more} more Service reconciles, queue empty`, async () => {
+    const done = await serviceReconciles(c);
+    return done >= since + more && (await c.state()).queueDepth === 0 ? done : undefined;
+  });
+
 test("steady state: no status writes while nothing changes", async () => {
-  const writes = async () =>
-    Number(/herald_status_writes_total\{kind="Service"\} (\d+)/.exec(await ctl.metrics())?.[1] ?? 0);
-  const before = await writes();
-  await new Promise((r) => setTimeout(r, 3000));
-  expect(await writes()).toBe(before);
+  const before = await statusWrites(ctl);
+  const reconciles = await serviceReconciles(ctl);
+  // A namespace change has every Service in it reconciled again; none of them needs a write.
+  await api.request(
+    "PATCH",
+    "/api/v1/namespaces/shop",
+    { metadata: { labels: { touched: "1" } } },
+    MERGE_PATCH,
+  );
+  await reconciled(ctl, reconciles, 1);
+  expect(await statusWrites(ctl)).toBe(before);
 });
 
 test("exhaustion, then a release hands the address to the waiting Service", async () => {
@@ -169,9 +195,16 @@ test("a Service changed to ClusterIP gives its address back", async () => {
   expect(svc.metadata?.annotations?.["herald.dev/allocated-from-pool"]).toBeUndefined();
 });
 
-test("API server stopped for 10 s and back: the controller catches up, relisting where the watch expired", async () => {
+test("API server stopped until the controller steps down, and back: it catches up, relisting where the watch expired", async () => {
+  const seen = ctl.proc.output().length;
   await lab.stopApiServer();
-  await new Promise((r) => setTimeout(r, 10_000));
+  // Down long enough that the controller noticed: its watches failed and its Lease ran out.
+  await eventually(
+    "controller sees the API server gone",
+    async () =>
+      ctl.proc.output().slice(seen).includes("list/watch failed") && (await ctl.state()).leader === false,
+    30_000,
+  );
   await lab.startApiServer();
   await createService(api, "shop", lbService("after-restart"));
   await eventually(
@@ -237,11 +270,10 @@ test("two replicas: only the leader writes; killing it hands over within the lea
 }, 60_000);
 
 test("a leader paused past its Lease writes nothing when it wakes up", async () => {
-  const statusWrites = async (c: RunningController) =>
-    Number(/herald_status_writes_total\{kind="Service"\} (\d+)/.exec(await c.metrics())?.[1] ?? 0);
   const other = startController(lab, "controller-2", 7475);
   await eventually("second replica ready", async () => (await other.state()).ready === true);
   const before = await statusWrites(ctl);
+  const reconciles = await serviceReconciles(ctl);
   ctl.proc.signal("SIGSTOP");
   try {
     await eventually("second replica takes over", () => leading(other), 20_000);
@@ -252,7 +284,8 @@ test("a leader paused past its Lease writes nothing when it wakes up", async () 
   }
   // Woken up, it sees at once that its last renewal is too old, then that someone else holds the Lease.
   await eventually("woken replica knows it is not leading", async () => (await ctl.state()).leader === false);
-  await new Promise((r) => setTimeout(r, 2000));
+  // It has caught up with what happened while it slept (the new Service, created and then written).
+  await reconciled(ctl, reconciles, 2);
   expect(await statusWrites(ctl)).toBe(before);
   expect(await ingress(api, "team-a", "while-paused")).toEqual(["192.0.2.243"]);
   await ctl.proc.stop();

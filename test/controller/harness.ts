@@ -8,6 +8,7 @@ import { Controller } from "../../src/controller/controller.js";
 import { controllerMetrics } from "../../src/controller/metrics.js";
 import type { Decision, PoolObject, Store } from "../../src/controller/ports.js";
 import type { ConditionSource } from "../../src/controller/service-conditions.js";
+import { FakeClock } from "../clock.js";
 
 export class MapStore<T extends { metadata?: { name?: string; namespace?: string } }> implements Store<T> {
   readonly items = new Map<string, T>();
@@ -71,6 +72,14 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     ConditionSource & { metadata?: { name?: string; namespace?: string } }
   >();
   const writes: string[] = [];
+  /** Every write the controller sent, answered or failed ("svc ns/name", "pool name"). */
+  const requests: string[] = [];
+  /** Errors the next writes of a kind fail with, in order (the API refusing or unreachable). */
+  const faults: { svc: unknown[]; pool: unknown[] } = { svc: [], pool: [] };
+  /** An API that refuses some writes every time: returns the error for a patch, or undefined. */
+  const refuse: { svc?: (patch: object) => unknown; pool?: (patch: object) => unknown } = {};
+  const clock = new FakeClock();
+  clock.stepWall(Date.parse("2026-01-01T00:00:00Z") - clock.wall());
   const events: string[] = [];
   const decisions: Decision[] = [];
   let leader = opts.leader ?? true;
@@ -80,6 +89,10 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     stores: { services, namespaces, pools, announcements },
     writes: {
       async patchServiceStatus(ns, name, patch) {
+        requests.push(`svc ${ns}/${name}`);
+        if (faults.svc.length > 0) throw faults.svc.shift();
+        const refused = refuse.svc?.(patch);
+        if (refused !== undefined) throw refused;
         writes.push(`svc ${ns}/${name}`);
         const cur = services.get(`${ns}/${name}`);
         if (!cur) return;
@@ -88,6 +101,10 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
         controller.serviceChanged(next); // as the informer would report it
       },
       async patchPoolStatus(name, patch) {
+        requests.push(`pool ${name}`);
+        if (faults.pool.length > 0) throw faults.pool.shift();
+        const refused = refuse.pool?.(patch);
+        if (refused !== undefined) throw refused;
         writes.push(`pool ${name}`);
         const cur = pools.get(name);
         if (!cur) return;
@@ -104,11 +121,7 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     metrics: controllerMetrics(registry, () => queueDepth()),
     log: pino({ level: "silent" }),
     isLeader: () => leader,
-    now: () => new Date("2026-01-01T00:00:00Z"),
-    timers: {
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    },
+    clock,
     lbClass: opts.lbClass,
     workers: 4,
     poolStatusIntervalMs: 0,
@@ -123,6 +136,19 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
       if (controller.queue.depth === 0) return;
     }
   }
+  /** Lets ms pass on the controller's clock (retries, backoff) and waits until it is done. */
+  async function advance(ms: number): Promise<void> {
+    clock.advance(ms);
+    await settle();
+  }
+  /** A metric's value for the series with these labels (0 when there is none). */
+  async function counter(name: string, labels: Record<string, string>): Promise<number> {
+    const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+    const found = values.find((v) =>
+      Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x),
+    );
+    return found?.value ?? 0;
+  }
   function ingress(key: string): string[] {
     return (services.get(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? "");
   }
@@ -133,10 +159,16 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     pools,
     announcements,
     writes,
+    requests,
+    faults,
+    refuse,
+    clock,
     events,
     decisions,
     registry,
     settle,
+    advance,
+    counter,
     ingress,
     setLeader: (v: boolean) => {
       leader = v;

@@ -1,7 +1,9 @@
 import { jest } from "@jest/globals";
 import { done, type Outcome, WorkQueue } from "../../src/controller/workqueue.js";
 
-const timers = {
+// Jest's fake timers drive Date.now and setTimeout alike.
+const clock = {
+  now: () => Date.now(),
   setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
   clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
 };
@@ -24,7 +26,7 @@ test("duplicates collapse while queued", async () => {
       seen.push(k);
       return done;
     },
-    { workers: 1, baseBackoffMs: 10, maxBackoffMs: 1000, timers },
+    { workers: 1, baseBackoffMs: 10, maxBackoffMs: 1000, clock },
   );
   q.add("a");
   q.add("a");
@@ -49,7 +51,7 @@ test("one reconcile per key at a time; a change while running runs it once more"
       concurrent--;
       return out;
     },
-    { workers: 4, baseBackoffMs: 10, maxBackoffMs: 1000, timers },
+    { workers: 4, baseBackoffMs: 10, maxBackoffMs: 1000, clock },
   );
   q.start();
   q.add("a");
@@ -76,7 +78,7 @@ test("failures back off exponentially per key, success forgets", async () => {
       if (fail-- > 0) return { kind: "retry", error: new Error("api down") };
       return done;
     },
-    { workers: 1, baseBackoffMs: 100, maxBackoffMs: 1000, timers },
+    { workers: 1, baseBackoffMs: 100, maxBackoffMs: 1000, clock },
   );
   const start = Date.now();
   q.start();
@@ -94,7 +96,7 @@ test("a thrown error is a retry, not a crash", async () => {
       if (calls === 1) throw new Error("boom");
       return done;
     },
-    { workers: 1, baseBackoffMs: 50, maxBackoffMs: 1000, timers },
+    { workers: 1, baseBackoffMs: 50, maxBackoffMs: 1000, clock },
   );
   q.start();
   q.add("a");
@@ -109,7 +111,7 @@ test("requeueAfter comes back later; an add in between wins and the timer is dro
       calls++;
       return calls === 1 ? { kind: "requeueAfter", ms: 1000 } : done;
     },
-    { workers: 1, baseBackoffMs: 50, maxBackoffMs: 1000, timers },
+    { workers: 1, baseBackoffMs: 50, maxBackoffMs: 1000, clock },
   );
   q.start();
   q.add("a");
@@ -129,7 +131,7 @@ test("stop cancels delayed keys", async () => {
       calls++;
       return { kind: "retry", error: "x" };
     },
-    { workers: 1, baseBackoffMs: 50, maxBackoffMs: 1000, timers },
+    { workers: 1, baseBackoffMs: 50, maxBackoffMs: 1000, clock },
   );
   q.start();
   q.add("a");
@@ -137,4 +139,28 @@ test("stop cancels delayed keys", async () => {
   q.stop();
   await jest.advanceTimersByTimeAsync(5000);
   expect(calls).toBe(1);
+});
+
+test("typed keys: equal ids collapse, and the handler gets the key itself", async () => {
+  type Key = { kind: "service"; namespace: string; name: string } | { kind: "pools" };
+  const seen: Key[] = [];
+  const q = new WorkQueue<Key>(
+    async (k) => {
+      seen.push(k);
+      return done;
+    },
+    {
+      workers: 1,
+      baseBackoffMs: 10,
+      maxBackoffMs: 1000,
+      clock,
+      id: (k) => (k.kind === "pools" ? "pools" : `svc/${k.namespace}/${k.name}`),
+    },
+  );
+  q.add({ kind: "service", namespace: "ns", name: "a" });
+  q.add({ kind: "pools" });
+  q.add({ kind: "service", namespace: "ns", name: "a" });
+  q.start();
+  await q.idle();
+  expect(seen).toEqual([{ kind: "service", namespace: "ns", name: "a" }, { kind: "pools" }]);
 });

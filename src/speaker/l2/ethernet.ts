@@ -1,4 +1,5 @@
 // Ethernet II header, shared by the ARP and NDP codecs.
+import { codedError } from "../../errors.js";
 import { macToBytes } from "./link-address.js";
 
 export const ETHERTYPE_ARP = 0x0806;
@@ -8,9 +9,7 @@ export const ETHERNET_HEADER = 14;
 /** Shortest frame on the wire without the FCS; shorter frames are padded with zeros. */
 export const MIN_FRAME = 60;
 
-export class CodecError extends Error {
-  readonly code = "HERALD_L2_ENCODE";
-}
+export class CodecError extends codedError("HERALD_L2_ENCODE") {}
 
 /** For encoders: a malformed address in a packet we build is a programming error, not input. */
 export function requireBytes(bytes: Uint8Array | undefined, what: string, text: string): Uint8Array {

@@ -16,6 +16,7 @@
 //   ...  HMAC-SHA256 with the pair key over everything before it (32)
 //   ...  HMAC-SHA256 with the cluster key over everything before it (32)
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { codedError } from "../../errors.js";
 import type { Decoded } from "./ethernet.js";
 
 export interface Heartbeat {
@@ -79,9 +80,7 @@ export function ownedDigest(addresses: readonly string[]): string {
     .toString("hex");
 }
 
-export class HeartbeatError extends Error {
-  readonly code = "HERALD_HEARTBEAT_ENCODE";
-}
+export class HeartbeatError extends codedError("HERALD_HEARTBEAT_ENCODE") {}
 
 function nameBytes(name: string, what: string): Buffer {
   const b = Buffer.from(name, "utf8");
