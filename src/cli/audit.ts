@@ -6,10 +6,12 @@ import { FORMATS, type Format, formatter } from "../audit/format.js";
 import { emptyStats, queryEvents } from "../audit/query.js";
 import { followEvents, lastSeq } from "../audit/tail.js";
 import type { CliIo, Command } from "./command.js";
+import { helpRequested } from "./flags.js";
 
 const USAGE = `usage:
   herald audit query --dir DIR [filters] [--format table|json|csv] [--limit N]
   herald audit tail  --dir DIR [filters] [--format table|json|csv]
+  herald audit [query|tail] --help
 
 filters:
   --address IP          events naming this address
@@ -31,7 +33,6 @@ const OPTIONS = {
   format: { type: "string", default: "table" },
   limit: { type: "string" },
   "interval-ms": { type: "string", default: "250" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 interface Parsed {
@@ -92,9 +93,14 @@ async function tail(p: Parsed, io: CliIo, signal: AbortSignal): Promise<number> 
 export function auditCommand(signal: AbortSignal): Command {
   return async (argv, io) => {
     const [sub, ...rest] = argv;
+    // Help comes before any other check, so `query --help` never asks for --dir.
+    if (sub === "help" || helpRequested(argv)) {
+      io.out(USAGE);
+      return 0;
+    }
     if (sub !== "query" && sub !== "tail") {
-      (sub === undefined || sub === "help" ? io.out : io.err)(USAGE);
-      return sub === "help" ? 0 : 2;
+      io.err(sub === undefined ? USAGE : `herald audit: unknown subcommand "${sub}"\n\n${USAGE}`);
+      return 2;
     }
     let parsed: Parsed;
     try {
