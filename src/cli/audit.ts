@@ -5,6 +5,7 @@ import { type AuditFilter, parseFilter } from "../audit/filter.js";
 import { FORMATS, type Format, formatter } from "../audit/format.js";
 import { emptyStats, queryEvents } from "../audit/query.js";
 import { followEvents, lastSeq } from "../audit/tail.js";
+import { type Clock, systemClock } from "../clock.js";
 import type { CliIo, Command } from "./command.js";
 import { helpRequested } from "./flags.js";
 
@@ -43,7 +44,7 @@ interface Parsed {
   intervalMs: number;
 }
 
-function parse(argv: string[]): Parsed {
+function parse(argv: string[], nowNs: bigint): Parsed {
   const { values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
   if (!values.dir) throw new AuditError("HERALD_AUDIT_BAD_QUERY", "--dir is required");
   const format = values.format as Format;
@@ -61,7 +62,7 @@ function parse(argv: string[]): Parsed {
     }
   }
   const intervalMs = Number(values["interval-ms"]);
-  const filter = parseFilter(values, BigInt(Date.now()) * 1_000_000n);
+  const filter = parseFilter(values, nowNs);
   return { dir: values.dir, filter, format, limit, intervalMs };
 }
 
@@ -90,7 +91,8 @@ async function tail(p: Parsed, io: CliIo, signal: AbortSignal): Promise<number> 
   return 0;
 }
 
-export function auditCommand(signal: AbortSignal): Command {
+/** `clock` gives the time that --since and --until durations count back from. */
+export function auditCommand(signal: AbortSignal, clock: Clock = systemClock): Command {
   return async (argv, io) => {
     const [sub, ...rest] = argv;
     // Help comes before any other check, so `query --help` never asks for --dir.
@@ -104,7 +106,7 @@ export function auditCommand(signal: AbortSignal): Command {
     }
     let parsed: Parsed;
     try {
-      parsed = parse(rest);
+      parsed = parse(rest, BigInt(Math.trunc(clock.wall())) * 1_000_000n);
     } catch (error) {
       io.err(`herald audit ${sub}: ${describe(error)}\n\n${USAGE}`);
       return 2;
