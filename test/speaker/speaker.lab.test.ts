@@ -324,12 +324,23 @@ test("conflict probe: an address a LAN host holds is reported, not stolen, and t
         ? c
         : undefined;
     });
-    const audit = await Promise.all(
-      NODES.map((n) =>
-        lab.exec(n, ["curl", "-sf", "--max-time", "2", "http://127.0.0.1:7473/audit?kind=conflict-detected"]),
-      ),
-    );
-    expect(audit.join("\n")).toContain("192.0.2.205");
+    // The first query starts the speaker's query worker, which takes seconds on a loaded machine.
+    const audit = await eventually("the conflict in a speaker's audit log", async () => {
+      const answers = await Promise.all(
+        NODES.map((n) =>
+          lab.tryExec(n, [
+            "curl",
+            "-sf",
+            "--max-time",
+            "10",
+            "http://127.0.0.1:7473/audit?kind=conflict-detected",
+          ]),
+        ),
+      );
+      const text = answers.map((a) => a.stdout).join("\n");
+      return text.includes("192.0.2.205") ? text : undefined;
+    });
+    expect(audit).toContain("192.0.2.205");
     // The LAN host lets go: a later probe (with backoff) finds it free, the address is announced
     // and both conditions clear.
     await lab.exec("client", ["ip", "addr", "del", "192.0.2.205/24", "dev", "eth0"]);
