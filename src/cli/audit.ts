@@ -5,11 +5,14 @@ import { type AuditFilter, parseFilter } from "../audit/filter.js";
 import { FORMATS, type Format, formatter } from "../audit/format.js";
 import { emptyStats, queryEvents } from "../audit/query.js";
 import { followEvents, lastSeq } from "../audit/tail.js";
+import { type Clock, systemClock } from "../clock.js";
 import type { CliIo, Command } from "./command.js";
+import { helpRequested } from "./flags.js";
 
 const USAGE = `usage:
   herald audit query --dir DIR [filters] [--format table|json|csv] [--limit N]
   herald audit tail  --dir DIR [filters] [--format table|json|csv]
+  herald audit [query|tail] --help
 
 filters:
   --address IP          events naming this address
@@ -31,7 +34,6 @@ const OPTIONS = {
   format: { type: "string", default: "table" },
   limit: { type: "string" },
   "interval-ms": { type: "string", default: "250" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 interface Parsed {
@@ -42,7 +44,7 @@ interface Parsed {
   intervalMs: number;
 }
 
-function parse(argv: string[]): Parsed {
+function parse(argv: string[], nowNs: bigint): Parsed {
   const { values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
   if (!values.dir) throw new AuditError("HERALD_AUDIT_BAD_QUERY", "--dir is required");
   const format = values.format as Format;
@@ -60,7 +62,7 @@ function parse(argv: string[]): Parsed {
     }
   }
   const intervalMs = Number(values["interval-ms"]);
-  const filter = parseFilter(values, BigInt(Date.now()) * 1_000_000n);
+  const filter = parseFilter(values, nowNs);
   return { dir: values.dir, filter, format, limit, intervalMs };
 }
 
@@ -89,16 +91,22 @@ async function tail(p: Parsed, io: CliIo, signal: AbortSignal): Promise<number> 
   return 0;
 }
 
-export function auditCommand(signal: AbortSignal): Command {
+/** `clock` gives the time that --since and --until durations count back from. */
+export function auditCommand(signal: AbortSignal, clock: Clock = systemClock): Command {
   return async (argv, io) => {
     const [sub, ...rest] = argv;
+    // Help comes before any other check, so `query --help` never asks for --dir.
+    if (sub === "help" || helpRequested(argv)) {
+      io.out(USAGE);
+      return 0;
+    }
     if (sub !== "query" && sub !== "tail") {
-      (sub === undefined || sub === "help" ? io.out : io.err)(USAGE);
-      return sub === "help" ? 0 : 2;
+      io.err(sub === undefined ? USAGE : `herald audit: unknown subcommand "${sub}"\n\n${USAGE}`);
+      return 2;
     }
     let parsed: Parsed;
     try {
-      parsed = parse(rest);
+      parsed = parse(rest, BigInt(Math.trunc(clock.wall())) * 1_000_000n);
     } catch (error) {
       io.err(`herald audit ${sub}: ${describe(error)}\n\n${USAGE}`);
       return 2;

@@ -22,7 +22,7 @@ import { untilReachable } from "../k8s/reachable.js";
 import { type KubeObject, restFromKubeConfig } from "../k8s/rest.js";
 import { controllerWrites } from "../k8s/writes.js";
 import type { Command } from "./command.js";
-import { FlagError, flagHelp, parseFlags, portFlag } from "./flags.js";
+import { FlagError, flagHelp, helpRequested, parseFlags, portFlag } from "./flags.js";
 import { debugAccess, parseServing, type Serving, servingFlags } from "./serving.js";
 
 const FLAGS = {
@@ -45,7 +45,7 @@ const FLAGS = {
 } as const;
 
 export const controller: Command = async (argv, io) => {
-  if (argv.includes("--help")) {
+  if (helpRequested(argv)) {
     io.out(`usage: herald controller [flags]\n\n${flagHelp(FLAGS)}`);
     return 0;
   }

@@ -1,5 +1,7 @@
-// Command-line flags: --name value or --name=value, with environment fallbacks.
-// Unknown flags are errors, so a typo never silently runs with defaults.
+// Command-line flags: --name value or --name=value (node:util parseArgs reads them), with
+// environment fallbacks and defaults. Unknown flags, stray arguments and missing values are
+// errors, so a typo never silently runs with defaults.
+import { parseArgs } from "node:util";
 import { codedError } from "../errors.js";
 
 export interface FlagSpec {
@@ -10,43 +12,58 @@ export interface FlagSpec {
 
 export class FlagError extends codedError("HERALD_FLAG") {}
 
+/** `--help` or `-h` anywhere before a `--`: the command prints its usage and exits 0. */
+export function helpRequested(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === "--") return false;
+    if (arg === "--help" || arg === "-h") return true;
+  }
+  return false;
+}
+
 export function parseFlags<K extends string>(
   argv: string[],
   spec: Record<K, FlagSpec>,
   env: NodeJS.ProcessEnv,
 ): Record<K, string | undefined> {
+  const names = Object.keys(spec) as K[];
+  const options = Object.fromEntries(names.map((name) => [name, { type: "string" as const }]));
+  // Not strict: parseArgs splits the arguments into tokens, and the checks below turn what it
+  // would refuse into messages that name the flag and say what to write instead.
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   const values = {} as Record<K, string | undefined>;
-  const known = new Set(Object.keys(spec));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    if (!arg.startsWith("--")) throw new FlagError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (!known.has(name)) throw new FlagError(`unknown flag --${name}`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new FlagError(`--${name} needs a value`);
-    values[name as K] = value;
+  for (const t of tokens) {
+    if (t.kind === "option-terminator") continue;
+    if (t.kind === "positional") throw new FlagError(`unexpected argument "${t.value}"`);
+    if (!Object.hasOwn(spec, t.name)) throw new FlagError(`unknown flag ${t.rawName}`);
+    if (t.value === undefined) throw new FlagError(`${t.rawName} needs a value`);
+    if (!t.inlineValue && t.value.startsWith("-")) {
+      throw new FlagError(
+        `${t.rawName} needs a value, got the flag "${t.value}" (write ${t.rawName}=${t.value} if that is the value)`,
+      );
+    }
+    values[t.name as K] = t.value;
   }
-  for (const [name, s] of Object.entries(spec) as [K, FlagSpec][]) {
+  for (const name of names) {
+    const s = spec[name];
     if (values[name] === undefined) values[name] = (s.env ? env[s.env] : undefined) ?? s.default;
   }
   return values;
 }
 
 export function flagHelp(spec: Record<string, FlagSpec>): string {
-  return Object.entries(spec)
-    .map(([name, s]) => {
-      const extra = [s.env ? `env ${s.env}` : "", s.default !== undefined ? `default ${s.default}` : ""]
-        .filter((x) => x)
-        .join(", ");
-      return `  --${name.padEnd(22)} ${s.help}${extra ? ` (${extra})` : ""}`;
-    })
-    .join("\n");
+  const rows = Object.entries(spec).map(([name, s]) => {
+    const extra = [s.env ? `env ${s.env}` : "", s.default !== undefined ? `default ${s.default}` : ""]
+      .filter((x) => x)
+      .join(", ");
+    return `  --${name.padEnd(22)} ${s.help}${extra ? ` (${extra})` : ""}`;
+  });
+  return [...rows, `  -h, --${"help".padEnd(18)} print this help and exit`].join("\n");
 }
 
 export function portFlag(name: string, value: string | undefined): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
+  if (!/^\d{1,5}$/.test(value ?? "") || n > 65535)
     throw new FlagError(`--${name} must be a port number, got "${value}"`);
   return n;
 }

@@ -24,16 +24,28 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
 
 function usage(): string {
   const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
-  return ["usage: herald <command> [options]", "", "commands:", ...rows, ""].join("\n");
+  return [
+    "usage: herald <command> [options]",
+    "",
+    "commands:",
+    ...rows,
+    "",
+    "herald <command> --help (or herald help <command>) prints a command's options.",
+    "",
+  ].join("\n");
 }
 
 export async function runHerald(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
+  // `herald help speaker` is `herald speaker --help`.
+  if (name === "help" && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) {
+    return runHerald([rest[0], "--help"], io);
+  }
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     io.out(usage());
     return name === undefined ? 2 : 0;
   }
-  const entry = commands[name];
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!entry) {
     io.err(`herald: unknown command "${name}"\n\n${usage()}`);
     return 2;

@@ -45,7 +45,7 @@ import { speakerMetrics } from "../speaker/metrics.js";
 import { NodeLease } from "../speaker/node-lease.js";
 import { Speaker } from "../speaker/speaker.js";
 import type { Command } from "./command.js";
-import { FlagError, flagHelp, parseFlags, portFlag } from "./flags.js";
+import { FlagError, flagHelp, helpRequested, parseFlags, portFlag } from "./flags.js";
 import { debugAccess, parseServing, type Serving, servingFlags } from "./serving.js";
 
 const FLAGS = {
@@ -101,7 +101,7 @@ function parse(argv: string[]): Parsed {
 }
 
 export const speaker: Command = async (argv, io) => {
-  if (argv.includes("--help")) {
+  if (helpRequested(argv)) {
     io.out(`usage: herald speaker [flags]\n\n${flagHelp(FLAGS)}`);
     return 0;
   }

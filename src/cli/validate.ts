@@ -8,6 +8,9 @@ import { isObject } from "../api/selector.js";
 import { poolFamilies, poolSize } from "../domain/pool.js";
 import { formatRange, rangeSize } from "../domain/range.js";
 import type { Command } from "./command.js";
+import { helpRequested } from "./flags.js";
+
+const USAGE = "usage: herald validate FILE... (YAML with one or more IPAddressPool documents; - for stdin)";
 
 interface Doc {
   where: string;
@@ -16,13 +19,23 @@ interface Doc {
 }
 
 export const validate: Command = async (argv, io) => {
-  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
-    io.err("usage: herald validate FILE... (YAML with one or more IPAddressPool documents; - for stdin)");
+  if (helpRequested(argv)) {
+    io.out(USAGE);
+    return 0;
+  }
+  const files = argv[0] === "--" ? argv.slice(1) : argv;
+  if (files.length === 0) {
+    io.err(USAGE);
+    return 2;
+  }
+  const flag = argv[0] === "--" ? undefined : files.find((f) => f.startsWith("-") && f !== "-");
+  if (flag !== undefined) {
+    io.err(`herald validate: unknown flag ${flag} (a file named so goes after --)\n${USAGE}`);
     return 2;
   }
   let failed = false;
   const docs: Doc[] = [];
-  for (const file of argv) {
+  for (const file of files) {
     const loaded = await load(file);
     if (typeof loaded === "string") {
       io.err(loaded);

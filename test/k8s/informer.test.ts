@@ -18,13 +18,21 @@ type Step =
   | { list: { items: KubeObject[]; rv: string; pages?: number } }
   | { watch: WatchEvent[]; end: "close" | "gone" | "error" };
 
-/** A Rest that answers list and watch calls from a script, then blocks until aborted. */
-function scripted(steps: Step[]): Rest & { calls: string[] } {
+/**
+ * A Rest that answers list and watch calls from a script, then blocks until aborted; `played`
+ * resolves once the informer has reached that point (every step consumed).
+ */
+function scripted(steps: Step[]): Rest & { calls: string[]; played: Promise<void> } {
   const calls: string[] = [];
+  let donePlaying = () => {};
+  const played = new Promise<void>((resolve) => {
+    donePlaying = resolve;
+  });
   let pageQueue: { items: KubeObject[]; rv: string; cont: string }[] = [];
   const next = () => steps.shift();
   return {
     calls,
+    played,
     async request<T>(_method: string, path: string): Promise<T> {
       calls.push(path);
       if (pageQueue.length === 0) {
@@ -45,6 +53,7 @@ function scripted(steps: Step[]): Rest & { calls: string[] } {
       calls.push(path);
       const s = next();
       if (!s || !("watch" in s)) {
+        donePlaying();
         await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
         return;
       }
@@ -81,7 +90,7 @@ test("lists in pages, follows watch events, relists on 410 and reports what vani
   const stop = new AbortController();
   const running = inf.run(stop.signal);
   await inf.synced;
-  await new Promise((r) => setTimeout(r, 20));
+  await rest.played;
   stop.abort();
   await running;
 
@@ -124,7 +133,7 @@ test("a failing watch backs off and resumes from the last resourceVersion", asyn
   );
   const stop = new AbortController();
   const running = inf.run(stop.signal);
-  await new Promise((r) => setTimeout(r, 20));
+  await rest.played;
   stop.abort();
   await running;
   expect(slept).toEqual([100]);

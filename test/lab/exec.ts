@@ -85,6 +85,27 @@ export async function waitFor<T>(
 }
 
 /**
+ * Checks `check` again and again for `durationMs` (the opposite of waitFor: a promise that must
+ * hold the whole time, such as "the address keeps answering during the outage"). `check`
+ * throws (an assertion) to fail; the number of rounds is returned so a caller can tell that
+ * the checks really ran.
+ */
+export async function holdsFor(
+  durationMs: number,
+  check: () => Promise<void>,
+  intervalMs = 100,
+): Promise<number> {
+  const deadline = Date.now() + durationMs;
+  let rounds = 0;
+  do {
+    await check();
+    rounds++;
+    if (Date.now() < deadline) await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+  } while (Date.now() < deadline);
+  return rounds;
+}
+
+/**
  * Promise.all that waits for every branch to finish before rejecting, so a failed
  * start does not leave branches still creating things while the lab is removed.
  */

@@ -7,14 +7,16 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { listNetns } from "./cleanup.js";
-import { sleep, waitFor } from "./exec.js";
+import { waitFor } from "./exec.js";
 import { LAB_START_TIMEOUT_MS, startLab } from "./fixture.js";
 import type { Lab } from "./lab.js";
+import { waitForOutput } from "./process.js";
 
 let lab: Lab;
+const HEARTBEAT_MS = 500;
 
 beforeAll(async () => {
-  lab = await startLab({ nodes: 2, heartbeatMs: 500 });
+  lab = await startLab({ nodes: 2, heartbeatMs: HEARTBEAT_MS });
 }, LAB_START_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -54,7 +56,13 @@ test("a cut link stops a node's heartbeats and traffic; restoring it brings both
   await lab.cutLink("node-2");
   expect(await reachable("client", "192.0.2.12")).toBe(false);
   const frozen = await renewTime("node-2");
-  await sleep(2000);
+  // node-1 renewing twice more shows that time has passed in which node-2 would have renewed.
+  const node1 = await renewTime("node-1");
+  await waitFor(
+    "two lease renewals of node-1 after the cut",
+    async () => ((await renewTime("node-1")) >= node1 + 2 * HEARTBEAT_MS ? true : undefined),
+    10_000,
+  );
   expect(await renewTime("node-2")).toBe(frozen);
   expect(await renewTime("node-1")).toBeGreaterThan(frozen);
 
@@ -85,8 +93,11 @@ test("a process spawned in a node sees the node's network and its environment, a
   expect(await p.stop()).toEqual({ code: null, signal: "SIGTERM" });
   expect(p.running()).toBe(false);
 
-  const q = lab.spawn("client", { command: "sh", args: ["-c", "trap '' TERM; exec sleep 300"] });
-  await sleep(200);
+  const q = lab.spawn("client", {
+    command: "sh",
+    args: ["-c", "trap '' TERM; echo deaf to TERM; exec sleep 300"],
+  });
+  await waitForOutput(q, "deaf to TERM", 5000);
   expect(await q.kill()).toEqual({ code: null, signal: "SIGKILL" });
 });
 

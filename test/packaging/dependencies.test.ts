@@ -23,7 +23,7 @@ function packageOf(specifier: string): string | undefined {
 }
 
 /** Packages a source file loads at run time, and those it imports for types only. */
-export function imports(text: string): { runtime: Set<string>; typesOnly: Set<string> } {
+function imports(text: string): { runtime: Set<string>; typesOnly: Set<string> } {
   const runtime = new Set<string>();
   const typesOnly = new Set<string>();
   const statement = /(^|\n)\s*(import|export)\s+(type\s+)?([^;]*?)\s*from\s*"([^"]+)"/g;

@@ -10,6 +10,7 @@ import {
   type ServiceAnnouncement,
   writeAction,
 } from "../../src/speaker/announcements.js";
+import { FakeClock } from "../clock.js";
 
 const svc: V1Service = { metadata: { name: "web", namespace: "shop", uid: "u1" } };
 const status: AnnouncementStatus = {
@@ -106,14 +107,19 @@ function fakeApi() {
   return { rest, objects, calls, state };
 }
 
+/** The writer's timers on a fake clock. */
 function manualTimers() {
-  const pending: (() => void)[] = [];
+  const clock = new FakeClock();
+  // The fake API answers through promises only, so one turn of the event loop finishes a write.
+  const writesDone = () => new Promise((r) => setImmediate(r));
   return {
-    timers: { setTimeout: (fn: () => void) => pending.push(fn), clearTimeout: () => {} },
-    async run() {
-      while (pending.length) {
-        pending.shift()?.();
-        await new Promise((r) => setTimeout(r, 0));
+    timers: clock,
+    clock,
+    /** Runs due timers step by step, letting each write finish, until none is left or `until` holds. */
+    async run(until: () => boolean = () => false, stepMs = 1000, maxSteps = 200) {
+      for (let i = 0; i < maxSteps && clock.pending() > 0 && !until(); i++) {
+        clock.advance(stepMs);
+        await writesDone();
       }
     },
   };
@@ -156,10 +162,11 @@ test("writer: another node's claim is overwritten on takeover; an outage is retr
   });
   api.state.down = true;
   w.set(new Map([["shop/web", { svc, status }]]));
-  const pending = t.run();
-  await new Promise((r) => setTimeout(r, 5));
-  expect(w.failures).toBeGreaterThan(0);
+  await t.run(() => w.failures >= 3);
+  expect(w.failures).toBe(3);
+  expect(api.objects.get("web")?.status?.node).toBe("n2");
   api.state.down = false;
-  await pending;
+  await t.run();
   expect(api.objects.get("web")?.status?.node).toBe("n1");
+  expect(t.clock.pending()).toBe(0);
 });

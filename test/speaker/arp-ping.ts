@@ -1,6 +1,6 @@
 // ARP requests at a fixed interval from a host on the LAN, with every reply and its MAC:
 //   node arp-ping.js IFNAME SOURCE_IP ADDRESS COUNT INTERVAL_MS
-// COUNT 0 runs until SIGTERM. Prints one JSON line at the end:
+// COUNT 0 runs until SIGTERM. Prints "ready", then "first reply" at the first reply, and one JSON line at the end:
 //   {"sent":[ms...], "replies":[[ms, mac]...]} (ms since start).
 // iputils arping takes whole seconds only; failover gaps need 10 ms probes.
 import { arpAnnouncement, decodeArp, encodeArp } from "../../src/speaker/l2/arp.js";
@@ -25,6 +25,7 @@ socket.start((frame) => {
   if (!d.ok || d.value.operation !== "reply" || d.value.senderIp !== target || d.value.targetMac !== mac)
     return;
   replies.push([since(), d.value.senderMac]);
+  if (replies.length === 1) process.stdout.write("first reply\n");
 });
 const finish = () => {
   process.stdout.write(`${JSON.stringify({ sent, replies })}\n`);

@@ -1,6 +1,7 @@
 // HTTP requests over one kept-alive connection from a host on the LAN:
 //   node http-keepalive.js URL COUNT INTERVAL_MS
-// Prints one JSON line at the end: {"requests":[{"ms","pod"?,"localPort"?,"error"?}...]}.
+// Prints "connected PORT" once the first request is answered (a caller waits for it before it
+// disturbs the path), and one JSON line at the end: {"requests":[{"ms","pod"?,"localPort"?,"error"?}...]}.
 // Every request names the client port it went out from, so the caller can tell whether the
 // connection survived (one port throughout) or was replaced.
 import { Agent, request } from "node:http";
@@ -45,7 +46,10 @@ function once(): Promise<Outcome> {
 
 const requests: Outcome[] = [];
 for (let i = 0; i < Number(countArg); i++) {
-  requests.push(await once());
+  const outcome = await once();
+  requests.push(outcome);
+  if (requests.length === 1 && outcome.error === undefined)
+    process.stdout.write(`connected ${outcome.localPort}\n`);
   await new Promise((r) => setTimeout(r, Number(intervalArg)));
 }
 agent.destroy();

@@ -10,8 +10,11 @@ import {
   patchService,
   REPO,
 } from "../controller/lab-controller.js";
+import { holdsFor } from "../lab/exec.js";
 import type { Lab } from "../lab/lab.js";
+import { waitForOutput } from "../lab/process.js";
 import {
+  type ArpRun,
   announcedNode,
   arpReplies,
   arpRun,
@@ -28,6 +31,25 @@ let macs: Map<string, string>;
 let speakers: HeraldLab["speakers"];
 const NODES = ["node-1", "node-2", "node-3"];
 const KEEPALIVE = join(REPO, "dist", "test", "speaker", "http-keepalive.js");
+const ARP_PING = join(REPO, "dist", "test", "speaker", "arp-ping.js");
+
+/** Starts ARP requests from the client and waits for the first reply; the returned function ends with the run. */
+async function arpRunAnswered(
+  address: string,
+  count: number,
+  intervalMs: number,
+): Promise<() => Promise<ArpRun>> {
+  const p = lab.spawn("client", {
+    name: "arp-ping",
+    command: process.execPath,
+    args: [ARP_PING, "eth0", lab.client.v4, address, `${count}`, `${intervalMs}`],
+  });
+  await waitForOutput(p, "first reply", 10_000);
+  return async () => {
+    await p.exited;
+    return JSON.parse(p.output().trim().split("\n").pop() ?? "{}") as ArpRun;
+  };
+}
 let vip = "";
 const ensureSpeaker = (node: string) => h.ensureSpeaker(node);
 const answeringNode = (address: string) => h.answeringNode(address);
@@ -142,7 +164,14 @@ test("heartbeats blocked while the LAN works: the address settles on one node, t
     "table inet heraldtest { chain in { type filter hook input priority 0; udp dport 7946 drop; }; chain out { type filter hook output priority 0; udp dport 7946 drop; }; }";
   await lab.exec(first, ["nft", table]);
   try {
-    await new Promise((r) => setTimeout(r, 3000));
+    // Until both sides have lost each other's heartbeats, one MAC answering proves nothing.
+    const others = NODES.filter((n) => n !== first);
+    await eventually("the owner and the others no longer live for each other", async () => {
+      const live = async (node: string) => (await speakerState(lab, node)).live as string[];
+      if ((await live(first)).some((n) => others.includes(n))) return false;
+      for (const n of others) if ((await live(n)).includes(first)) return false;
+      return true;
+    });
     await eventually(
       "one MAC answering, the preferred node's",
       async () => {
@@ -152,10 +181,9 @@ test("heartbeats blocked while the LAN works: the address settles on one node, t
       20_000,
     );
     // And it stays there: the other node does not take it back when its evidence runs out.
-    for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setTimeout(r, 1000));
+    await holdsFor(3000, async () => {
       expect(new Set(await arpReplies(lab, vip, 20, 50))).toEqual(new Set([macs.get(first)]));
-    }
+    });
   } finally {
     await lab.exec(first, ["nft", "delete table inet heraldtest"]);
   }
@@ -167,10 +195,9 @@ test("heartbeats blocked while the LAN works: the address settles on one node, t
 
 test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the speaker exits cleanly", async () => {
   const first = await answeringNode(vip);
-  const probing = arpRun(lab, vip, 200, 10);
-  await new Promise((r) => setTimeout(r, 300));
+  const probing = await arpRunAnswered(vip, 200, 10);
   const exit = await speakers.get(first)?.stop(5000);
-  const run = await probing;
+  const run = await probing();
   expect(exit?.code).toBe(0);
   // A reply names no request (same source each time): a request counts as answered when a
   // reply follows it before the one after next went out.
@@ -187,11 +214,17 @@ test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the 
 
 test("SIGTERM hands over without breaking a connection the leaving owner accepted", async () => {
   const first = await answeringNode(vip);
-  const running = lab.exec("client", [process.execPath, KEEPALIVE, `http://${vip}/`, "40", "50"]);
-  await new Promise((r) => setTimeout(r, 500));
+  const client = lab.spawn("client", {
+    name: "http-keepalive",
+    command: process.execPath,
+    args: [KEEPALIVE, `http://${vip}/`, "40", "50"],
+  });
   try {
+    // The connection is open and answered before the owner leaves.
+    await waitForOutput(client, "connected", 10_000);
     const exit = await speakers.get(first)?.stop(5000);
-    const { requests } = JSON.parse((await running).trim().split("\n").pop() ?? "{}") as {
+    await client.exited;
+    const { requests } = JSON.parse(client.output().trim().split("\n").pop() ?? "{}") as {
       requests: { ms: number; pod?: string; localPort?: number; error?: string }[];
     };
     expect(exit?.code).toBe(0);
@@ -226,15 +259,15 @@ test("API server stopped for 30 s: the address keeps answering ARP and HTTP", as
   const node = await answeringNode(vip);
   await lab.stopApiServer();
   try {
-    const deadline = Date.now() + 30_000;
-    let rounds = 0;
-    while (Date.now() < deadline) {
-      const replies = await arpReplies(lab, vip, 5, 50);
-      expect(new Set(replies)).toEqual(new Set([macs.get(node)]));
-      expect((await httpFromClient(lab, `http://${vip}/`)).pod).toMatch(/^web-/);
-      rounds++;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    const rounds = await holdsFor(
+      30_000,
+      async () => {
+        const replies = await arpReplies(lab, vip, 5, 50);
+        expect(new Set(replies)).toEqual(new Set([macs.get(node)]));
+        expect((await httpFromClient(lab, `http://${vip}/`)).pod).toMatch(/^web-/);
+      },
+      1000,
+    );
     expect(rounds).toBeGreaterThan(10);
   } finally {
     await lab.startApiServer();
@@ -291,12 +324,23 @@ test("conflict probe: an address a LAN host holds is reported, not stolen, and t
         ? c
         : undefined;
     });
-    const audit = await Promise.all(
-      NODES.map((n) =>
-        lab.exec(n, ["curl", "-sf", "--max-time", "2", "http://127.0.0.1:7473/audit?kind=conflict-detected"]),
-      ),
-    );
-    expect(audit.join("\n")).toContain("192.0.2.205");
+    // The first query starts the speaker's query worker, which takes seconds on a loaded machine.
+    const audit = await eventually("the conflict in a speaker's audit log", async () => {
+      const answers = await Promise.all(
+        NODES.map((n) =>
+          lab.tryExec(n, [
+            "curl",
+            "-sf",
+            "--max-time",
+            "10",
+            "http://127.0.0.1:7473/audit?kind=conflict-detected",
+          ]),
+        ),
+      );
+      const text = answers.map((a) => a.stdout).join("\n");
+      return text.includes("192.0.2.205") ? text : undefined;
+    });
+    expect(audit).toContain("192.0.2.205");
     // The LAN host lets go: a later probe (with backoff) finds it free, the address is announced
     // and both conditions clear.
     await lab.exec("client", ["ip", "addr", "del", "192.0.2.205/24", "dev", "eth0"]);

@@ -2,6 +2,7 @@
 // whose bridge joins them. The client learns the address from speaker A; when A dies and B takes
 // over, B's gratuitous ARP and unsolicited NA move the client's neighbour entries without the
 // client asking. A probe for an address the client itself holds reports a conflict.
+import { waitFor } from "../../lab/exec.js";
 import { createLan, type Lan } from "./lan.js";
 import { inNs, tryInNs } from "./netns.js";
 import { compileTree, SpeakerProcess } from "./speaker-process.js";
@@ -20,8 +21,6 @@ function neighbour(addr: string): string {
   const family = addr.includes(":") ? "-6" : "-4";
   return inNs(lan.client, "ip", family, "neigh", "show", addr, "dev", lan.bridge);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
   compileTree();
@@ -44,8 +43,17 @@ test("after the owner dies, the successor's announcements repoint the client's e
   const b = await speaker(1, ["--announce", lan.speakers[1]?.ifname as string, "192.0.2.10", "2001:db8::a"]);
   expect(b.mac).not.toBe(a.mac);
   // Linux ignores an ARP update within a second (locktime) of the last one: the repeats at
-  // 1 s and 2 s land after it.
-  await sleep(2500);
+  // 1 s and 2 s land after it. The client never asks: only the announcements can repoint it.
+  await waitFor(
+    "the client's entries to name the successor",
+    async () =>
+      neighbour("192.0.2.10").includes(`lladdr ${b.mac}`) &&
+      neighbour("2001:db8::a").includes(`lladdr ${b.mac}`)
+        ? true
+        : undefined,
+    4000,
+    50,
+  );
   expect(neighbour("192.0.2.10")).toContain(`lladdr ${b.mac}`);
   expect(neighbour("2001:db8::a")).toContain(`lladdr ${b.mac}`);
   await b.kill();

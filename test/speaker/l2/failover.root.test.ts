@@ -1,6 +1,8 @@
 // Two speakers (heartbeats over UDP, election, responder, announcer) on a LAN of network
 // namespaces with a client: one answers for the Service's address, the other takes over when
 // the owner is killed, cut off or stopped, and a returning node does not make the address flap.
+import { waitFor } from "../../lab/exec.js";
+import { agreed, owns } from "./agreement.js";
 import { createLan, type Lan } from "./lan.js";
 import { tryInNs } from "./netns.js";
 import { compileTree, SpeakerProcess } from "./speaker-process.js";
@@ -55,10 +57,13 @@ function ndpAnswer(): string {
   ).out.toLowerCase();
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls `probe` (which says true when done) every 50 ms for up to `ms`. */
+const until = (what: string, probe: () => boolean, ms = 10_000) =>
+  waitFor(what, async () => probe() || undefined, ms, 50);
 
 async function ownerAndOther(speakers: SpeakerProcess[]) {
-  await sleep(2500); // settling, then heartbeats agree
+  // Settling, then heartbeats agree: each hears the other as live and one owns the address.
+  await until("the speakers to agree on one owner", () => agreed(speakers, names, "192.0.2.10"));
   const macs = answering();
   expect(macs).toHaveLength(1);
   const owner = speakers.find((s) => s.mac === macs[0]) as SpeakerProcess;
@@ -90,7 +95,7 @@ test("SIGKILL of the owner: the other speaker answers", async () => {
   const speakers = [await startSpeaker(0), await startSpeaker(1)];
   const { owner, other } = await ownerAndOther(speakers);
   await owner.kill();
-  await sleep(500);
+  await until("the other to take over", () => owns(other, "192.0.2.10"));
   expect(answering()).toEqual([other.mac]);
   expect(ndpAnswer()).toContain(other.mac);
 });
@@ -99,7 +104,7 @@ test("the owner's link is cut: the other speaker answers", async () => {
   const speakers = [await startSpeaker(0), await startSpeaker(1)];
   const { other, ownerIndex } = await ownerAndOther(speakers);
   lan.setLink(ownerIndex, false);
-  await sleep(500);
+  await until("the other to take over", () => owns(other, "192.0.2.10"));
   expect(answering()).toEqual([other.mac]);
 });
 
@@ -118,9 +123,13 @@ test("a killed owner that comes back takes its address back once, and it stays t
   const { owner, other, ownerIndex } = await ownerAndOther(speakers);
   const seen = other.lines.length;
   await owner.kill();
-  await sleep(500);
+  await until("the other to take over", () => owns(other, "192.0.2.10"));
   const again = await startSpeaker(ownerIndex);
-  await sleep(2500);
+  const now = speakers.map((s) => (s === owner ? again : s));
+  await until(
+    "the returning node to take its address back",
+    () => agreed(now, names, "192.0.2.10") && owns(again, "192.0.2.10"),
+  );
   expect(answering(5)).toEqual([again.mac]);
   // Since the failure, the survivor gained the address once and gave it back once: no flapping.
   const since = other.lines.slice(seen);

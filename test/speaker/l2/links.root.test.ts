@@ -2,6 +2,8 @@
 // carries the heartbeats (192.0.2.11, .12), and each speaker announces on a second link into the
 // same bridge (198.51.100.11, .12 on it, so it is no pod veth). Heartbeats keep flowing while the
 // announcing link is down: only the speaker itself can tell its peers that it went deaf.
+import { waitFor } from "../../lab/exec.js";
+import { agreed } from "./agreement.js";
 import { createLan, type Lan } from "./lan.js";
 import { inNs, ip, tryInNs } from "./netns.js";
 import { compileTree, SpeakerProcess } from "./speaker-process.js";
@@ -77,7 +79,10 @@ test("the announcing link goes down for 1 s and comes back: the speaker answers 
   await answeredBy(only.mac, 4000);
   const a = announcing[0] as (typeof announcing)[number];
   inNs(a.ns, "ip", "link", "set", a.ifname, "down");
+  // Down until the speaker has seen it go (it is deaf), and for a second at least.
+  const deaf = only.waitFor((l) => l === "links deaf");
   await sleep(1000);
+  await deaf;
   inNs(a.ns, "ip", "link", "set", a.ifname, "up");
   // Settling (1.5 s) and the first answer, well before a 5 s link poll could have noticed.
   expect(await answeredBy(only.mac, 3500)).toBeLessThan(3500);
@@ -96,7 +101,13 @@ test.each([
   "the owner's only announcing link %s: it tells its peers, and the other node takes over",
   async (_, cut) => {
     const speakers = [await startSpeaker(0), await startSpeaker(1)];
-    await sleep(2500); // settling, then heartbeats agree
+    // Settling, then heartbeats agree: each hears the other as live and one owns the address.
+    await waitFor(
+      "the speakers to agree on one owner",
+      async () => agreed(speakers, names, "192.0.2.10") || undefined,
+      10_000,
+      50,
+    );
     const macs = answering();
     expect(macs).toHaveLength(1);
     const ownerIndex = speakers.findIndex((s) => s.mac === macs[0]);
