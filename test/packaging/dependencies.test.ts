@@ -33,14 +33,11 @@ function imports(text: string): { runtime: Set<string>; typesOnly: Set<string> }
     const clause = m[4] ?? "";
     // `import { type A, type B } from` is erased too; `import { type A, b }` is not.
     const named = /^\{([^}]*)\}$/.exec(clause.trim());
-    const erased =
-      m[3] !== undefined ||
-      (named?.[1] !== undefined &&
-        named[1]
-          .split(",")
-          .map((s) => s.trim())
-          .filter((s) => s !== "")
-          .every((s) => s.startsWith("type ")));
+    const names = named?.[1]
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+    const erased = m[3] !== undefined || names?.every((s) => s.startsWith("type ")) === true;
     (erased ? typesOnly : runtime).add(name);
   }
   for (const m of text.matchAll(/\bimport\(\s*"([^"]+)"\s*\)/g)) {
