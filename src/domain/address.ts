@@ -1,10 +1,21 @@
 // IP addresses as the rest of Herald sees them: a family and a bigint, with one
 // canonical text form (dotted quad, RFC 5952 compressed IPv6) used as map key,
-// in Service status and in logs. Warm start parses every address in every
-// Service's status, so parsing is on the hot path: node:net validates, ip-num
-// compresses IPv6 text.
+// in Service status, in packets' decoded form, in audit rows and in logs. Every
+// component parses address text here, so each gives the same answer for the
+// same text. Warm start parses every address in every Service's status, so
+// parsing is on the hot path: node:net validates, the value is read off the
+// already-valid text.
+//
+// Refused everywhere, with a message saying why:
+// - zones (fe80::1%eth0): a zone names a link of one host; a Service's address,
+//   a pool entry or an audit query is not link-scoped, and the same text would
+//   mean different things on different nodes.
+// - IPv4-mapped IPv6 (::ffff:192.0.2.1): a second spelling of an IPv4 address that
+//   never appears on a wire (IANA: not forwardable). Accepted, it would be an NDP
+//   target nobody asks for, or a second name for one IPv4 address that slips past
+//   duplicate, sharing and pool checks. The message names the IPv4 form.
+// - leading zeros in IPv4 octets (192.0.02.1): octal to some parsers, decimal to others.
 import { isIPv4, isIPv6 } from "node:net";
-import { collapseIPv6Number } from "ip-num";
 
 export type Family = "IPv4" | "IPv6";
 
@@ -14,25 +25,32 @@ export interface Address {
 }
 
 export const FAMILY_BITS: Record<Family, number> = { IPv4: 32, IPv6: 128 };
+export const FAMILY_BYTES: Record<Family, number> = { IPv4: 4, IPv6: 16 };
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const IPV6_SHAPE = /^[0-9a-fA-F:.]+$/;
 
-/**
- * Parses one address; rejects zones, leading zeros and IPv4-mapped IPv6.
- * Validation is node:net's (the same grammar the runtime uses for sockets);
- * the value is then read off the already-valid text.
- */
+/** Parses one address; refuses zones, leading zeros and IPv4-mapped IPv6 (see above). */
 export function parseAddress(text: string): ParseResult<Address> {
   const s = text.trim();
   if (s === "") return { ok: false, error: "empty address" };
   if (s.includes(":")) {
+    const zone = s.indexOf("%");
+    if (zone >= 0 && isIPv6(s.slice(0, zone))) {
+      return {
+        ok: false,
+        error: `"${s}" has a zone (${s.slice(zone)}); zones name one host's link and are not accepted: give the address alone`,
+      };
+    }
     if (!IPV6_SHAPE.test(s)) return { ok: false, error: `"${s}" is not an IP address` };
     if (!isIPv6(s)) return { ok: false, error: `"${s}" is not a valid IPv6 address` };
     const value = ipv6Value(s);
     if (value >> 32n === 0xffffn) {
-      return { ok: false, error: `"${s}" is an IPv4-mapped IPv6 address; write the IPv4 address instead` };
+      return {
+        ok: false,
+        error: `"${s}" is an IPv4-mapped IPv6 address; write the IPv4 address ${formatValue("IPv4", value & 0xffffffffn)} instead`,
+      };
     }
     return { ok: true, value: { family: "IPv6", value } };
   }
@@ -77,9 +95,31 @@ export function formatValue(family: Family, value: bigint): string {
     const n = Number(value);
     return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   }
-  const groups: string[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
-  return collapseIPv6Number(groups.join(":"));
+  const groups: number[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+  return formatGroups(groups);
+}
+
+/** RFC 5952 text of eight groups: lower case, the longest run (>1) of zero groups as "::", the first on ties. */
+function formatGroups(groups: readonly number[]): string {
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
 
 /** The canonical text of an address given as text, or undefined when it is not one. */
@@ -91,4 +131,80 @@ export function canonicalAddress(text: string): string | undefined {
 export function familyOf(text: string): Family | undefined {
   const parsed = parseAddress(text);
   return parsed.ok ? parsed.value.family : undefined;
+}
+
+// --- byte forms (packets) --------------------------------------------------
+
+/** The address in network byte order (4 or 16 bytes). */
+export function addressBytes(a: Address): Uint8Array {
+  const n = FAMILY_BYTES[a.family];
+  const out = new Uint8Array(n);
+  let v = a.value;
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 255n);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/**
+ * Canonical text of the address stored at bytes[offset..] in network byte order. Packets
+ * carry any value (mapped ones too): this formats, it does not judge.
+ */
+export function formatBytes(family: Family, bytes: Uint8Array, offset = 0): string {
+  if (family === "IPv4") {
+    return `${bytes[offset] ?? 0}.${bytes[offset + 1] ?? 0}.${bytes[offset + 2] ?? 0}.${bytes[offset + 3] ?? 0}`;
+  }
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++)
+    groups.push(((bytes[offset + 2 * i] ?? 0) << 8) | (bytes[offset + 2 * i + 1] ?? 0));
+  return formatGroups(groups);
+}
+
+// --- CIDRs -----------------------------------------------------------------
+
+export interface Cidr {
+  readonly family: Family;
+  /** The network address (host bits clear). */
+  readonly value: bigint;
+  readonly prefix: number;
+}
+
+/**
+ * Parses ADDRESS/PREFIX. Host bits set are an error that names the network meant, unless
+ * `hostBits: "clear"` (for fields where Kubernetes accepts them, such as source ranges).
+ */
+export function parseCidr(text: string, options: { hostBits?: "refuse" | "clear" } = {}): ParseResult<Cidr> {
+  const s = text.trim();
+  const parts = s.split("/");
+  if (parts.length !== 2) {
+    return { ok: false, error: parts.length > 2 ? `"${s}" has more than one "/"` : `"${s}" is not a CIDR` };
+  }
+  const [addressText = "", prefixText = ""] = parts;
+  const address = parseAddress(addressText);
+  if (!address.ok) return { ok: false, error: `in "${s}": ${address.error}` };
+  const { family, value } = address.value;
+  const bits = FAMILY_BITS[family];
+  if (!/^\d{1,3}$/.test(prefixText.trim()) || Number(prefixText) > bits) {
+    return { ok: false, error: `"${s}" has prefix length "${prefixText}"; ${family} takes 0 to ${bits}` };
+  }
+  const prefix = Number(prefixText);
+  const hostBits = BigInt(bits - prefix);
+  const network = (value >> hostBits) << hostBits;
+  if (network !== value && options.hostBits !== "clear") {
+    return {
+      ok: false,
+      error: `"${s}" has host bits set; did you mean ${formatValue(family, network)}/${prefix}?`,
+    };
+  }
+  return { ok: true, value: { family, value: network, prefix } };
+}
+
+export function formatCidr(c: Cidr): string {
+  return `${formatValue(c.family, c.value)}/${c.prefix}`;
+}
+
+/** The last address a CIDR covers. */
+export function cidrLast(c: Cidr): bigint {
+  return c.value + (1n << BigInt(FAMILY_BITS[c.family] - c.prefix)) - 1n;
 }

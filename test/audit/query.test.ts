@@ -81,6 +81,8 @@ test("row-group statistics skip whole files and row groups", async () => {
 
 test.each([
   ["address=300.1.2.3", "address"],
+  ["address=fe80::1%25eth0", "has a zone (%eth0)"],
+  ["address=::ffff:192.0.2.1", "write the IPv4 address 192.0.2.1 instead"],
   ["service=only-a-name", "service"],
   ["kind=exploded", "kind"],
   ["since=yesterday", "since"],
