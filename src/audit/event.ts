@@ -1,6 +1,6 @@
 // The audit event: what callers hand in, what is stored, and the checks between the two.
 // Pure: no I/O, no clock.
-import { formatAddress, parseAddress } from "../domain/address.js";
+import { parseCanonical } from "../domain/address.js";
 import { AuditError } from "./errors.js";
 
 /** Bumped only for changes old readers cannot ignore; adding an optional column is not one. */
@@ -97,8 +97,8 @@ export function validateEvent(input: AuditEventInput): AuditEventInput {
     if (!Array.isArray(input.addresses)) bad("addresses must be a list");
     if (input.addresses.length > MAX_ADDRESSES) bad(`more than ${MAX_ADDRESSES} addresses`);
     out.addresses = input.addresses.map((a, i) => {
-      const parsed = parseAddress(text(`addresses[${i}]`, a) ?? "");
-      return parsed.ok ? formatAddress(parsed.value) : bad(`addresses[${i}]: ${parsed.error}`);
+      const parsed = parseCanonical(text(`addresses[${i}]`, a) ?? "");
+      return parsed.ok ? parsed.value : bad(`addresses[${i}]: ${parsed.error}`);
     });
   }
   return out;

@@ -2,9 +2,10 @@
 // canonical text form (dotted quad, RFC 5952 compressed IPv6) used as map key,
 // in Service status, in packets' decoded form, in audit rows and in logs. Every
 // component parses address text here, so each gives the same answer for the
-// same text. Warm start parses every address in every Service's status, so
-// parsing is on the hot path: node:net validates, the value is read off the
-// already-valid text.
+// same text. Warm start parses every address in every Service's status and every
+// audit event checks its addresses, so parsing is on the hot path: the plain
+// spellings are scanned in one pass, anything else is judged by node:net's grammar
+// (the one the runtime uses for sockets).
 //
 // Refused everywhere, with a message saying why:
 // - zones (fe80::1%eth0): a zone names a link of one host; a Service's address,
@@ -33,6 +34,38 @@ const IPV6_SHAPE = /^[0-9a-fA-F:.]+$/;
 
 /** Parses one address; refuses zones, leading zeros and IPv4-mapped IPv6 (see above). */
 export function parseAddress(text: string): ParseResult<Address> {
+  const p = parseText(text);
+  if (!p.ok) return p;
+  const { family, octets, groups } = p.value;
+  if (family === "IPv4") {
+    const [a, b, c, d] = octets as [number, number, number, number];
+    return { ok: true, value: { family, value: BigInt(((a << 24) | (b << 16) | (c << 8) | d) >>> 0) } };
+  }
+  let hex = "0x";
+  for (const g of groups) hex += g.toString(16).padStart(4, "0");
+  return { ok: true, value: { family, value: BigInt(hex) } };
+}
+
+/**
+ * The canonical text of an address given as text, or why it is not one. The same answer as
+ * parseAddress then formatAddress, without the detour through a bigint: audit events and
+ * queries take this path for every address.
+ */
+export function parseCanonical(text: string): ParseResult<string> {
+  const p = parseText(text);
+  if (!p.ok) return p;
+  return { ok: true, value: p.value.family === "IPv4" ? p.value.text : formatGroups(p.value.groups) };
+}
+
+interface ParsedText {
+  family: Family;
+  /** The trimmed text; for IPv4 already canonical. */
+  text: string;
+  octets: readonly number[];
+  groups: readonly number[];
+}
+
+function parseText(text: string): ParseResult<ParsedText> {
   const s = text.trim();
   if (s === "") return { ok: false, error: "empty address" };
   if (s.includes(":")) {
@@ -43,30 +76,110 @@ export function parseAddress(text: string): ParseResult<Address> {
         error: `"${s}" has a zone (${s.slice(zone)}); zones name one host's link and are not accepted: give the address alone`,
       };
     }
-    if (!IPV6_SHAPE.test(s)) return { ok: false, error: `"${s}" is not an IP address` };
-    if (!isIPv6(s)) return { ok: false, error: `"${s}" is not a valid IPv6 address` };
-    const value = ipv6Value(s);
-    if (value >> 32n === 0xffffn) {
+    let groups = plainIpv6Groups(s);
+    if (groups === undefined) {
+      if (!IPV6_SHAPE.test(s)) return { ok: false, error: `"${s}" is not an IP address` };
+      if (!isIPv6(s)) return { ok: false, error: `"${s}" is not a valid IPv6 address` };
+      groups = ipv6Groups(s);
+    }
+    if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+      const v4 = `${(groups[6] ?? 0) >> 8}.${(groups[6] ?? 0) & 255}.${(groups[7] ?? 0) >> 8}.${(groups[7] ?? 0) & 255}`;
       return {
         ok: false,
-        error: `"${s}" is an IPv4-mapped IPv6 address; write the IPv4 address ${formatValue("IPv4", value & 0xffffffffn)} instead`,
+        error: `"${s}" is an IPv4-mapped IPv6 address; write the IPv4 address ${v4} instead`,
       };
     }
-    return { ok: true, value: { family: "IPv6", value } };
+    return { ok: true, value: { family: "IPv6", text: s, octets: [], groups } };
   }
+  const octets = plainIpv4Octets(s);
+  if (octets !== undefined) return { ok: true, value: { family: "IPv4", text: s, octets, groups: [] } };
   if (!/^[0-9.]+$/.test(s)) return { ok: false, error: `"${s}" is not an IP address` };
-  const octets = s.split(".");
-  if (octets.length !== 4) return { ok: false, error: `"${s}" is not an IP address: IPv4 has four octets` };
-  if (octets.some((o) => o.length > 1 && o.startsWith("0"))) {
+  const parts = s.split(".");
+  if (parts.length !== 4) return { ok: false, error: `"${s}" is not an IP address: IPv4 has four octets` };
+  if (parts.some((o) => o.length > 1 && o.startsWith("0"))) {
     return { ok: false, error: `"${s}" has a leading zero in an octet, which is ambiguous` };
   }
   if (!isIPv4(s)) return { ok: false, error: `"${s}" is not a valid IPv4 address` };
-  const [a, b, c, d] = octets.map(Number) as [number, number, number, number];
-  return { ok: true, value: { family: "IPv4", value: BigInt(((a << 24) | (b << 16) | (c << 8) | d) >>> 0) } };
+  return { ok: true, value: { family: "IPv4", text: s, octets: parts.map(Number), groups: [] } };
 }
 
-/** The value of text that isIPv6 accepted (embedded IPv4 tail included). */
-function ipv6Value(s: string): bigint {
+/** The octets of dotted-quad text without leading zeros, in one pass; undefined for anything else. */
+function plainIpv4Octets(s: string): number[] | undefined {
+  const octets: number[] = [];
+  let value = 0;
+  let digits = 0;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || octets.length === 3) return undefined;
+      octets.push(value);
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return undefined;
+    if (digits === 1 && value === 0) return undefined; // a leading zero
+    value = value * 10 + (c - 48);
+    if (++digits > 3 || value > 255) return undefined;
+  }
+  if (digits === 0 || octets.length !== 3) return undefined;
+  octets.push(value);
+  return octets;
+}
+
+/**
+ * The groups of IPv6 text in the plain spelling (hex groups of 1 to 4 digits, at most one
+ * "::", no IPv4 tail), in one pass; undefined for anything else, which the general path
+ * (node:net's grammar) then judges. Audit events carry mostly distinct IPv6 addresses, so
+ * this is what keeps their check cheap.
+ */
+function plainIpv6Groups(s: string): number[] | undefined {
+  const head: number[] = [];
+  const tail: number[] = [];
+  let groups = head;
+  let value = 0;
+  let digits = 0;
+  let gap = false;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 58 /* : */) {
+      if (s.charCodeAt(i + 1) === 58) {
+        // "::": once, at the start or right after a group, never ":::"
+        if (gap || (digits === 0 && i > 0)) return undefined;
+        if (digits > 0) groups.push(value);
+        value = 0;
+        digits = 0;
+        gap = true;
+        groups = tail;
+        i++;
+        if (s.charCodeAt(i + 1) === 58) return undefined;
+        continue;
+      }
+      // a single colon ends a group and is followed by one
+      if (digits === 0 || i === n - 1) return undefined;
+      groups.push(value);
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else if (c >= 65 && c <= 70) d = c - 55;
+    else return undefined;
+    if (++digits > 4) return undefined;
+    value = (value << 4) | d;
+  }
+  if (digits > 0) groups.push(value);
+  const count = head.length + tail.length;
+  if (gap ? count > 7 : count !== 8) return undefined;
+  return gap ? [...head, ...new Array<number>(8 - count).fill(0), ...tail] : head;
+}
+
+/** The eight groups of text that isIPv6 accepted (embedded IPv4 tail included). */
+function ipv6Groups(s: string): number[] {
   let text = s;
   const lastColon = text.lastIndexOf(":");
   if (text.indexOf(".", lastColon) >= 0) {
@@ -81,9 +194,7 @@ function ipv6Value(s: string): bigint {
   const right = tail === undefined || tail === "" ? [] : tail.split(":");
   const groups =
     tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
-  let value = 0n;
-  for (const g of groups) value = (value << 16n) | BigInt(Number.parseInt(g, 16));
-  return value;
+  return groups.map((g) => Number.parseInt(g, 16));
 }
 
 export function formatAddress(a: Address): string {
@@ -124,12 +235,12 @@ function formatGroups(groups: readonly number[]): string {
 
 /** The canonical text of an address given as text, or undefined when it is not one. */
 export function canonicalAddress(text: string): string | undefined {
-  const parsed = parseAddress(text);
-  return parsed.ok ? formatAddress(parsed.value) : undefined;
+  const parsed = parseCanonical(text);
+  return parsed.ok ? parsed.value : undefined;
 }
 
 export function familyOf(text: string): Family | undefined {
-  const parsed = parseAddress(text);
+  const parsed = parseText(text);
   return parsed.ok ? parsed.value.family : undefined;
 }
 

@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from "node:net";
 import fc from "fast-check";
 import { validateEvent } from "../../src/audit/event.js";
 import { parseFilter } from "../../src/audit/filter.js";
@@ -120,4 +121,35 @@ describe("CIDRs", () => {
     expect(c.ok).toBe(false);
     if (!c.ok) expect(c.error).toContain(message);
   });
+});
+
+test("IPv6 text is accepted exactly when node:net's grammar accepts it (and it is not IPv4-mapped)", () => {
+  fc.assert(
+    fc.property(fc.stringMatching(/^[0-9a-fA-F:]{0,41}$/), (text) => {
+      const p = parseAddress(text);
+      const mapped = p.ok === false && p.error.includes("IPv4-mapped");
+      expect(p.ok || mapped).toBe(text.includes(":") && isIPv6(text));
+    }),
+    { numRuns: 20_000 },
+  );
+  for (const text of [
+    "1:2:3:4:5:6:7::",
+    "::1:2:3:4:5:6:7",
+    "1::",
+    "::",
+    "1:2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7:8::",
+  ]) {
+    expect(parseAddress(text).ok).toBe(isIPv6(text));
+  }
+});
+
+test("IPv4 text is accepted exactly when node:net's grammar accepts it without leading zeros", () => {
+  fc.assert(
+    fc.property(fc.stringMatching(/^[0-9.]{0,16}$/), (text) => {
+      const leadingZero = text.split(".").some((o) => o.length > 1 && o.startsWith("0"));
+      expect(parseAddress(text).ok).toBe(isIPv4(text) && !leadingZero);
+    }),
+    { numRuns: 20_000 },
+  );
 });
