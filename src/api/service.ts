@@ -2,7 +2,7 @@
 // what they ask for (spec + herald.dev annotations), and the status it owes them.
 import { isDeepStrictEqual } from "node:util";
 import type { V1Service } from "@kubernetes/client-node";
-import type { Family } from "../domain/address.js";
+import { type Family, familyOf } from "../domain/address.js";
 import type { Assignment } from "../domain/allocator.js";
 import { type Labels, labelsKey } from "../domain/selector.js";
 import type { FamilyPolicy, ServiceRequest } from "../domain/service.js";
@@ -46,7 +46,7 @@ export function toServiceRequest(svc: V1Service, namespaceLabels: Labels): Servi
         ? [spec.loadBalancerIP]
         : [];
   const families = (spec.ipFamilies ?? []).filter((f): f is Family => f === "IPv4" || f === "IPv6");
-  if (families.length === 0) families.push(spec.clusterIP?.includes(":") ? "IPv6" : "IPv4");
+  if (families.length === 0) families.push(familyOf(spec.clusterIP ?? "") === "IPv6" ? "IPv6" : "IPv4");
   const policy = spec.ipFamilyPolicy;
   const familyPolicy: FamilyPolicy =
     policy === "PreferDualStack" || policy === "RequireDualStack" ? policy : "SingleStack";

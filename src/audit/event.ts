@@ -1,6 +1,6 @@
 // The audit event: what callers hand in, what is stored, and the checks between the two.
 // Pure: no I/O, no clock.
-import { isIP } from "node:net";
+import { parseCanonical } from "../domain/address.js";
 import { AuditError } from "./errors.js";
 
 /** Bumped only for changes old readers cannot ignore; adding an optional column is not one. */
@@ -96,11 +96,10 @@ export function validateEvent(input: AuditEventInput): AuditEventInput {
   if (input.addresses !== undefined) {
     if (!Array.isArray(input.addresses)) bad("addresses must be a list");
     if (input.addresses.length > MAX_ADDRESSES) bad(`more than ${MAX_ADDRESSES} addresses`);
-    out.addresses = input.addresses.map(
-      (a, i) =>
-        canonicalAddress(text(`addresses[${i}]`, a) ?? "") ??
-        bad(`addresses[${i}] "${a}" is not an IP address`),
-    );
+    out.addresses = input.addresses.map((a, i) => {
+      const parsed = parseCanonical(text(`addresses[${i}]`, a) ?? "");
+      return parsed.ok ? parsed.value : bad(`addresses[${i}]: ${parsed.error}`);
+    });
   }
   return out;
 }
@@ -111,12 +110,4 @@ export function formatTimeNs(timeNs: bigint): string {
   const iso = new Date(Number(ms)).toISOString(); // ...T04:47:09.123Z
   const frac = (((timeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).toString().padStart(9, "0");
   return `${iso.slice(0, 19)}.${frac}Z`;
-}
-
-/** One canonical text per address, so 2001:DB8:0::1 and 2001:db8::1 are the same. */
-export function canonicalAddress(text: string): string | undefined {
-  const family = isIP(text);
-  if (family === 4) return text;
-  if (family === 6) return new URL(`http://[${text}]/`).hostname.slice(1, -1);
-  return undefined;
 }

@@ -1,7 +1,9 @@
 // Query filters: parsed from CLI flags or URL parameters, matched against events
 // and against row-group statistics. Pure.
+
+import { parseCanonical } from "../domain/address.js";
 import { AuditError } from "./errors.js";
-import { type AuditEvent, canonicalAddress, EVENT_KINDS, type EventKind } from "./event.js";
+import { type AuditEvent, EVENT_KINDS, type EventKind } from "./event.js";
 import type { ColumnRange } from "./parquet-file.js";
 
 export interface AuditFilter {
@@ -58,8 +60,8 @@ export interface FilterParams {
 export function parseFilter(params: FilterParams, nowNs: bigint): AuditFilter {
   const filter: AuditFilter = {};
   if (params.address !== undefined) {
-    filter.address =
-      canonicalAddress(params.address) ?? bad(`address: "${params.address}" is not an IP address`);
+    const parsed = parseCanonical(params.address);
+    filter.address = parsed.ok ? parsed.value : bad(`address: ${parsed.error}`);
   }
   if (params.service !== undefined) {
     const [namespace, name, ...rest] = params.service.split("/");

@@ -4,6 +4,7 @@
 // left out and named in `warnings`.
 import type { FastifyPluginAsync } from "fastify";
 import { Counter, type Registry } from "prom-client";
+import { type Clock, nanoseconds, systemClock } from "../clock.js";
 import { AuditError, describe } from "./errors.js";
 import { type FilterParams, parseFilter } from "./filter.js";
 import { eventJson } from "./format.js";
@@ -11,7 +12,8 @@ import { type AuditQueryRunner, queryPool } from "./query-pool.js";
 
 export interface AuditRoutesOptions {
   dir: string;
-  nowNs?: () => bigint;
+  /** What relative times ("since=2h") count back from (default the system clock). */
+  clock?: Clock;
   /** Where queries run (default: a queryPool() of this plugin's own, closed with the server). */
   runner?: AuditQueryRunner;
   /** Counts files left out of answers (herald_audit_query_unreadable_files_total) when given. */
@@ -27,7 +29,7 @@ const PARAMS = ["address", "service", "node", "kind", "since", "until", "after",
 const RETRY_AFTER_S = "1";
 
 export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, options) => {
-  const nowNs = options.nowNs ?? (() => BigInt(Date.now()) * 1_000_000n);
+  const nowNs = nanoseconds(options.clock ?? systemClock);
   const defaultLimit = options.defaultLimit ?? 100;
   const maxLimit = options.maxLimit ?? 1000;
   let runner = options.runner;

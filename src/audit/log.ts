@@ -1,23 +1,19 @@
-// The durable audit log of one component: journal with group commit, rolling into
-// Parquet files, recovery on start, retention.
-//
-// record() frames the event, appends it to the active journal segment and
-// resolves once an fdatasync covers it. Records arriving while a write+sync is
-// in flight form the next batch (group commit), so batching adds no timer and
-// never more than one sync's duration (optionally `commitDelayMs`, at most 100 ms).
-// A segment is sealed when it reaches `segmentBytes` or `segmentAgeMs` and then
-// converted into one Parquet file; start() first converts whatever segments a
-// previous process left behind.
+// The durable audit log of one component: events checked, numbered and timed, made
+// durable by the journal (journal.ts, group commit), sealed segments converted into
+// Parquet files in the background, recovery on start, retention. start() first converts
+// whatever segments a previous process left behind. All time (event times, segment age,
+// retries, retention) comes from the injected Clock.
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type Clock, nanoseconds, systemClock } from "../clock.js";
 import { inlineConverter, type SegmentConverter } from "./converter.js";
-import { type AppendFile, type Disk, nodeDisk } from "./disk.js";
+import { type Disk, nodeDisk } from "./disk.js";
 import { AuditError, type AuditErrorCode, describe, systemCode } from "./errors.js";
 import { type AuditEvent, type AuditEventInput, validateEvent } from "./event.js";
 import { encodeFrame } from "./frame.js";
-import { isTempName, JOURNAL_DIR, parseParquetName, parseSegmentName, segmentName } from "./layout.js";
+import { Journal } from "./journal.js";
+import { isTempName, JOURNAL_DIR, parseParquetName, parseSegmentName } from "./layout.js";
 import { type AuditMetrics, auditMetrics } from "./metrics.js";
 import { DEFAULT_ROW_GROUP_ROWS } from "./parquet-file.js";
 import { encodeRecord } from "./record.js";
@@ -44,12 +40,10 @@ export interface AuditLogOptions {
   /** How often age-based rolling and pending conversions are looked at (default 1 s). */
   housekeepingMs?: number;
   /**
-   * How often retention runs besides after each conversion (default 60 s, by `nowMs`):
-   * files age out also while no new file is written.
+   * How often retention runs besides after each conversion (default 60 s): files age out
+   * also while no new file is written. Files' ages are measured on the clock's wall time.
    */
   retentionIntervalMs?: number;
-  /** Milliseconds of wall-clock time that retention compares file times with (default Date.now). */
-  nowMs?: () => number;
   /**
    * Where segments become Parquet (default: this thread). Components pass
    * workerConverter() so that encoding runs beside journal commits, not between them.
@@ -59,52 +53,36 @@ export interface AuditLogOptions {
   retryMs?: number;
 }
 
-interface Pending {
-  frame: Buffer;
-  seq: number;
-  resolve: (ack: AuditAck) => void;
-}
-
-interface ActiveSegment {
-  name: string;
-  file: AppendFile;
-  bytes: number;
-  openedMs: number;
-}
-
 export class AuditLog implements AuditSink {
   private readonly dir: string;
   private readonly journalDir: string;
   private readonly disk: Disk;
+  private readonly clock: Clock;
   private readonly nowNs: () => bigint;
   private readonly logger: Logger;
   private readonly metrics: AuditMetrics;
-  private readonly segmentBytes: number;
   private readonly segmentAgeMs: number;
   private readonly rowGroupRows: number;
   private readonly retention: RetentionLimits;
   private readonly maxPending: number;
-  private readonly commitDelayMs: number;
   private readonly housekeepingMs: number;
   private readonly retentionIntervalMs: number;
+  /** clock.now() of the last retention run. */
   private lastRetentionMs = 0;
-  private readonly nowMs: () => number;
   private readonly retryMs: number;
   private readonly converter: SegmentConverter;
 
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private nextSeq = 1;
   private lastTimeNs = 0n;
-  private pending: Pending[] = [];
-  private draining: Promise<void> | undefined;
-  private active: ActiveSegment | undefined;
+  private readonly journal: Journal;
   /** Serialises segment conversions and retention. */
   private background: Promise<void> = Promise.resolve();
   private backgroundQueued = false;
-  /** After a failed conversion or recovery, housekeeping waits until then before trying again. */
+  /** After a failed conversion or recovery, housekeeping waits until then (clock.now()) before trying again. */
   private retryAtMs = 0;
   private sealed: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private recovered = false;
   private journalOk = true;
   private parquetOk = true;
@@ -114,20 +92,37 @@ export class AuditLog implements AuditSink {
     this.dir = options.dir;
     this.journalDir = join(options.dir, JOURNAL_DIR);
     this.disk = options.disk ?? nodeDisk;
-    this.nowNs = nanoseconds(options.clock ?? systemClock);
+    this.clock = options.clock ?? systemClock;
+    this.nowNs = nanoseconds(this.clock);
     this.logger = options.logger.child({ component: "audit" });
     this.metrics = auditMetrics(options.registry);
-    this.segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     this.segmentAgeMs = options.segmentAgeMs ?? 60_000;
     this.rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
     this.retention = options.retention ?? {};
     this.maxPending = options.maxPending ?? 100_000;
-    this.commitDelayMs = Math.min(100, Math.max(0, options.commitDelayMs ?? 0));
     this.housekeepingMs = options.housekeepingMs ?? 1000;
     this.retentionIntervalMs = options.retentionIntervalMs ?? 60_000;
-    this.nowMs = options.nowMs ?? Date.now;
     this.retryMs = options.retryMs ?? 5000;
     this.converter = options.converter ?? inlineConverter(this.disk);
+    this.journal = new Journal({
+      dir: this.journalDir,
+      disk: this.disk,
+      clock: this.clock,
+      metrics: this.metrics,
+      segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024,
+      commitDelayMs: Math.min(100, Math.max(0, options.commitDelayMs ?? 0)),
+      onSealed: (name) => {
+        this.sealed.push(name);
+        void this.scheduleConversions();
+      },
+      onFailure: (error) => this.fail("journal", "HERALD_AUDIT_JOURNAL_WRITE", error),
+      onSuccess: () => {
+        if (this.journalOk) return;
+        this.journalOk = true;
+        this.logger.info({ dir: this.dir }, "audit journal writable again");
+        this.updateReady();
+      },
+    });
     this.metrics.ready.set(0);
   }
 
@@ -150,17 +145,26 @@ export class AuditLog implements AuditSink {
     if (this.state !== "new") throw new AuditError("HERALD_AUDIT_STOPPED", "audit log was already started");
     this.state = "running";
     await this.tryRecover();
-    this.timer = setInterval(() => this.housekeeping(), this.housekeepingMs);
-    this.timer.unref();
+    this.armHousekeeping();
+  }
+
+  private armHousekeeping(): void {
+    this.timer = this.clock.setTimeout(() => {
+      if (this.state !== "running") return;
+      this.housekeeping();
+      this.armHousekeeping();
+    }, this.housekeepingMs);
+    // A process with nothing else to do exits (the system clock's handle is a Node timer).
+    (this.timer as { unref?: () => void } | undefined)?.unref?.();
   }
 
   /** Makes every accepted event durable, converts the last segment and stops. */
   async stop(): Promise<void> {
     if (this.state !== "running") return;
     this.state = "stopping";
-    if (this.timer) clearInterval(this.timer);
-    await this.draining;
-    await this.seal();
+    this.clock.clearTimeout(this.timer);
+    await this.journal.flush();
+    await this.journal.seal();
     await this.background;
     await this.converter.close();
     this.state = "stopped";
@@ -185,11 +189,11 @@ export class AuditLog implements AuditSink {
     } catch (error) {
       return this.refuse(toAuditError(error));
     }
-    if (this.pending.length >= this.maxPending) {
+    if (this.journal.backlog >= this.maxPending) {
       return this.refuse(
         new AuditError(
           "HERALD_AUDIT_BACKLOG",
-          `${this.pending.length} audit events are already waiting for the disk`,
+          `${this.journal.backlog} audit events are already waiting for the disk`,
         ),
       );
     }
@@ -197,83 +201,12 @@ export class AuditLog implements AuditSink {
     if (timeNs <= this.lastTimeNs) timeNs = this.lastTimeNs + 1n;
     this.lastTimeNs = timeNs;
     const event: AuditEvent = { ...checked, seq: this.nextSeq++, timeNs };
-    return new Promise((resolve) => {
-      this.pending.push({ frame: encodeFrame(encodeRecord(event)), seq: event.seq, resolve });
-      this.draining ??= this.drain();
-    });
+    return this.journal.append(encodeFrame(encodeRecord(event)), event.seq);
   }
 
   private refuse(error: AuditError): Promise<AuditAck> {
     this.metrics.events.inc({ outcome: "failed" });
     return Promise.resolve({ durable: false, error });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      if (this.commitDelayMs > 0) await new Promise((r) => setTimeout(r, this.commitDelayMs));
-      const batch = this.pending;
-      this.pending = [];
-      await this.commit(batch);
-    }
-    this.draining = undefined;
-  }
-
-  private async commit(batch: Pending[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    const first = batch[0];
-    if (!first) return;
-    let segment: ActiveSegment | undefined;
-    try {
-      segment = this.active ?? (await this.openSegment(first.seq));
-      await segment.file.append(batch.map((p) => p.frame));
-      await segment.file.sync();
-    } catch (error) {
-      const failure = this.fail("journal", "HERALD_AUDIT_JOURNAL_WRITE", error);
-      for (const p of batch) p.resolve({ durable: false, error: failure });
-      this.metrics.events.inc({ outcome: "failed" }, batch.length);
-      // After a failed write or sync the segment's tail is unknown: cut it back to
-      // what was acknowledged and continue in a fresh segment.
-      if (segment) {
-        await segment.file.truncate(segment.bytes).catch(() => undefined);
-        await this.seal();
-      }
-      return;
-    }
-    segment.bytes += batch.reduce((n, p) => n + p.frame.length, 0);
-    this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.metrics.journalBytes.set(segment.bytes);
-    this.metrics.events.inc({ outcome: "durable" }, batch.length);
-    if (!this.journalOk) {
-      this.journalOk = true;
-      this.logger.info({ dir: this.dir }, "audit journal writable again");
-      this.updateReady();
-    }
-    for (const p of batch) p.resolve({ durable: true, seq: p.seq });
-    if (segment.bytes >= this.segmentBytes) await this.seal();
-  }
-
-  private async openSegment(firstSeq: number): Promise<ActiveSegment> {
-    const name = segmentName(firstSeq);
-    const file = await this.disk.createAppend(join(this.journalDir, name));
-    try {
-      await this.disk.syncDir(this.journalDir);
-    } catch (error) {
-      await file.close().catch(() => undefined);
-      throw error;
-    }
-    this.active = { name, file, bytes: 0, openedMs: Date.now() };
-    return this.active;
-  }
-
-  /** Closes the active segment and hands it to the converter. */
-  private async seal(): Promise<void> {
-    const segment = this.active;
-    if (!segment) return;
-    this.active = undefined;
-    this.metrics.journalBytes.set(0);
-    await segment.file.close().catch(() => undefined);
-    this.sealed.push(segment.name);
-    this.scheduleConversions();
   }
 
   /** Queues background work unless some is already waiting: housekeeping must not pile it up. */
@@ -372,7 +305,7 @@ export class AuditLog implements AuditSink {
   }
 
   private async applyRetention(): Promise<void> {
-    this.lastRetentionMs = this.nowMs();
+    this.lastRetentionMs = this.clock.now();
     try {
       const files: RetainedFile[] = [];
       for (const name of await this.disk.list(this.dir)) {
@@ -381,7 +314,7 @@ export class AuditLog implements AuditSink {
         const s = await this.disk.stat(join(this.dir, name));
         files.push({ name, firstSeq: parsed.firstSeq, bytes: s.size, mtimeMs: s.mtimeMs });
       }
-      const plan = planRetention(files, this.retention, this.nowMs());
+      const plan = planRetention(files, this.retention, this.clock.wall());
       for (const r of plan.remove) {
         await this.disk.unlink(join(this.dir, r.name));
         this.metrics.deletedFiles.inc({ cause: r.cause });
@@ -397,21 +330,15 @@ export class AuditLog implements AuditSink {
 
   private housekeeping(): void {
     if (this.state !== "running") return;
+    const now = this.clock.now();
     if (!this.recovered) {
-      if (Date.now() >= this.retryAtMs) void this.runInBackground(() => this.tryRecover());
+      if (now >= this.retryAtMs) void this.runInBackground(() => this.tryRecover());
       return;
     }
-    const segment = this.active;
-    if (
-      segment &&
-      segment.bytes > 0 &&
-      Date.now() - segment.openedMs >= this.segmentAgeMs &&
-      !this.draining
-    ) {
-      void this.seal();
-    } else if ((this.sealed.length > 0 || !this.parquetOk) && Date.now() >= this.retryAtMs) {
+    if (this.journal.sealIfOlder(this.segmentAgeMs)) return;
+    if ((this.sealed.length > 0 || !this.parquetOk) && now >= this.retryAtMs) {
       void this.scheduleConversions();
-    } else if (this.nowMs() - this.lastRetentionMs >= this.retentionIntervalMs) {
+    } else if (now - this.lastRetentionMs >= this.retentionIntervalMs) {
       void this.runInBackground(() => this.applyRetention());
     }
   }
@@ -424,7 +351,7 @@ export class AuditLog implements AuditSink {
     if (op === "journal") this.journalOk = false;
     if (op === "parquet" || op === "recover") {
       this.parquetOk = false;
-      this.retryAtMs = Date.now() + this.retryMs;
+      this.retryAtMs = this.clock.now() + this.retryMs;
     }
     this.updateReady();
     this.logger.error(

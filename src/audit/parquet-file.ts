@@ -1,17 +1,23 @@
-// Audit events to and from Parquet with @dsnp/parquetjs.
+// Audit events to and from Parquet with @dsnp/parquetjs, through its public API
+// (ParquetWriter, ParquetReader, ParquetShredder) except for the footer:
 //
-// parquetjs writes converted types only, and there is no converted type for
-// nanosecond timestamps; the writer leaves `time` a plain INT64 and
-// `withNanosecondTime` then adds the TIMESTAMP(NANOS) logical type to the
-// footer. Only the footer changes: every offset in it points before it, so
-// the file stays valid.
+// - parquetjs writes converted types only (ParquetEnvelopeWriter's footer encoder sets
+//   `converted_type` and drops a field's `logicalType`), and there is no converted type
+//   for nanosecond timestamps. The writer leaves `time` a plain INT64 and finishFooter
+//   adds the TIMESTAMP(NANOS) logical type. Only the footer changes: every offset in it
+//   points before it, so the file stays valid. Decoding and encoding the footer needs
+//   parquetjs's thrift classes and (de)serialiser, which it does not export: the two
+//   deep imports below are for that alone.
+// - Bloom filters are Herald's own (bloom.ts), not parquetjs's `bloomFilters` option:
+//   parquetjs keeps one filter per column for the whole file, writes it again after
+//   every row group, inserts values without awaiting the hash, and leaves
+//   bloom_filter_length unset; its filters deny values the file holds
+//   (test/audit/parquet-bloom.test.ts shows it).
 
 import type { WriteStream } from "node:fs";
 import { Writable } from "node:stream";
-import parquet from "@dsnp/parquetjs";
+import parquet, { type RowGroupExt } from "@dsnp/parquetjs";
 import thrift from "@dsnp/parquetjs/dist/gen-nodejs/parquet_types.js";
-import type { RowGroupExt } from "@dsnp/parquetjs/dist/lib/declare.js";
-import shred from "@dsnp/parquetjs/dist/lib/shred.js";
 import parquetUtil from "@dsnp/parquetjs/dist/lib/util.js";
 import { bloomBytesFor, bloomHasher, SplitBlockBloom } from "./bloom.js";
 import { AuditError, describe } from "./errors.js";
@@ -341,7 +347,9 @@ export async function openAuditFile(path: string): Promise<AuditFile> {
           rg,
           columns.map((c) => [c]),
         );
-        return (shred.materializeRecords(reader.schema, buffer) as unknown as Row[]).map(fromRow);
+        return (parquet.ParquetShredder.materializeRecords(reader.schema, buffer) as unknown as Row[]).map(
+          fromRow,
+        );
       } catch (error) {
         throw new AuditError(
           "HERALD_AUDIT_BAD_FILE",

@@ -4,6 +4,7 @@
 // finds every worker busy is refused at once instead of queueing, so a burst of heavy
 // queries costs those callers a 429, never the component its event loop or memory.
 import type { Worker } from "node:worker_threads";
+import { type Clock, systemClock } from "../clock.js";
 import { AuditError, type AuditErrorCode } from "./errors.js";
 import type { AuditFilter } from "./filter.js";
 import type { AuditPage } from "./query.js";
@@ -22,8 +23,8 @@ export interface QueryPoolOptions {
   timeoutMs?: number;
   /** The worker module (default ./query-worker.js); tests give their own. */
   entry?: URL;
-  setTimeout?: (fn: () => void, ms: number) => unknown;
-  clearTimeout?: (handle: unknown) => void;
+  /** Whose timers the deadlines run on (default the system clock). */
+  clock?: Clock;
 }
 
 export interface QueryRequest {
@@ -49,8 +50,9 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 export function queryPool(options: QueryPoolOptions = {}): AuditQueryRunner {
   const entry = options.entry ?? new URL("./query-worker.js", import.meta.url);
   const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-  const arm = options.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
-  const disarm = options.clearTimeout ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+  const clock = options.clock ?? systemClock;
+  const arm = (fn: () => void, ms: number) => clock.setTimeout(fn, ms);
+  const disarm = (h: unknown) => clock.clearTimeout(h);
   const slots: Slot[] = Array.from({ length: Math.max(1, options.workers ?? 2) }, () => ({
     worker: undefined,
     busy: false,

@@ -1,5 +1,5 @@
 // Following an audit directory: new events as they become durable.
-import { setTimeout as sleep } from "node:timers/promises";
+import { type Clock, systemClock } from "../clock.js";
 import { type Disk, nodeDisk } from "./disk.js";
 import type { AuditEvent } from "./event.js";
 import type { AuditFilter } from "./filter.js";
@@ -17,7 +17,7 @@ export async function lastSeq(dir: string, disk: Disk = nodeDisk): Promise<numbe
 
 /**
  * Calls onEvent for every matching event after `afterSeq`, polling every
- * `intervalMs`, until the signal aborts. Journal segments are read directly, so
+ * `intervalMs` of `clock`, until the signal aborts. Journal segments are read directly, so
  * events show up once durable, not only once rolled into Parquet.
  */
 export async function followEvents(
@@ -28,6 +28,7 @@ export async function followEvents(
   signal: AbortSignal,
   intervalMs = 250,
   disk: Disk = nodeDisk,
+  clock: Clock = systemClock,
 ): Promise<void> {
   let after = afterSeq;
   while (!signal.aborted) {
@@ -35,10 +36,20 @@ export async function followEvents(
       onEvent(e);
       after = e.seq;
     }
-    try {
-      await sleep(intervalMs, undefined, { signal });
-    } catch {
-      return;
-    }
+    await wait(clock, intervalMs, signal);
   }
+}
+
+/** Resolves after `ms` on the clock, or at once when the signal aborts. */
+function wait(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clock.clearTimeout(handle);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const handle = clock.setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

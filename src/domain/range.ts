@@ -1,6 +1,14 @@
 // Contiguous address ranges, parsed from the three spellings a pool accepts:
 // CIDR (192.0.2.0/28), first-last (192.0.2.10-192.0.2.20) and a single address.
-import { FAMILY_BITS, type Family, formatValue, type ParseResult, parseAddress } from "./address.js";
+import {
+  cidrLast,
+  FAMILY_BITS,
+  type Family,
+  formatValue,
+  type ParseResult,
+  parseAddress,
+  parseCidr,
+} from "./address.js";
 
 export interface AddressRange {
   readonly family: Family;
@@ -37,7 +45,7 @@ export function formatRange(r: AddressRange): string {
 export function parseRange(text: string): ParseResult<AddressRange> {
   const s = text.trim();
   if (s === "") return { ok: false, error: "empty entry" };
-  if (s.includes("/")) return parseCidr(s);
+  if (s.includes("/")) return cidrRange(s);
   if (s.includes("-")) return parseFirstLast(s);
   const single = parseAddress(s);
   if (!single.ok) return single;
@@ -45,27 +53,11 @@ export function parseRange(text: string): ParseResult<AddressRange> {
   return { ok: true, value: { family, first: value, last: value } };
 }
 
-function parseCidr(s: string): ParseResult<AddressRange> {
-  const parts = s.split("/");
-  if (parts.length !== 2) return { ok: false, error: `"${s}" has more than one "/"` };
-  const [addressText = "", prefixText = ""] = parts;
-  const address = parseAddress(addressText);
-  if (!address.ok) return { ok: false, error: `in "${s}": ${address.error}` };
-  const { family, value } = address.value;
-  const bits = FAMILY_BITS[family];
-  if (!/^\d{1,3}$/.test(prefixText.trim()) || Number(prefixText) > bits) {
-    return { ok: false, error: `"${s}" has prefix length "${prefixText}"; ${family} takes 0 to ${bits}` };
-  }
-  const prefix = Number(prefixText);
-  const hostBits = BigInt(bits - prefix);
-  const first = (value >> hostBits) << hostBits;
-  if (first !== value) {
-    return {
-      ok: false,
-      error: `"${s}" has host bits set; did you mean ${formatValue(family, first)}/${prefix}?`,
-    };
-  }
-  return { ok: true, value: { family, first, last: first + (1n << hostBits) - 1n } };
+function cidrRange(s: string): ParseResult<AddressRange> {
+  const cidr = parseCidr(s);
+  if (!cidr.ok) return cidr;
+  const { family, value } = cidr.value;
+  return { ok: true, value: { family, first: value, last: cidrLast(cidr.value) } };
 }
 
 function parseFirstLast(s: string): ParseResult<AddressRange> {

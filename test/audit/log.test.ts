@@ -61,14 +61,16 @@ test("segments roll into Parquet by size while writing continues", async () => {
 });
 
 test("segments roll into Parquet by age, and a query sees events still in the journal", async () => {
-  const { log } = newLog(dir, { segmentAgeMs: 50 });
+  const clock = new FakeClock();
+  const { log } = newLog(dir, { segmentAgeMs: 50, clock });
   await log.start();
   await log.record(event("allocated", 1));
   expect((await all()).map((e) => e.seq)).toEqual([1]); // from the journal
-  for (let i = 0; i < 100 && !(await readdir(dir)).some((n) => n.endsWith(".parquet")); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  expect((await readdir(dir)).some((n) => n.endsWith(".parquet"))).toBe(true);
+  const parquet = async () => (await readdir(dir)).some((n) => n.endsWith(".parquet"));
+  clock.advance(40);
+  expect(await parquet()).toBe(false); // younger than segmentAgeMs: still in the journal
+  clock.advance(20);
+  await until(parquet);
   expect((await all()).map((e) => e.seq)).toEqual([1]);
   await log.stop();
 });
@@ -120,7 +122,8 @@ test("a crash between writing the Parquet file and deleting the segment leaves n
 
 test("a full disk is reported (ack, metric, readiness, log) and the log recovers when space returns", async () => {
   let full: string | undefined;
-  const { log, registry, lines } = newLog(dir, { disk: faultyDisk(nodeDisk, () => full) });
+  const clock = new FakeClock();
+  const { log, registry, lines } = newLog(dir, { disk: faultyDisk(nodeDisk, () => full), clock });
   await log.start();
   expect(log.isReady()).toBe(true);
   expect((await log.record(event("allocated", 1))).durable).toBe(true);
@@ -134,8 +137,11 @@ test("a full disk is reported (ack, metric, readiness, log) and the log recovers
   expect(lines.some((l) => l.level === 50 && l.code === "HERALD_AUDIT_JOURNAL_WRITE")).toBe(true);
   full = undefined;
   expect((await log.record(event("allocated", 3))).durable).toBe(true);
-  for (let i = 0; i < 100 && !log.isReady(); i++) await new Promise((r) => setTimeout(r, 20));
-  expect(log.isReady()).toBe(true);
+  // The segment sealed at the failure is converted when housekeeping retries.
+  await until(async () => {
+    clock.advance(20);
+    return log.isReady();
+  });
   await log.stop();
   expect((await all()).map((e) => e.seq)).toEqual([1, 3]);
 });
@@ -174,7 +180,7 @@ test("retention removes files by age and by total size, oldest first, never the 
   expect(await readdir(dir)).toContain("unrelated.txt");
 });
 
-/** Waits (on the event loop, not a fixed time) until the check holds, for at most 10 s. */
+/** Waits (on the event loop, not a fixed time) until the check holds, for at most 10 s of real time. */
 async function until(check: () => Promise<boolean>) {
   const deadline = Date.now() + 10_000;
   while (!(await check())) {
@@ -189,16 +195,22 @@ test("retention also runs while no file is written: files age out by the injecte
     const buf = await encodeParquet([{ ...event("announce", f), seq, timeNs: BigInt(seq) }], 100);
     await writeFile(join(dir, parquetName(seq, seq)), buf);
   }
-  let nowMs = Date.now();
+  const clock = new FakeClock();
+  for (const name of await readdir(dir))
+    await utimes(join(dir, name), clock.wall() / 1000, clock.wall() / 1000);
   const { log, registry } = newLog(dir, {
+    clock,
+    housekeepingMs: 1000,
     retention: { maxAgeMs: 7 * 86_400_000 },
     retentionIntervalMs: 60_000,
-    nowMs: () => nowMs,
   });
   await log.start();
   const parquet = async () => (await readdir(dir)).filter((n) => n.endsWith(".parquet")).sort();
   expect(await parquet()).toHaveLength(3);
-  nowMs += 8 * 86_400_000; // a week and a day later, nothing written meanwhile
+  clock.stepWall(8 * 86_400_000); // a week and a day later, nothing written meanwhile
+  clock.advance(59_000);
+  expect(await parquet()).toHaveLength(3); // retention waits for its interval
+  clock.advance(1000);
   await until(async () => (await parquet()).length === 1);
   expect(await parquet()).toEqual([parquetName(21, 21)]); // the newest stays: it holds the highest seq
   expect(await metric(registry, "herald_audit_retention_deleted_files_total", { cause: "age" })).toBe(2);
@@ -221,30 +233,34 @@ test("retention by size runs after each Parquet file is written and counts what 
 test("a failed conversion keeps the segment in the journal and is retried once the disk has room", async () => {
   let full: string | undefined;
   const disk = faultyDisk(nodeDisk, () => full);
+  const clock = new FakeClock();
   const { log, registry } = newLog(dir, {
     disk: { ...disk, createAppend: nodeDisk.createAppend },
     segmentBytes: 1,
+    clock,
   });
   await log.start();
   full = "ENOSPC";
   expect((await log.record(event("moved", 1))).durable).toBe(true); // the journal still has room
-  for (let i = 0; i < 100 && log.isReady(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(log.isReady()).toBe(false);
+  await until(async () => !log.isReady());
   expect(
     await metric(registry, "herald_audit_errors_total", { op: "parquet", code: "ENOSPC" }),
   ).toBeGreaterThan(0);
   expect(await readdir(join(dir, "journal"))).toHaveLength(1);
   expect((await all()).map((e) => e.seq)).toEqual([1]); // still queryable from the journal
   full = undefined;
-  for (let i = 0; i < 200 && !log.isReady(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(log.isReady()).toBe(true);
+  await until(async () => {
+    clock.advance(20);
+    return log.isReady();
+  });
   expect(await readdir(join(dir, "journal"))).toEqual([]);
   await log.stop();
   expect((await all()).map((e) => e.seq)).toEqual([1]);
 });
 
 test("herald audit tail follows events as they become durable", async () => {
-  const { log } = newLog(dir);
+  const clock = new FakeClock();
+  const { log } = newLog(dir, { clock });
   await log.start();
   await log.record(event("allocated", 1));
   const seen: number[] = [];
@@ -256,11 +272,16 @@ test("herald audit tail follows events as they become durable", async () => {
     (e) => seen.push(e.seq),
     stop.signal,
     10,
+    nodeDisk,
+    clock,
   );
   await log.record(event("announce", 2));
   await log.record(event("withdraw", 3));
   await log.record(event("announce", 4));
-  for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await until(async () => {
+    clock.advance(10);
+    return seen.length >= 2;
+  });
   stop.abort();
   await following;
   expect(seen).toEqual([2, 4]);

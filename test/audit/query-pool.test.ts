@@ -4,29 +4,10 @@
 import Fastify from "fastify";
 import { auditRoutes } from "../../src/audit/http.js";
 import { queryPool } from "../../src/audit/query-pool.js";
+import { FakeClock } from "../clock.js";
 import { tempDir } from "./helpers.js";
 
 const STUCK = new URL("./stuck-query-worker.ts", import.meta.url);
-
-/** The pool's deadlines, fired by the test instead of the clock. */
-function manualTimers() {
-  const armed = new Map<number, () => void>();
-  let next = 1;
-  return {
-    armed,
-    setTimeout: (fn: () => void) => {
-      armed.set(next, fn);
-      return next++;
-    },
-    clearTimeout: (h: unknown) => armed.delete(h as number),
-    fireAll() {
-      for (const [id, fn] of [...armed]) {
-        armed.delete(id);
-        fn();
-      }
-    },
-  };
-}
 
 /** Turns the event loop until the check holds (at most 5 s). */
 async function until(check: () => boolean) {
@@ -39,14 +20,14 @@ async function until(check: () => boolean) {
 
 async function server(workers: number) {
   const { dir, cleanup } = await tempDir();
-  const timers = manualTimers();
-  const runner = queryPool({ workers, timeoutMs: 5000, entry: STUCK, ...timers });
+  const clock = new FakeClock();
+  const runner = queryPool({ workers, timeoutMs: 5000, entry: STUCK, clock });
   const app = Fastify();
   app.get("/healthz", async () => "ok\n");
   await app.register(auditRoutes, { dir, runner });
   return {
     app,
-    timers,
+    clock,
     async close() {
       await app.close();
       await runner.close();
@@ -62,11 +43,11 @@ test("a query past its deadline answers 504, and the main thread answers meanwhi
     order.push("audit");
     return r;
   });
-  await until(() => s.timers.armed.size === 1); // the query is on its worker, spinning
+  await until(() => s.clock.pending() === 1); // the query is on its worker, spinning
   const health = await s.app.inject("/healthz");
   order.push("healthz");
   expect(health.statusCode).toBe(200);
-  s.timers.fireAll();
+  s.clock.advance(5000);
   const res = await audit;
   expect(res.statusCode).toBe(504);
   expect(res.json().code).toBe("HERALD_AUDIT_QUERY_TIMEOUT");
@@ -78,12 +59,12 @@ test("more queries than workers are refused at once with 429 and Retry-After", a
   const s = await server(2);
   const first = s.app.inject("/audit?kind=announce").then((r) => r);
   const second = s.app.inject("/audit?kind=allocated").then((r) => r);
-  await until(() => s.timers.armed.size === 2);
+  await until(() => s.clock.pending() === 2);
   const third = await s.app.inject("/audit");
   expect(third.statusCode).toBe(429);
   expect(third.headers["retry-after"]).toBe("1");
   expect(third.json().code).toBe("HERALD_AUDIT_QUERY_BUSY");
-  s.timers.fireAll();
+  s.clock.advance(5000);
   expect((await first).statusCode).toBe(504);
   expect((await second).statusCode).toBe(504);
   await s.close();

@@ -9,6 +9,7 @@ import { parquetName } from "../../src/audit/layout.js";
 import { encodeParquet } from "../../src/audit/parquet-file.js";
 import { emptyStats, queryEvents } from "../../src/audit/query.js";
 import { runHerald } from "../../src/cli/herald.js";
+import { FakeClock } from "../clock.js";
 import { event, metric, tempDir } from "./helpers.js";
 
 const T0 = 1_795_000_000_000_000_000n;
@@ -81,6 +82,8 @@ test("row-group statistics skip whole files and row groups", async () => {
 
 test.each([
   ["address=300.1.2.3", "address"],
+  ["address=fe80::1%25eth0", "has a zone (%eth0)"],
+  ["address=::ffff:192.0.2.1", "write the IPv4 address 192.0.2.1 instead"],
   ["service=only-a-name", "service"],
   ["kind=exploded", "kind"],
   ["since=yesterday", "since"],
@@ -96,6 +99,17 @@ test.each([
   expect(res.statusCode).toBe(400);
   expect(res.json().code).toBe("HERALD_AUDIT_BAD_QUERY");
   expect(res.json().message).toContain(word);
+  await app.close();
+});
+
+test("GET /audit counts relative times back from the injected clock", async () => {
+  const clock = new FakeClock();
+  // The clock's wall time: 10 h after the first event, as in the queries above.
+  clock.stepWall(Number((T0 + 10n * HOUR) / 1_000_000n) - clock.wall());
+  const app = Fastify();
+  await app.register(auditRoutes, { dir, clock });
+  const body = (await app.inject({ method: "GET", url: "/audit?since=8h&until=470m" })).json();
+  expect(body.events.map((e: { seq: number }) => e.seq)).toEqual([41, 42, 43, 44, 45, 46, 47, 48, 49, 50]);
   await app.close();
 });
 

@@ -36,7 +36,7 @@ describe("parseRange rejects with a precise message", () => {
     ["192.0.2.0/24/8", "more than one"],
     ["192.0.02.1", "leading zero"],
     ["hello", "not an IP address"],
-    ["fe80::1%eth0", "not an IP address"],
+    ["fe80::1%eth0", "has a zone (%eth0)"],
     ["::ffff:192.0.2.1", "IPv4-mapped"],
     ["2001:db8::1::2", "not a valid IPv6 address"],
   ])("%j", (text, message) => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "@jest/globals";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
+import { validatePools } from "../../src/api/ipaddresspool.js";
 import { electOwner } from "../../src/domain/election.js";
 import { planForwarding } from "../../src/speaker/forward/state.js";
 import {
@@ -439,6 +440,47 @@ describe("only addresses the controller assigned from a valid pool are announced
     const [r] = speakerInputs(objects({ services: [gateway] }), "n1").refused;
     expect(r).toMatchObject({ object: "Service shop/gw", service: gateway, value: "192.0.2.1" });
     expect(r?.message).toContain("outside its pool lan");
+  });
+});
+
+describe("the pool named by herald.dev/allocated-from-pool decides the L2Advertisement", () => {
+  const forLan = adv({ ipAddressPools: ["lan"], interfaces: ["eth1"] }, "for-lan");
+  const forDmz = adv(
+    { ipAddressPools: ["dmz"], interfaces: ["eth2"], nodeSelector: { matchLabels: { rack: "b" } } },
+    "for-dmz",
+  );
+
+  test("each address is announced as its own pool's advertisement says, and no other", () => {
+    const o = objects({
+      advertisements: [forLan, forDmz],
+      services: [service("web", ["192.0.2.200"]), service("api", ["198.51.100.130"], {}, "shop", "dmz")],
+    });
+    const inputs = speakerInputs(o, "n1");
+    expect(inputs.cluster.interfaces?.get("192.0.2.200")).toEqual(["eth1"]);
+    // for-dmz selects only rack b: n1 has no interfaces for the dmz address, and only rack b is eligible.
+    expect(inputs.cluster.interfaces?.has("198.51.100.130")).toBe(false);
+    const api = inputs.cluster.services.find((s) => s.key === "shop/api");
+    expect(api?.advertisements).toEqual([{ matchLabels: { rack: "b" }, matchExpressions: [] }]);
+  });
+
+  test("overlapping pools: both invalid, as the controller sees them; no advertisement announces either", () => {
+    const wide = { metadata: { name: "wide" }, spec: { addresses: ["192.0.2.0/24"] } };
+    const o = objects({
+      pools: [pool, wide],
+      advertisements: [forLan, adv({ ipAddressPools: ["wide"], interfaces: ["eth3"] }, "for-wide")],
+      services: [service("web", ["192.0.2.200"]), service("wide", ["192.0.2.201"], {}, "shop", "wide")],
+    });
+    expect(validatePools(o.pools).map((p) => [p.name, p.ok])).toEqual([
+      ["lan", false],
+      ["wide", false],
+    ]);
+    const inputs = speakerInputs(o, "n1");
+    expect(inputs.cluster.services).toEqual([]);
+    expect(inputs.cluster.interfaces?.size).toBe(0);
+    expect(inputs.refused.map((r) => [r.value, r.reason])).toEqual([
+      ["192.0.2.200", "AllocatedPoolInvalid"],
+      ["192.0.2.201", "AllocatedPoolInvalid"],
+    ]);
   });
 });
 

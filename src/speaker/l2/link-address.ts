@@ -1,6 +1,6 @@
-// Byte forms of the addresses the L2 codecs carry. Decoded packets use canonical text (MACs as
+// Byte forms of the addresses the L2 codecs carry, through the one address module. Decoded packets use canonical text (MACs as
 // "aa:bb:cc:dd:ee:ff", IPv4 dotted, IPv6 as RFC 5952) so they can be compared and used as map keys.
-import { isIPv4, isIPv6 } from "node:net";
+import { addressBytes, type Family, formatBytes, parseAddress } from "../../domain/address.js";
 
 export const BROADCAST_MAC = "ff:ff:ff:ff:ff:ff";
 export const ZERO_MAC = "00:00:00:00:00:00";
@@ -24,62 +24,27 @@ export function isMulticastMac(bytes: Uint8Array, offset = 0): boolean {
 }
 
 export function ipv4ToString(bytes: Uint8Array, offset = 0): string {
-  return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  return formatBytes("IPv4", bytes, offset);
 }
 
+/** The bytes of an IPv4 address; undefined for anything the one address parser refuses. */
 export function ipv4ToBytes(ip: string): Uint8Array | undefined {
-  if (!isIPv4(ip)) return undefined;
-  return Uint8Array.from(ip.split(".").map(Number));
+  return bytesOf(ip, "IPv4");
 }
 
-/** RFC 5952 text: lower case, longest run (>1) of zero groups compressed, first one on ties. */
+/** RFC 5952 text (the one formatter's). */
 export function ipv6ToString(bytes: Uint8Array, offset = 0): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++)
-    groups.push(((bytes[offset + 2 * i] ?? 0) << 8) | (bytes[offset + 2 * i + 1] ?? 0));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  return formatBytes("IPv6", bytes, offset);
 }
 
+/** The bytes of an IPv6 address; undefined for anything the one address parser refuses (zones, mapped). */
 export function ipv6ToBytes(ip: string): Uint8Array | undefined {
-  if (!isIPv6(ip) || ip.includes("%")) return undefined;
-  let text = ip;
-  const lastColon = text.lastIndexOf(":");
-  const v4 = ipv4ToBytes(text.slice(lastColon + 1));
-  if (v4) {
-    const hi = (((v4[0] ?? 0) << 8) | (v4[1] ?? 0)).toString(16);
-    const lo = (((v4[2] ?? 0) << 8) | (v4[3] ?? 0)).toString(16);
-    text = `${text.slice(0, lastColon + 1)}${hi}:${lo}`;
-  }
-  const [head, rest] = text.includes("::") ? text.split("::") : [text, undefined];
-  const parse = (s: string | undefined) => (s ? s.split(":").map((g) => Number.parseInt(g, 16)) : []);
-  const front = parse(head);
-  const back = parse(rest);
-  const fill = rest === undefined ? 0 : 8 - front.length - back.length;
-  const groups = [...front, ...new Array<number>(fill).fill(0), ...back];
-  if (groups.length !== 8) return undefined;
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
+  return bytesOf(ip, "IPv6");
+}
+
+function bytesOf(ip: string, family: Family): Uint8Array | undefined {
+  const p = parseAddress(ip);
+  return p.ok && p.value.family === family ? addressBytes(p.value) : undefined;
 }
 
 export function sameBytes(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, length: number) {

@@ -1,7 +1,7 @@
 // The heartbeat transport over UDP (node:dgram). One socket per speaker, bound to the node's
 // address on hostNetwork; IPv4 or IPv6 follows the bind address.
 import { createSocket, type Socket } from "node:dgram";
-import { isIPv6 } from "node:net";
+import { familyOf } from "../../domain/address.js";
 import type { DatagramSource, DatagramTransport } from "./heartbeats.js";
 
 export class UdpTransport implements DatagramTransport {
@@ -14,7 +14,10 @@ export class UdpTransport implements DatagramTransport {
   ) {}
 
   start(onMessage: (packet: Uint8Array, from: DatagramSource) => void): void {
-    const socket = createSocket({ type: isIPv6(this.bindAddress) ? "udp6" : "udp4", reuseAddr: false });
+    const socket = createSocket({
+      type: familyOf(this.bindAddress) === "IPv6" ? "udp6" : "udp4",
+      reuseAddr: false,
+    });
     socket.on("message", (msg, rinfo) => onMessage(msg, rinfo));
     socket.on("error", (err) => this.onError(err));
     socket.bind(this.port, this.bindAddress);
