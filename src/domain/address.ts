@@ -16,7 +16,9 @@
 //   target nobody asks for, or a second name for one IPv4 address that slips past
 //   duplicate, sharing and pool checks. The message names the IPv4 form.
 // - leading zeros in IPv4 octets (192.0.02.1): octal to some parsers, decimal to others.
+
 import { isIPv4, isIPv6 } from "node:net";
+import { collapseIPv6Number } from "ip-num";
 
 export type Family = "IPv4" | "IPv6";
 
@@ -211,26 +213,9 @@ export function formatValue(family: Family, value: bigint): string {
   return formatGroups(groups);
 }
 
-/** RFC 5952 text of eight groups: lower case, the longest run (>1) of zero groups as "::", the first on ties. */
+/** RFC 5952 text of eight groups (ip-num compresses the longest run of zero groups). */
 function formatGroups(groups: readonly number[]): string {
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  return collapseIPv6Number(groups.map((g) => g.toString(16)).join(":"));
 }
 
 /** The canonical text of an address given as text, or undefined when it is not one. */
