@@ -72,7 +72,11 @@ export class Heartbeats {
   private readonly due = new Map<string, number>();
   private owned = { count: 0, digest: ownedDigest([]) };
   private sequence = 0;
-  private leaving = false;
+  /**
+   * What the heartbeats tell peers: joining (just started, listening before it may be elected),
+   * available, or unavailable (the leaving flag: SIGTERM, or no working link).
+   */
+  private mode: "joining" | "available" | "unavailable" = "available";
   private timer: unknown;
   private readonly counts: HeartbeatsStats = {
     sent: 0,
@@ -127,12 +131,21 @@ export class Heartbeats {
   }
 
   /**
-   * Whether peers may elect this node. Unavailable (starting up, or SIGTERM) heartbeats carry the
-   * leaving flag, go to every peer at the fast interval, and the change is sent at once.
+   * Whether peers may elect this node. Unavailable heartbeats (SIGTERM, no working link) carry
+   * the leaving flag and go to every peer at the fast interval. A change is sent at once.
    */
   setAvailable(available: boolean): void {
-    if (this.leaving === !available) return;
-    this.leaving = !available;
+    this.setMode(available ? "available" : "unavailable");
+  }
+
+  /** Just started: peers see this node join and do not elect it until setAvailable(true). */
+  join(): void {
+    this.setMode("joining");
+  }
+
+  private setMode(mode: "joining" | "available" | "unavailable"): void {
+    if (this.mode === mode) return;
+    this.mode = mode;
     const now = this.o.clock.now();
     for (const node of this.peers.keys()) this.due.set(node, now);
     if (this.timer !== undefined) this.sendDue(now);
@@ -164,7 +177,7 @@ export class Heartbeats {
   }
 
   private intervalFor(node: string): number {
-    return this.leaving ? this.fast : (this.plan.get(node) ?? this.slow);
+    return this.mode === "unavailable" ? this.fast : (this.plan.get(node) ?? this.slow);
   }
 
   private sendDue(now: number): void {
@@ -185,7 +198,8 @@ export class Heartbeats {
           incarnation: this.o.incarnation,
           sequence: ++this.sequence,
           intervalMs: interval,
-          leaving: this.leaving,
+          leaving: this.mode === "unavailable",
+          ...(this.mode === "joining" ? { joining: true } : {}),
           ownedCount: this.owned.count,
           ownedDigest: this.owned.digest,
         },

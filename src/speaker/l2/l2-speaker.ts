@@ -159,7 +159,8 @@ export class L2Speaker {
   start(): void {
     this.started = true;
     for (const link of this.links) link.responder.start();
-    this.o.heartbeats.setAvailable(false);
+    // Until settled: peers see this node join (not leave), and do not elect it yet.
+    this.o.heartbeats.join();
     this.o.heartbeats.start();
     this.settle();
     this.reconcile();
@@ -224,7 +225,7 @@ export class L2Speaker {
   peerClaimed(address: string, node: string): void {
     if (node === this.o.self || !this.serviceAddresses.has(address)) return;
     const now = this.o.clock.now();
-    if (this.o.membership.isLive(node, now) || this.o.membership.stateOf(node) === "left") return;
+    if (this.o.membership.isLive(node, now) || this.heardOutOfElection(node)) return;
     if (!this.claimWindow.first(`${node} ${address}`, now)) return;
     this.silent.claimed(node, now);
     this.evaluate();
@@ -255,7 +256,7 @@ export class L2Speaker {
   private silentlyAlive(now: number): Set<string> {
     const alive = new Set<string>();
     for (const node of this.silent.nodes()) {
-      if (this.o.membership.isLive(node, now) || this.o.membership.stateOf(node) === "left") continue;
+      if (this.o.membership.isLive(node, now) || this.heardOutOfElection(node)) continue;
       if (this.silent.alive(node, now, this.o.membership.lastHeard(node))) alive.add(node);
     }
     return alive;
@@ -430,7 +431,14 @@ export class L2Speaker {
     if (node === undefined || node === this.o.self) return undefined;
     const state = this.o.membership.stateOf(node);
     const address = this.state.peers.get(node);
-    return address !== undefined && (state === "live" || state === "left") ? { node, address } : undefined;
+    const up = state === "live" || state === "left" || state === "joining";
+    return address !== undefined && up ? { node, address } : undefined;
+  }
+
+  /** Heard on heartbeats but not to be elected: it said it leaves, or it is just starting. */
+  private heardOutOfElection(node: string): boolean {
+    const state = this.o.membership.stateOf(node);
+    return state === "left" || state === "joining";
   }
 
   /**
