@@ -22,6 +22,7 @@ import { AnnouncementWriter, type ServiceAnnouncement } from "../speaker/announc
 import { ForwardingApplier } from "../speaker/forward/applier.js";
 import { HandoverForwarding } from "../speaker/forward/handover.js";
 import { nftExec } from "../speaker/forward/nft.js";
+import { SpeakerHealth } from "../speaker/health.js";
 import {
   type EndpointSliceObject,
   internalAddresses,
@@ -37,8 +38,14 @@ import { listLinks } from "../speaker/l2/links.js";
 import { Membership } from "../speaker/l2/membership.js";
 import { parseLinkMessages } from "../speaker/l2/netlink.js";
 import { NodeIdentity } from "../speaker/l2/node-identity.js";
-import { type LinkMonitor, openLinkMonitor, openPacketSocket } from "../speaker/l2/packet-socket.js";
+import {
+  type LinkMonitor,
+  openLinkMonitor,
+  openPacketSocket,
+  type PacketSocket,
+} from "../speaker/l2/packet-socket.js";
 import { Responder } from "../speaker/l2/responder.js";
+import { SocketCounters } from "../speaker/l2/socket-counters.js";
 import { UdpTransport } from "../speaker/l2/udp-transport.js";
 import { leaseHandlers } from "../speaker/lease-renewals.js";
 import { speakerMetrics } from "../speaker/metrics.js";
@@ -158,7 +165,8 @@ export const speaker: Command = async (argv, io) => {
   });
   await audit.start();
 
-  type Link = L2Link & { name: string; mac: string };
+  type Link = L2Link & { name: string; mac: string; socket: PacketSocket };
+  const socketCounters = new SocketCounters();
   let core: Speaker | undefined;
   // Declared before the link set, whose first listing (below) already calls back into it.
   let l2: L2Speaker | undefined;
@@ -173,7 +181,7 @@ export const speaker: Command = async (argv, io) => {
       const node = claim.kind === "claim" ? core?.nodeOfMac(claim.mac) : undefined;
       if (node !== undefined) l2?.peerClaimed(claim.ip, node);
     });
-    return { name, mac: macToString(socket.mac), responder, announcer };
+    return { name, mac: macToString(socket.mac), responder, announcer, socket };
   };
   // Kept in place (metrics, state and the Lease read it); the link set follows the node's links.
   const links: Link[] = [];
@@ -183,6 +191,7 @@ export const speaker: Command = async (argv, io) => {
     open: openLink,
     // The L2 speaker stops (and closes) links it lets go; one never handed to it is closed here.
     close: (link) => {
+      socketCounters.read(link.name, link.socket);
       if (!l2) link.responder.stop();
     },
     onLinks: (current) => {
@@ -214,14 +223,23 @@ export const speaker: Command = async (argv, io) => {
   const membership = new Membership({ self });
   // This start's own heartbeat key pair, never stored: its public half goes into the Lease.
   const identity = NodeIdentity.generate();
+  const transport = new UdpTransport(bind, p.heartbeatPort, {
+    clock: systemClock,
+    onError: (err, kind) => {
+      if (kind === "bind")
+        log.error(
+          { err: String(err), code: (err as { code?: string }).code, address: `${bind}:${p.heartbeatPort}` },
+          "heartbeat socket cannot bind: peers neither hear nor are heard; not ready, retrying",
+        );
+      else log.debug({ err: String(err) }, "heartbeat send");
+    },
+  });
   const heartbeats = new Heartbeats({
     self,
     key: p.key,
     identity,
-    incarnation: Date.now(),
-    transport: new UdpTransport(bind, p.heartbeatPort, (err) =>
-      log.debug({ err: String(err) }, "heartbeat socket"),
-    ),
+    incarnation: systemClock.wall(),
+    transport,
     clock: systemClock,
     membership,
     onChange: (changes) => {
@@ -259,6 +277,11 @@ export const speaker: Command = async (argv, io) => {
     announcers: () => links.map((l) => ({ iface: l.name, stats: l.announcer.stats() })),
     heartbeats: () => heartbeats.stats(),
     refusedServices: () => applier.refusedServices().size,
+    heartbeatSocketUp: () => transport.state().bound,
+    packetSockets: () => {
+      for (const l of links) socketCounters.read(l.name, l.socket);
+      return socketCounters.current();
+    },
   });
   const applier: ForwardingApplier = new ForwardingApplier({
     onEvent: (e) => {
@@ -353,11 +376,18 @@ export const speaker: Command = async (argv, io) => {
   });
   running.push(lease.run(stop.signal));
   let synced = false;
+  const health = new SpeakerHealth({
+    clock: systemClock,
+    synced: () => synced,
+    heartbeatSocket: () => transport.state(),
+    stopping: () => stop.signal.aborted,
+  });
+  health.start();
 
   const http = buildHttp({
     registry,
-    healthy: () => !stop.signal.aborted,
-    ready: () => synced,
+    healthy: () => health.healthy(),
+    ready: () => health.ready(),
     state: () => ({
       node: self,
       owned: layer2.ownedAddresses(),
@@ -365,6 +395,7 @@ export const speaker: Command = async (argv, io) => {
       peers: membership.snapshot(),
       elections: Object.fromEntries(layer2.currentElections()),
       interfaces: links.map((l) => l.name),
+      heartbeatSocket: transport.state(),
       forwarding: applier.stats,
       handover: handover.current(),
       announcementWrites: { ok: writer?.writes, failed: writer?.failures },
@@ -398,6 +429,7 @@ export const speaker: Command = async (argv, io) => {
   writer.stop();
   layer2.stop();
   stop.abort();
+  health.stop();
   await Promise.allSettled(running);
   await http.close();
   await audit.stop();
