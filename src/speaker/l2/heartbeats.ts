@@ -42,7 +42,8 @@ export interface HeartbeatsOptions {
   /** Wall-clock ms since the epoch, for the heartbeats' time window (default Date.now). */
   wallClock?: () => number;
   membership: Membership;
-  onChange: (changes: MembershipChange[]) => void;
+  /** Liveness changed (more listeners: listen()). */
+  onChange?: (changes: MembershipChange[]) => void;
   fastIntervalMs?: number;
   slowIntervalMs?: number;
   tickMs?: number;
@@ -88,6 +89,7 @@ export class Heartbeats {
     rateLimited: { source: 0, global: 0 },
   };
   private readonly limiter: SourceLimiter<string>;
+  private readonly listeners: ((changes: MembershipChange[]) => void)[] = [];
   /** The peers' heartbeat addresses: sources exempt from the global bound. */
   private peerAddresses = new Set<string>();
 
@@ -97,6 +99,16 @@ export class Heartbeats {
     this.tick = o.tickMs ?? 20;
     this.limiter = new SourceLimiter(o.limits ?? HEARTBEAT_LIMITS);
     this.keys = new PeerKeys(o.self, o.identity);
+  }
+
+  /** Also tells `listener` of liveness changes (for a part built after the heartbeats). */
+  listen(listener: (changes: MembershipChange[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(changes: MembershipChange[]): void {
+    this.o.onChange?.(changes);
+    for (const l of this.listeners) l(changes);
   }
 
   /** Peers by node name and the address their heartbeats go to (node addresses). */
@@ -171,7 +183,7 @@ export class Heartbeats {
       const now = this.o.clock.now();
       this.sendDue(now);
       const changes = this.o.membership.expire(now);
-      if (changes.length) this.o.onChange(changes);
+      if (changes.length) this.changed(changes);
       this.schedule();
     }, this.tick);
   }
@@ -245,7 +257,7 @@ export class Heartbeats {
     else if (result === "accepted") this.counts.accepted++;
     else if (result === "keyChanged") this.drop("keyChanged");
     else if (result === "full") this.drop("tableFull");
-    if (change) this.o.onChange([change]);
+    if (change) this.changed([change]);
   }
 
   private drop(reason: keyof HeartbeatsStats["dropped"]): void {

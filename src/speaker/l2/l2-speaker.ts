@@ -53,6 +53,13 @@ export interface OwnershipChange {
   from?: { node: string; address: string };
 }
 
+/** What the layer-2 speaker reports (to the part built after it that acts on it). */
+export interface L2Listener {
+  ownershipChanged?(change: OwnershipChange): void;
+  conflict?(address: string, mac: string): void;
+  heldBackChanged?(): void;
+}
+
 export interface L2SpeakerOptions {
   self: string;
   clock: Clock;
@@ -139,6 +146,7 @@ export class L2Speaker {
   /** No link this node announces on can be heard on (all down or their sockets failed). */
   private deaf = false;
   private settleTimer: unknown;
+  private readonly listeners: L2Listener[] = [];
 
   constructor(private readonly o: L2SpeakerOptions) {
     this.links = [...o.links];
@@ -151,6 +159,31 @@ export class L2Speaker {
     this.retry = new ProbeRetry(o.clock, o.random);
   }
 
+  /** Also reports to `listener` (ownership changes, conflicts, held-back changes). */
+  listen(listener: L2Listener): void {
+    this.listeners.push(listener);
+  }
+
+  /** A foreign host claims an address this node announces (an announcer heard it). */
+  foreignClaim(address: string, mac: string): void {
+    this.conflicted(address, mac);
+  }
+
+  private changed(change: OwnershipChange): void {
+    this.o.onChange?.(change);
+    for (const l of this.listeners) l.ownershipChanged?.(change);
+  }
+
+  private conflicted(address: string, mac: string): void {
+    this.o.onConflict?.(address, mac);
+    for (const l of this.listeners) l.conflict?.(address, mac);
+  }
+
+  private heldBackChanged(): void {
+    this.o.onHeldBack?.();
+    for (const l of this.listeners) l.heldBackChanged?.();
+  }
+
   /** Addresses this node should answer for but holds back: a foreign host answered the probe. */
   heldBack(): ReadonlyMap<string, HeldBack> {
     return this.retry.current();
@@ -160,7 +193,7 @@ export class L2Speaker {
     this.started = true;
     for (const link of this.links) link.responder.start();
     // Until settled: peers see this node join (not leave), and do not elect it yet.
-    this.o.heartbeats.join();
+    if (!this.deaf) this.o.heartbeats.join();
     this.o.heartbeats.start();
     this.settle();
     this.reconcile();
@@ -468,7 +501,7 @@ export class L2Speaker {
         } else if (result.outcome === "conflict" && !this.owned.has(address)) {
           // A foreign host holds it: report, do not steal it, and probe again later.
           this.retry.conflict(address, result.mac, () => this.reprobe(address));
-          this.o.onConflict?.(address, result.mac);
+          this.conflicted(address, result.mac);
         }
       });
     }
@@ -499,15 +532,15 @@ export class L2Speaker {
   private own(address: string, from?: OwnershipChange["from"]): void {
     if (this.owned.has(address)) return;
     this.owned.add(address);
-    this.o.onChange?.(from ? { address, owned: true, from } : { address, owned: true });
+    this.changed(from ? { address, owned: true, from } : { address, owned: true });
   }
 
   private release(address: string): void {
     this.wanted.delete(address);
     this.preparing.delete(address);
     this.announcedOn.delete(address);
-    if (this.retry.forget(address)) this.o.onHeldBack?.();
-    if (this.owned.delete(address)) this.o.onChange?.({ address, owned: false });
+    if (this.retry.forget(address)) this.heldBackChanged();
+    if (this.owned.delete(address)) this.changed({ address, owned: false });
     for (const link of this.links) link.announcer.withdraw(address);
   }
 }
