@@ -1,7 +1,8 @@
 // One node's speaker: joins what the informers know to the layer-2 half (who answers which
-// address) and to the forwarding half (nftables for what this node owns), and reports the
-// result (ServiceAnnouncements, events, audit). Everything it talks to comes in through the
-// constructor; every change recomputes the whole desired state (level-triggered).
+// address) and applies the plan (plan.ts: nftables state for what this node owns, its
+// ServiceAnnouncements, events), and reports what the layer-2 half did (audit, log, conflicts).
+// Everything it talks to comes in through the constructor; every change plans the whole desired
+// state again (level-triggered).
 import type { V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/sink.js";

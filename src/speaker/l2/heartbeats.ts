@@ -39,7 +39,7 @@ export interface HeartbeatsOptions {
   incarnation: number;
   transport: DatagramTransport;
   clock: Clock;
-  /** Wall-clock ms since the epoch, for the heartbeats' time window (default Date.now). */
+  /** Wall-clock ms since the epoch, for the heartbeats' time window (default clock.wall). */
   wallClock?: () => number;
   membership: Membership;
   /** Liveness changed (more listeners: listen()). */
@@ -228,7 +228,7 @@ export class Heartbeats {
   }
 
   private wallNow(): number {
-    return (this.o.wallClock ?? Date.now)();
+    return this.o.wallClock ? this.o.wallClock() : this.o.clock.wall();
   }
 
   private receive(packet: Uint8Array, from?: DatagramSource): void {

@@ -57,7 +57,6 @@ export function buildLayerTwo(o: LayerTwoOptions): LayerTwo {
     incarnation: clock.wall(),
     transport,
     clock,
-    wallClock: () => clock.wall(),
     membership,
   });
   const l2 = new L2Speaker({
