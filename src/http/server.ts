@@ -25,12 +25,15 @@ export type DebugAccess =
   /** Authentication off: only callers on loopback (127.0.0.1, ::1). */
   | { mode: "localhost" };
 
+/** A probe's answer: true, or why not (the body of the 503 says it). */
+export type ProbeResult = boolean | { ok: boolean; detail: string };
+
 export interface HttpDeps {
   registry: Registry;
   /** Alive: the process can do its job at all (event loop turning, loops running). */
-  healthy(): boolean;
+  healthy(): ProbeResult;
   /** Ready: caches synced and the first full pass done. */
-  ready(): boolean;
+  ready(): ProbeResult;
   state(): object;
   /** Serves GET /audit from this directory when set. */
   auditDir?: string | undefined;
@@ -51,16 +54,18 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       ? Fastify({ loggerInstance: deps.logger.child({ part: "http" }), disableRequestLogging: true })
       : Fastify({ logger: false })
   ) as FastifyInstance;
-  const probe = (path: string, check: () => boolean, good: string, bad: string) =>
+  const probe = (path: string, check: () => ProbeResult, good: string, bad: string) =>
     app.get(path, async (_req, reply) => {
-      const ok = check();
+      const result = check();
+      const ok = typeof result === "boolean" ? result : result.ok;
+      const detail = typeof result === "boolean" || result.ok ? "" : `: ${result.detail}`;
       return reply
         .code(ok ? 200 : 503)
         .type("text/plain")
-        .send(ok ? good : bad);
+        .send(ok ? good : `${bad}${detail}\n`);
     });
-  probe("/healthz", deps.healthy, "ok\n", "unhealthy\n");
-  probe("/readyz", deps.ready, "ready\n", "not ready\n");
+  probe("/healthz", deps.healthy, "ok\n", "unhealthy");
+  probe("/readyz", deps.ready, "ready\n", "not ready");
   app.get("/metrics", async (_req, reply) => {
     return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
   });

@@ -3,6 +3,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { AnnouncerStats } from "./l2/announcer.js";
 import type { HeartbeatsStats } from "./l2/heartbeats.js";
+import type { PacketSocketStats } from "./l2/packet-socket.js";
 import type { ResponderStats } from "./l2/responder.js";
 
 export interface SpeakerSources {
@@ -13,6 +14,10 @@ export interface SpeakerSources {
   heartbeats(): HeartbeatsStats;
   /** Services whose nftables rules the kernel refused, left out of the table. */
   refusedServices?(): number;
+  /** Whether the heartbeat socket is bound (peers can be heard and told). */
+  heartbeatSocketUp?(): boolean;
+  /** The packet sockets' own counters, totals per interface (socket-counters.ts). */
+  packetSockets?(): { iface: string; stats: PacketSocketStats }[];
 }
 
 export interface SpeakerMetrics {
@@ -50,7 +55,7 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
   const perInterface = <T>(
     name: string,
     help: string,
-    label: "protocol" | "reason",
+    label: "protocol" | "reason" | "outcome",
     rows: () => { iface: string; stats: T }[],
     values: (stats: T) => [string, number][],
   ) =>
@@ -121,6 +126,25 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
       ]);
     },
   });
+  new Gauge({
+    name: "herald_heartbeat_socket_up",
+    help: "1 while the heartbeat socket is bound; 0 while it cannot bind (retried every second; the speaker is not ready meanwhile)",
+    registers,
+    collect() {
+      this.set(src.heartbeatSocketUp?.() === false ? 0 : 1);
+    },
+  });
+  perInterface(
+    "herald_packet_socket_frames_total",
+    "Frames the packet sockets' kernel filter passed (outcome=received), the kernel dropped for a full queue (outcome=kernelDropped), and whose handling threw (outcome=handlerError), by interface",
+    "outcome",
+    () => src.packetSockets?.() ?? [],
+    (s) => [
+      ["received", s.packets],
+      ["kernelDropped", s.drops],
+      ["handlerError", s.handlerErrors],
+    ],
+  );
   new Gauge({
     name: "herald_nftables_refused_services",
     help: "Services whose nftables rules the kernel refused on this node; left out, retried with backoff",

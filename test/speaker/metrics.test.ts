@@ -1,5 +1,6 @@
 import { expect, test } from "@jest/globals";
 import { Registry } from "prom-client";
+import { SocketCounters } from "../../src/speaker/l2/socket-counters.js";
 import { speakerMetrics } from "../../src/speaker/metrics.js";
 
 test("scrapes show the layer-2 counters per interface as the parts count them", async () => {
@@ -70,4 +71,40 @@ test("Services whose nftables rules were refused show as a gauge", async () => {
   expect(await registry.metrics()).toContain("herald_nftables_refused_services 0");
   refused = 2;
   expect(await registry.metrics()).toContain("herald_nftables_refused_services 2");
+});
+
+test("packet-socket drops and handler errors add up across reads and reopened sockets; a heartbeat socket that cannot bind shows", async () => {
+  const registry = new Registry();
+  const counters = new SocketCounters();
+  let up = true;
+  const socket = (packets: number, drops: number, handlerErrors: number) => ({
+    stats: () => ({ packets, drops, handlerErrors }),
+  });
+  speakerMetrics(registry, {
+    owned: () => 0,
+    livePeers: () => 0,
+    responders: () => [],
+    announcers: () => [],
+    heartbeats: () => ({
+      sent: 0,
+      sendErrors: 0,
+      accepted: 0,
+      replayed: 0,
+      dropped: {},
+      rateLimited: { source: 0, global: 0 },
+      unkeyed: 0,
+    }),
+    heartbeatSocketUp: () => up,
+    packetSockets: () => counters.current(),
+  });
+  counters.read("eth0", socket(10, 2, 1));
+  // The socket failed and was reopened: the new one counts from zero.
+  counters.read("eth0", socket(5, 3, 0));
+  const text = await registry.metrics();
+  expect(text).toContain('herald_packet_socket_frames_total{interface="eth0",outcome="received"} 15');
+  expect(text).toContain('herald_packet_socket_frames_total{interface="eth0",outcome="kernelDropped"} 5');
+  expect(text).toContain('herald_packet_socket_frames_total{interface="eth0",outcome="handlerError"} 1');
+  expect(text).toContain("herald_heartbeat_socket_up 1");
+  up = false;
+  expect(await registry.metrics()).toContain("herald_heartbeat_socket_up 0");
 });

@@ -54,6 +54,13 @@ class FakeL2 implements LayerTwo {
   }
 }
 
+/** A fake clock whose wall clock reads `at`. */
+function clockAt(at: string): FakeClock {
+  const clock = new FakeClock();
+  clock.stepWall(Date.parse(at) - FakeClock.EPOCH);
+  return clock;
+}
+
 function setup(self = "n1", extra: Partial<SpeakerDeps> = {}) {
   const l2 = new FakeL2();
   const audit = new MemoryAuditSink();
@@ -83,7 +90,7 @@ function setup(self = "n1", extra: Partial<SpeakerDeps> = {}) {
     },
     audit,
     log: pino({ level: "silent" }),
-    now: () => new Date("2026-03-01T10:00:00.123Z"),
+    clock: clockAt("2026-03-01T10:00:00.123Z"),
     ...extra,
     onRefused: (reason) => refused.push(reason),
   });
@@ -116,7 +123,7 @@ test("taking an address another node announced is a takeover, from that node", (
     status: { node: "n2", interfaces: [], addresses: ["192.0.2.200"], since: "2026-01-01T00:00:00Z" },
   });
   t.speaker.clusterChanged();
-  expect(t.speaker.isFirstAnnouncement("192.0.2.200")).toBe(false);
+  expect(t.speaker.view.isFirstAnnouncement("192.0.2.200")).toBe(false);
   t.l2.owned = ["192.0.2.200"];
   t.speaker.ownershipChanged({ address: "192.0.2.200", owned: true });
   expect(t.audit.events.map((e) => [e.kind, e.fromNode, e.toNode])).toEqual([["takeover", "n2", "n1"]]);
@@ -125,7 +132,7 @@ test("taking an address another node announced is a takeover, from that node", (
 test("an address nobody announced yet is probed first", () => {
   const t = setup();
   t.speaker.clusterChanged();
-  expect(t.speaker.isFirstAnnouncement("192.0.2.200")).toBe(true);
+  expect(t.speaker.view.isFirstAnnouncement("192.0.2.200")).toBe(true);
 });
 
 test("losing the address to another node: withdraw audited, forwarding drops it, the claim is left to the new owner", () => {
@@ -210,14 +217,14 @@ test("a Service whose rules nftables refused: Forwarding=False on its ServiceAnn
 /** A speaker whose events go through the real recorder to a fake API, and whose log is kept. */
 function conflictSetup() {
   const api = new FakeEventsApi();
-  const clock = new FakeClock();
-  const now = () => new Date(Date.parse("2026-03-01T10:00:00Z") + clock.now());
+  const clock = clockAt("2026-03-01T10:00:00Z");
+  const now = () => new Date(clock.wall());
   const recorder = new EventRecorder({ rest: api, component: "speaker", instance: "n1", now, timers: clock });
   const lines: { msg: string; address?: string; suppressed?: number }[] = [];
   const log = pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l)) });
   const t = setup("n1", {
     log,
-    now,
+    clock,
     events: {
       event: (svc, type, reason, message) =>
         void recorder.event(
@@ -284,8 +291,8 @@ test("a host rotating MACs gets a few audit rows and log lines per address, not 
 });
 
 test("a held-back address: an AddressConflict condition on the ServiceAnnouncement until it is announced", () => {
-  let now = Date.parse("2026-03-01T10:00:00Z");
-  const t = setup("n1", { now: () => new Date(now) });
+  const clock = clockAt("2026-03-01T10:00:00Z");
+  const t = setup("n1", { clock });
   t.speaker.clusterChanged();
   expect(t.written.at(-1)?.has("shop/web")).toBe(false);
   t.l2.held.set("192.0.2.200", { mac: "02:00:00:00:00:99" });
@@ -309,7 +316,7 @@ test("a held-back address: an AddressConflict condition on the ServiceAnnounceme
     },
   });
   // Probed again and found in use again: the condition stays as it was (no write).
-  now += 8000;
+  clock.advance(8000);
   const writes = t.written.length;
   t.speaker.conflict("192.0.2.200", "02:00:00:00:00:99");
   expect(t.written).toHaveLength(writes);
@@ -320,7 +327,7 @@ test("a held-back address: an AddressConflict condition on the ServiceAnnounceme
   });
   expect(t.events.filter((e) => e.includes("nodeAssigned"))).toEqual([]);
   // The host is gone, the probe passes: announced, and the condition is cleared.
-  now += 16_000;
+  clock.advance(16_000);
   t.l2.held.clear();
   t.l2.owned = ["192.0.2.200"];
   t.speaker.ownershipChanged({ address: "192.0.2.200", owned: true });
@@ -381,7 +388,7 @@ test("a handover passes on only the TCP ports of the Services on the address; sp
     },
   ];
   t.speaker.clusterChanged();
-  expect(t.speaker.tcpPortsOf("192.0.2.200")).toEqual([80, 853]);
-  expect(t.speaker.tcpPortsOf("192.0.2.201")).toEqual([]);
-  expect(t.speaker.speakerMacList()).toEqual(["aa:bb:cc:00:00:02"]);
+  expect(t.speaker.view.tcpPortsOf("192.0.2.200")).toEqual([80, 853]);
+  expect(t.speaker.view.tcpPortsOf("192.0.2.201")).toEqual([]);
+  expect(t.speaker.view.speakerMacList()).toEqual(["aa:bb:cc:00:00:02"]);
 });

@@ -9,7 +9,7 @@
 // (incarnation, sequence) for longer than the window.
 //
 // Layout (big-endian), 104 bytes + both node names:
-//   0  "HRLD"  4  version=2  5  flags (bit 0: leaving)  6  interval ms (u16)
+//   0  "HRLD"  4  version=2  5  flags (bit 0: leaving, bit 1: joining)  6  interval ms (u16)
 //   8  incarnation (u64)  16  sequence (u32)  20  owned count (u16)  22  owned digest (8)
 //   30 sent at, wall-clock ms (u64)  38  sender name length (u8)  39  receiver name length (u8)
 //   40 sender name, receiver name (UTF-8)
@@ -33,6 +33,11 @@ export interface Heartbeat {
   intervalMs: number;
   /** The sender is shutting down: take over its addresses now. */
   leaving: boolean;
+  /**
+   * The sender has just started and listens before it may be elected. On the wire it also sets
+   * the leaving bit, so that a speaker that does not know this bit treats it as before.
+   */
+  joining?: boolean;
   /** How many addresses the sender announces, and a digest of their sorted list. */
   ownedCount: number;
   ownedDigest: string;
@@ -97,7 +102,7 @@ export function encodeHeartbeat(h: Heartbeat, clusterKey: Uint8Array, pairKey: U
   const out = Buffer.alloc(bodyLength + 2 * MAC_LENGTH);
   out.set(MAGIC, 0);
   out[4] = VERSION;
-  out[5] = h.leaving ? 1 : 0;
+  out[5] = h.joining ? 3 : h.leaving ? 1 : 0;
   out.writeUInt16BE(Math.min(h.intervalMs, 0xffff), 6);
   out.writeBigUInt64BE(BigInt(h.incarnation), 8);
   out.writeUInt32BE(h.sequence >>> 0, 16);
@@ -151,6 +156,7 @@ export function decodeHeartbeat(
   if (Math.abs(r.now - sentAt) > r.windowMs) return { ok: false, reason: "outsideWindow" };
   const incarnation = b.readBigUInt64BE(8);
   if (incarnation > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, reason: "badIncarnation" };
+  const flags = (b[5] ?? 0) & 3;
   return {
     ok: true,
     value: {
@@ -160,7 +166,8 @@ export function decodeHeartbeat(
       incarnation: Number(incarnation),
       sequence: b.readUInt32BE(16),
       intervalMs: b.readUInt16BE(6),
-      leaving: ((b[5] ?? 0) & 1) === 1,
+      leaving: flags === 1,
+      ...(flags & 2 ? { joining: true } : {}),
       ownedCount: b.readUInt16BE(20),
       ownedDigest: b.toString("hex", 22, 30),
     },

@@ -39,10 +39,11 @@ export interface HeartbeatsOptions {
   incarnation: number;
   transport: DatagramTransport;
   clock: Clock;
-  /** Wall-clock ms since the epoch, for the heartbeats' time window (default Date.now). */
+  /** Wall-clock ms since the epoch, for the heartbeats' time window (default clock.wall). */
   wallClock?: () => number;
   membership: Membership;
-  onChange: (changes: MembershipChange[]) => void;
+  /** Liveness changed (more listeners: listen()). */
+  onChange?: (changes: MembershipChange[]) => void;
   fastIntervalMs?: number;
   slowIntervalMs?: number;
   tickMs?: number;
@@ -72,7 +73,11 @@ export class Heartbeats {
   private readonly due = new Map<string, number>();
   private owned = { count: 0, digest: ownedDigest([]) };
   private sequence = 0;
-  private leaving = false;
+  /**
+   * What the heartbeats tell peers: joining (just started, listening before it may be elected),
+   * available, or unavailable (the leaving flag: SIGTERM, or no working link).
+   */
+  private mode: "joining" | "available" | "unavailable" = "available";
   private timer: unknown;
   private readonly counts: HeartbeatsStats = {
     sent: 0,
@@ -84,6 +89,7 @@ export class Heartbeats {
     rateLimited: { source: 0, global: 0 },
   };
   private readonly limiter: SourceLimiter<string>;
+  private readonly listeners: ((changes: MembershipChange[]) => void)[] = [];
   /** The peers' heartbeat addresses: sources exempt from the global bound. */
   private peerAddresses = new Set<string>();
 
@@ -93,6 +99,16 @@ export class Heartbeats {
     this.tick = o.tickMs ?? 20;
     this.limiter = new SourceLimiter(o.limits ?? HEARTBEAT_LIMITS);
     this.keys = new PeerKeys(o.self, o.identity);
+  }
+
+  /** Also tells `listener` of liveness changes (for a part built after the heartbeats). */
+  listen(listener: (changes: MembershipChange[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(changes: MembershipChange[]): void {
+    this.o.onChange?.(changes);
+    for (const l of this.listeners) l(changes);
   }
 
   /** Peers by node name and the address their heartbeats go to (node addresses). */
@@ -127,12 +143,21 @@ export class Heartbeats {
   }
 
   /**
-   * Whether peers may elect this node. Unavailable (starting up, or SIGTERM) heartbeats carry the
-   * leaving flag, go to every peer at the fast interval, and the change is sent at once.
+   * Whether peers may elect this node. Unavailable heartbeats (SIGTERM, no working link) carry
+   * the leaving flag and go to every peer at the fast interval. A change is sent at once.
    */
   setAvailable(available: boolean): void {
-    if (this.leaving === !available) return;
-    this.leaving = !available;
+    this.setMode(available ? "available" : "unavailable");
+  }
+
+  /** Just started: peers see this node join and do not elect it until setAvailable(true). */
+  join(): void {
+    this.setMode("joining");
+  }
+
+  private setMode(mode: "joining" | "available" | "unavailable"): void {
+    if (this.mode === mode) return;
+    this.mode = mode;
     const now = this.o.clock.now();
     for (const node of this.peers.keys()) this.due.set(node, now);
     if (this.timer !== undefined) this.sendDue(now);
@@ -158,13 +183,13 @@ export class Heartbeats {
       const now = this.o.clock.now();
       this.sendDue(now);
       const changes = this.o.membership.expire(now);
-      if (changes.length) this.o.onChange(changes);
+      if (changes.length) this.changed(changes);
       this.schedule();
     }, this.tick);
   }
 
   private intervalFor(node: string): number {
-    return this.leaving ? this.fast : (this.plan.get(node) ?? this.slow);
+    return this.mode === "unavailable" ? this.fast : (this.plan.get(node) ?? this.slow);
   }
 
   private sendDue(now: number): void {
@@ -185,7 +210,8 @@ export class Heartbeats {
           incarnation: this.o.incarnation,
           sequence: ++this.sequence,
           intervalMs: interval,
-          leaving: this.leaving,
+          leaving: this.mode === "unavailable",
+          ...(this.mode === "joining" ? { joining: true } : {}),
           ownedCount: this.owned.count,
           ownedDigest: this.owned.digest,
         },
@@ -202,7 +228,7 @@ export class Heartbeats {
   }
 
   private wallNow(): number {
-    return (this.o.wallClock ?? Date.now)();
+    return this.o.wallClock ? this.o.wallClock() : this.o.clock.wall();
   }
 
   private receive(packet: Uint8Array, from?: DatagramSource): void {
@@ -231,7 +257,7 @@ export class Heartbeats {
     else if (result === "accepted") this.counts.accepted++;
     else if (result === "keyChanged") this.drop("keyChanged");
     else if (result === "full") this.drop("tableFull");
-    if (change) this.o.onChange([change]);
+    if (change) this.changed([change]);
   }
 
   private drop(reason: keyof HeartbeatsStats["dropped"]): void {

@@ -3,102 +3,28 @@
 // and makes this node answer and announce exactly the addresses it owns, on the interfaces it
 // may use. Level-triggered: every change recomputes the whole desired state.
 
-import type { Clock } from "../../clock.js";
-import {
-  type Election,
-  type ElectionNode,
-  type ElectionService,
-  electOwner,
-  shouldAnnounce,
-} from "../../domain/election.js";
-import type { Announcer } from "./announcer.js";
+import { type Election, electOwner, shouldAnnounce } from "../../domain/election.js";
 import { planHeartbeats } from "./heartbeat-plan.js";
-import type { Heartbeats } from "./heartbeats.js";
 import { interfaceSelected } from "./interfaces.js";
-import type { Membership } from "./membership.js";
+import {
+  type ClusterState,
+  type L2Link,
+  type L2Listener,
+  type L2SpeakerOptions,
+  type OwnershipChange,
+  PREPARE_LIMIT_MS,
+} from "./l2-interface.js";
 import { type HeldBack, ProbeRetry } from "./probe-retry.js";
-import { RepeatWindow } from "./repeat-window.js";
-import type { Responder } from "./responder.js";
-import { SilentPeers } from "./silent-peers.js";
+import { SilentEvidence } from "./silent-evidence.js";
 
-export interface ClusterState {
-  nodes: readonly ElectionNode[];
-  services: readonly ElectionService[];
-  /** Node name -> the address its speaker receives heartbeats on. */
-  peers: ReadonlyMap<string, string>;
-  /** Node name -> the public key its speaker authenticates heartbeats with (from its Lease). */
-  peerKeys?: ReadonlyMap<string, string>;
-  /**
-   * Address -> interface names or patterns it may be announced on (its L2Advertisements');
-   * an address that is missing, or has an empty list, may use every link.
-   */
-  interfaces?: ReadonlyMap<string, readonly string[]>;
-  /** Addresses an operator lets be announced despite a foreign host (no probe, never held back). */
-  ignoreConflicts?: ReadonlySet<string>;
-}
-
-export interface L2Link {
-  responder: Responder;
-  announcer: Announcer;
-}
-
-export interface OwnershipChange {
-  address: string;
-  owned: boolean;
-  /**
-   * On takeover from a node that is still up (it handed over on SIGTERM, or it is live and the
-   * election moved the address away from it): that node and the address its speaker listens on.
-   * Its kernel still carries the connections it accepted; forwarding can send them there.
-   */
-  from?: { node: string; address: string };
-}
-
-export interface L2SpeakerOptions {
-  self: string;
-  clock: Clock;
-  membership: Membership;
-  heartbeats: Heartbeats;
-  /** One per interface this node may announce on (setLinks changes them). */
-  links: readonly L2Link[];
-  /** True when no speaker has announced this address before: probe it first (RFC 5227). */
-  isFirstAnnouncement?: (address: string) => boolean;
-  /** How long a leaving node keeps answering after telling its peers (default 500 ms). */
-  handoverMs?: number;
-  /**
-   * How long a starting node listens before it may own anything (default 1500 ms: every live
-   * peer sends at least one slow heartbeat meanwhile). Claiming at once would steal addresses
-   * from their owners on every restart, since a new node first believes it is alone.
-   */
-  settleMs?: number;
-  onChange?: (change: OwnershipChange) => void;
-  onConflict?: (address: string, mac: string) => void;
-  /**
-   * Called when this node takes an address over from a node that is still up, before the
-   * gratuitous announcement that moves the clients; the announcement waits for it (at most
-   * PREPARE_LIMIT_MS). Forwarding uses it to pass on the previous owner's connections.
-   */
-  prepareTakeover?: (address: string, from: { node: string; address: string }) => Promise<void>;
-  /** How long a claim heard from a heartbeat-silent peer counts as evidence (default 3000 ms). */
-  claimEvidenceMs?: number;
-  /** The set of held-back addresses (heldBack()) changed. */
-  onHeldBack?: () => void;
-  /** Jitter of the probe's backoff after a conflict (default Math.random). */
-  random?: () => number;
-  /** How long a peer's Lease renewal counts as evidence (default 25 s). */
-  leaseEvidenceMs?: number;
-  /** A Lease renewal proves more than heartbeats only when received this long after the last (default 2000 ms). */
-  leaseMarginMs?: number;
-  /** Claims for one (node, address) are looked at once per this window (default 250 ms). */
-  claimDedupMs?: number;
-}
-
-/** At most this many (node, address) pairs are remembered for de-duplicating claims. */
-export const CLAIM_PAIRS_MAX = 4096;
-/** A contended address is re-announced while its contender claimed within this long. */
-const REASSERT_QUIET_MS = 5000;
-
-/** The longest a takeover's gratuitous announcement waits for prepareTakeover. */
-export const PREPARE_LIMIT_MS = 250;
+export {
+  type ClusterState,
+  type L2Link,
+  type L2Listener,
+  type L2SpeakerOptions,
+  type OwnershipChange,
+  PREPARE_LIMIT_MS,
+} from "./l2-interface.js";
 
 export class L2Speaker {
   private state: ClusterState = { nodes: [], services: [], peers: new Map() };
@@ -113,22 +39,8 @@ export class L2Speaker {
   private settled = false;
   /** leave() was called: never become available again. */
   private departing = false;
-  /**
-   * Evidence that a peer whose heartbeats are missing is alive (its Lease renewed, claims heard).
-   * Heartbeats can be lost while layer 2 works (a firewall on the heartbeat port): both sides
-   * then believe the other dead and answer for the same address. The evidence settles it: the
-   * node the election prefers, counting the silent peer alive, keeps the address.
-   */
-  private readonly silent: SilentPeers;
-  /** Peers counted alive without heartbeats, as of the last reconcile. */
-  private silentAlive = new Set<string>();
-  private evidenceTimer: { handle: unknown; at: number } | undefined;
-  /** Claims are looked at once per (node, address) and window. */
-  private readonly claimWindow: RepeatWindow;
-  /** Every Service address (claims for others are ignored at once). */
-  private serviceAddresses = new Set<string>();
-  /** Owned address -> peers contending for it while their heartbeats are missing. */
-  private readonly contested = new Map<string, Set<string>>();
+  /** Evidence that peers whose heartbeats are missing are alive, and the contention it starts. */
+  private readonly evidence: SilentEvidence;
   /** Addresses taken over whose announcement waits for prepareTakeover (value: that take). */
   private readonly preparing = new Map<string, object>();
 
@@ -139,16 +51,51 @@ export class L2Speaker {
   /** No link this node announces on can be heard on (all down or their sockets failed). */
   private deaf = false;
   private settleTimer: unknown;
+  private readonly listeners: L2Listener[] = [];
 
   constructor(private readonly o: L2SpeakerOptions) {
     this.links = [...o.links];
-    this.silent = new SilentPeers({
+    this.evidence = new SilentEvidence({
+      self: o.self,
+      clock: o.clock,
+      membership: o.membership,
+      reelect: () => this.reconcile(),
+      owns: (address) => this.owned.has(address),
+      reannounce: (address) => {
+        for (const link of this.links)
+          if (this.allowedOn(link, address)) void link.announcer.announce(address, { probe: false });
+      },
       claimEvidenceMs: o.claimEvidenceMs,
       leaseEvidenceMs: o.leaseEvidenceMs,
       leaseMarginMs: o.leaseMarginMs,
+      claimDedupMs: o.claimDedupMs,
     });
-    this.claimWindow = new RepeatWindow(o.claimDedupMs ?? 250, CLAIM_PAIRS_MAX);
     this.retry = new ProbeRetry(o.clock, o.random);
+  }
+
+  /** Also reports to `listener` (ownership changes, conflicts, held-back changes). */
+  listen(listener: L2Listener): void {
+    this.listeners.push(listener);
+  }
+
+  /** A foreign host claims an address this node announces (an announcer heard it). */
+  foreignClaim(address: string, mac: string): void {
+    this.conflicted(address, mac);
+  }
+
+  private changed(change: OwnershipChange): void {
+    this.o.onChange?.(change);
+    for (const l of this.listeners) l.ownershipChanged?.(change);
+  }
+
+  private conflicted(address: string, mac: string): void {
+    this.o.onConflict?.(address, mac);
+    for (const l of this.listeners) l.conflict?.(address, mac);
+  }
+
+  private heldBackChanged(): void {
+    this.o.onHeldBack?.();
+    for (const l of this.listeners) l.heldBackChanged?.();
   }
 
   /** Addresses this node should answer for but holds back: a foreign host answered the probe. */
@@ -159,7 +106,8 @@ export class L2Speaker {
   start(): void {
     this.started = true;
     for (const link of this.links) link.responder.start();
-    this.o.heartbeats.setAvailable(false);
+    // Until settled: peers see this node join (not leave), and do not elect it yet.
+    if (!this.deaf) this.o.heartbeats.join();
     this.o.heartbeats.start();
     this.settle();
     this.reconcile();
@@ -196,8 +144,10 @@ export class L2Speaker {
 
   setState(state: ClusterState): void {
     this.state = state;
-    this.serviceAddresses = new Set(state.services.flatMap((s) => s.addresses));
-    this.silent.retain(new Set(state.nodes.map((n) => n.name)));
+    this.evidence.setCluster(
+      new Set(state.nodes.map((n) => n.name)),
+      new Set(state.services.flatMap((s) => s.addresses)),
+    );
     this.o.heartbeats.setPeers(state.peers);
     this.o.heartbeats.setPeerKeys(state.peerKeys ?? new Map());
     this.reconcile();
@@ -206,7 +156,7 @@ export class L2Speaker {
   /** Liveness changed (Heartbeats' onChange). */
   membershipChanged(): void {
     this.reconcile();
-    this.evaluate();
+    this.evidence.evaluate();
   }
 
   /**
@@ -222,18 +172,7 @@ export class L2Speaker {
    * contender that is alive in turn sees this node claim and withdraws if it is not preferred.
    */
   peerClaimed(address: string, node: string): void {
-    if (node === this.o.self || !this.serviceAddresses.has(address)) return;
-    const now = this.o.clock.now();
-    if (this.o.membership.isLive(node, now) || this.o.membership.stateOf(node) === "left") return;
-    if (!this.claimWindow.first(`${node} ${address}`, now)) return;
-    this.silent.claimed(node, now);
-    this.evaluate();
-    if (!this.owned.has(address)) return;
-    const contenders = this.contested.get(address) ?? new Set<string>();
-    const first = contenders.size === 0;
-    contenders.add(node);
-    this.contested.set(address, contenders);
-    if (first) this.reassert(address);
+    this.evidence.claimed(address, node);
   }
 
   /**
@@ -241,67 +180,12 @@ export class L2Speaker {
    * evidence that a node whose heartbeats are missing is alive.
    */
   peerLeaseRenewed(node: string): void {
-    if (node === this.o.self || !this.state.nodes.some((n) => n.name === node)) return;
-    this.silent.leaseRenewed(node, this.o.clock.now());
-    this.evaluate();
+    this.evidence.leaseRenewed(node);
   }
 
   /** This node contends for an address with a silent peer: its own Lease should say it is alive soon. */
   contended(): boolean {
-    return this.contested.size > 0;
-  }
-
-  /** Peers counted alive at `now` without heartbeats. */
-  private silentlyAlive(now: number): Set<string> {
-    const alive = new Set<string>();
-    for (const node of this.silent.nodes()) {
-      if (this.o.membership.isLive(node, now) || this.o.membership.stateOf(node) === "left") continue;
-      if (this.silent.alive(node, now, this.o.membership.lastHeard(node))) alive.add(node);
-    }
-    return alive;
-  }
-
-  /** Elects again only when the evidence changes who counts alive; one timer for its expiry. */
-  private evaluate(): void {
-    const now = this.o.clock.now();
-    const next = this.silentlyAlive(now);
-    const changed = next.size !== this.silentAlive.size || [...next].some((n) => !this.silentAlive.has(n));
-    if (changed) this.reconcile();
-    let at = Number.POSITIVE_INFINITY;
-    for (const node of this.silentAlive) at = Math.min(at, this.silent.expiry(node) + 1);
-    if (at === Number.POSITIVE_INFINITY || (this.evidenceTimer && this.evidenceTimer.at <= at)) return;
-    if (this.evidenceTimer) this.o.clock.clearTimeout(this.evidenceTimer.handle);
-    const handle = this.o.clock.setTimeout(
-      () => {
-        this.evidenceTimer = undefined;
-        this.evaluate();
-      },
-      Math.max(0, at - now),
-    );
-    this.evidenceTimer = { handle, at };
-  }
-
-  private reassert(address: string): void {
-    const contenders = this.contested.get(address);
-    const now = this.o.clock.now();
-    // Bounded: a contender that is back on heartbeats, or neither claims nor renews its Lease
-    // (dead, or only a spoofer speaking for it), ends it.
-    for (const n of [...(contenders ?? [])])
-      if (
-        this.o.membership.isLive(n, now) ||
-        !(
-          this.silent.claimedWithin(n, now, REASSERT_QUIET_MS) ||
-          this.silent.leaseWithin(n, now, this.silent.leaseMs)
-        )
-      )
-        contenders?.delete(n);
-    if (!this.owned.has(address) || !contenders || contenders.size === 0) {
-      this.contested.delete(address);
-      return;
-    }
-    for (const link of this.links)
-      if (this.allowedOn(link, address)) void link.announcer.announce(address, { probe: false });
-    this.o.clock.setTimeout(() => this.reassert(address), 1000);
+    return this.evidence.contended();
   }
 
   /** Elections as last computed, by Service key (for status and debugging). */
@@ -360,8 +244,7 @@ export class L2Speaker {
   private reconcile(): void {
     const now = this.o.clock.now();
     const live = new Set(this.o.membership.liveNodes(now));
-    this.silentAlive = this.silentlyAlive(now);
-    for (const node of this.silentAlive) live.add(node);
+    for (const node of this.evidence.electionView(now)) live.add(node);
     if (this.leaving || !this.settled) live.delete(this.o.self);
     const before = this.elections;
     this.elections = electOwner({ nodes: this.state.nodes, live, services: this.state.services });
@@ -430,7 +313,8 @@ export class L2Speaker {
     if (node === undefined || node === this.o.self) return undefined;
     const state = this.o.membership.stateOf(node);
     const address = this.state.peers.get(node);
-    return address !== undefined && (state === "live" || state === "left") ? { node, address } : undefined;
+    const up = state === "live" || state === "left" || state === "joining";
+    return address !== undefined && up ? { node, address } : undefined;
   }
 
   /**
@@ -460,7 +344,7 @@ export class L2Speaker {
         } else if (result.outcome === "conflict" && !this.owned.has(address)) {
           // A foreign host holds it: report, do not steal it, and probe again later.
           this.retry.conflict(address, result.mac, () => this.reprobe(address));
-          this.o.onConflict?.(address, result.mac);
+          this.conflicted(address, result.mac);
         }
       });
     }
@@ -491,15 +375,15 @@ export class L2Speaker {
   private own(address: string, from?: OwnershipChange["from"]): void {
     if (this.owned.has(address)) return;
     this.owned.add(address);
-    this.o.onChange?.(from ? { address, owned: true, from } : { address, owned: true });
+    this.changed(from ? { address, owned: true, from } : { address, owned: true });
   }
 
   private release(address: string): void {
     this.wanted.delete(address);
     this.preparing.delete(address);
     this.announcedOn.delete(address);
-    if (this.retry.forget(address)) this.o.onHeldBack?.();
-    if (this.owned.delete(address)) this.o.onChange?.({ address, owned: false });
+    if (this.retry.forget(address)) this.heldBackChanged();
+    if (this.owned.delete(address)) this.changed({ address, owned: false });
     for (const link of this.links) link.announcer.withdraw(address);
   }
 }

@@ -12,7 +12,8 @@
 // accepted again once that state is forgotten.
 import type { Heartbeat } from "./heartbeat.js";
 
-export type PeerState = "live" | "dead" | "left";
+/** "joining": heard, but starting up and not to be elected yet (it becomes live when it says so). */
+export type PeerState = "live" | "dead" | "left" | "joining";
 
 export interface Peer {
   node: string;
@@ -87,7 +88,7 @@ export class Membership {
       this.forget(now);
       if (this.peers.size >= this.maxPeers) return { result: "full" };
     }
-    const state: PeerState = h.leaving ? "left" : "live";
+    const state: PeerState = h.joining ? "joining" : h.leaving ? "left" : "live";
     const interval = Math.max(h.intervalMs, this.minInterval);
     this.peers.set(h.node, {
       node: h.node,
@@ -121,9 +122,9 @@ export class Membership {
   expire(now: number): MembershipChange[] {
     const changes: MembershipChange[] = [];
     for (const peer of this.peers.values()) {
-      if (peer.state === "live" && now > peer.deadline) {
+      if ((peer.state === "live" || peer.state === "joining") && now > peer.deadline) {
+        changes.push({ node: peer.node, from: peer.state, to: "dead" });
         peer.state = "dead";
-        changes.push({ node: peer.node, from: "live", to: "dead" });
       } else if (peer.state !== "live" && now - peer.lastSeen >= this.forgetAfter) {
         // Outside the time window by now: the codec refuses whatever could be replayed.
         this.peers.delete(peer.node);

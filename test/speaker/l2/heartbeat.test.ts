@@ -53,6 +53,13 @@ test("a signed heartbeat round-trips", () => {
   expect(decodeHeartbeat(encode(beat), atB())).toEqual({ ok: true, value: beat });
 });
 
+test("a joining heartbeat round-trips, and sets the leaving bit for a speaker that knows no joining", () => {
+  const joining = { ...beat, joining: true };
+  const packet = encode(joining);
+  expect(decodeHeartbeat(packet, atB())).toEqual({ ok: true, value: joining });
+  expect((packet[5] ?? 0) & 1).toBe(1);
+});
+
 test("the pair key is the same on both ends and differs per direction and per pair", () => {
   expect(b.pairKey("node-a", "node-b", a.publicKey)).toEqual(aToB);
   expect(b.pairKey("node-b", "node-a", a.publicKey)).not.toEqual(aToB);

@@ -105,6 +105,7 @@ function node(
     answers: () => answersOn(socket),
     conflicts,
     changes,
+    membership,
     name: self,
   };
 }
@@ -309,6 +310,21 @@ test("a starting speaker listens before claiming, so a running owner keeps its a
   // b ranks first for 192.0.2.10, so the address moved to it, once.
   expect(b.answers()).toBe(true);
   expect(a.answers()).toBe(false);
+});
+
+test("a starting speaker tells its peers it joins, never that it leaves, and is live once settled", () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock);
+  clock.advance(2000);
+  node("b", "02:00:00:00:00:0b", net, clock);
+  const seen: (string | undefined)[] = [];
+  for (let t = 0; t < 1700; t += 10) {
+    clock.advance(10);
+    const state = a.membership.stateOf("b");
+    if (seen.at(-1) !== state) seen.push(state);
+  }
+  expect(seen).toEqual(["joining", "live"]);
 });
 
 test("an address first allowed on no interface is probed and answered once its advertisement allows one", async () => {

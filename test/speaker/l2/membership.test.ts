@@ -151,3 +151,18 @@ test("the table of peers is bounded: a full table refuses new nodes, not known o
   expect(m.observe(hb("d", 1), 2100).result).toBe("accepted");
   expect(m.snapshot().map((p) => p.node)).toEqual(["b", "d"]);
 });
+
+test("a joining peer is heard but not live until it says it is available; silent, it is dead", () => {
+  const m = new Membership({ self: "a" });
+  expect(m.observe(hb("b", 1, { joining: true }), 0).change).toEqual({
+    node: "b",
+    from: "unknown",
+    to: "joining",
+  });
+  expect(m.liveNodes(10)).toEqual(["a"]);
+  expect(m.observe(hb("b", 2), 50).change).toEqual({ node: "b", from: "joining", to: "live" });
+  expect(m.liveNodes(60)).toEqual(["a", "b"]);
+  const c = new Membership({ self: "a" });
+  c.observe(hb("b", 1, { joining: true, intervalMs: 100 }), 0);
+  expect(c.expire(301)).toEqual([{ node: "b", from: "joining", to: "dead" }]);
+});

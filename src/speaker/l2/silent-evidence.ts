@@ -1,0 +1,149 @@
+// Evidence that a peer whose heartbeats are missing is alive (its Lease renewed, claims heard).
+// Heartbeats can be lost while layer 2 works (a firewall on the heartbeat port): both sides
+// then believe the other dead and answer for the same address. The evidence settles it: the
+// node the election prefers, counting the silent peer alive, keeps the address. This class keeps
+// that evidence and the contention it starts; the layer-2 speaker elects and announces.
+import type { Clock } from "../../clock.js";
+import type { Membership } from "./membership.js";
+import { RepeatWindow } from "./repeat-window.js";
+import { SilentPeers } from "./silent-peers.js";
+
+/** At most this many (node, address) pairs are remembered for de-duplicating claims. */
+export const CLAIM_PAIRS_MAX = 4096;
+/** A contended address is re-announced while its contender claimed within this long. */
+const REASSERT_QUIET_MS = 5000;
+
+export interface SilentEvidenceOptions {
+  self: string;
+  clock: Clock;
+  membership: Membership;
+  /** The set of peers counted alive without heartbeats changed: elect again. */
+  reelect: () => void;
+  /** Whether this node answers for the address now. */
+  owns: (address: string) => boolean;
+  /** Announce the address again on every link it may use (no probe). */
+  reannounce: (address: string) => void;
+  claimEvidenceMs?: number | undefined;
+  leaseEvidenceMs?: number | undefined;
+  leaseMarginMs?: number | undefined;
+  claimDedupMs?: number | undefined;
+}
+
+export class SilentEvidence {
+  private readonly silent: SilentPeers;
+  /** Peers counted alive without heartbeats, as of the last election. */
+  private silentAlive = new Set<string>();
+  private evidenceTimer: { handle: unknown; at: number } | undefined;
+  /** Claims are looked at once per (node, address) and window. */
+  private readonly claimWindow: RepeatWindow;
+  /** Every Service address (claims for others are ignored at once), and every node. */
+  private serviceAddresses = new Set<string>();
+  private nodes = new Set<string>();
+  /** Owned address -> peers contending for it while their heartbeats are missing. */
+  private readonly contested = new Map<string, Set<string>>();
+
+  constructor(private readonly o: SilentEvidenceOptions) {
+    this.silent = new SilentPeers({
+      claimEvidenceMs: o.claimEvidenceMs,
+      leaseEvidenceMs: o.leaseEvidenceMs,
+      leaseMarginMs: o.leaseMarginMs,
+    });
+    this.claimWindow = new RepeatWindow(o.claimDedupMs ?? 250, CLAIM_PAIRS_MAX);
+  }
+
+  setCluster(nodes: ReadonlySet<string>, serviceAddresses: ReadonlySet<string>): void {
+    this.nodes = new Set(nodes);
+    this.serviceAddresses = new Set(serviceAddresses);
+    this.silent.retain(this.nodes);
+  }
+
+  /** See L2Speaker.peerClaimed. */
+  claimed(address: string, node: string): void {
+    if (node === this.o.self || !this.serviceAddresses.has(address)) return;
+    const now = this.o.clock.now();
+    if (this.o.membership.isLive(node, now) || heardOutOfElection(this.o.membership, node)) return;
+    if (!this.claimWindow.first(`${node} ${address}`, now)) return;
+    this.silent.claimed(node, now);
+    this.evaluate();
+    if (!this.o.owns(address)) return;
+    const contenders = this.contested.get(address) ?? new Set<string>();
+    const first = contenders.size === 0;
+    contenders.add(node);
+    this.contested.set(address, contenders);
+    if (first) this.reassert(address);
+  }
+
+  /** A renewal of `node`'s Lease was received now. */
+  leaseRenewed(node: string): void {
+    if (node === this.o.self || !this.nodes.has(node)) return;
+    this.silent.leaseRenewed(node, this.o.clock.now());
+    this.evaluate();
+  }
+
+  contended(): boolean {
+    return this.contested.size > 0;
+  }
+
+  /** Peers counted alive at `now` without heartbeats, remembered as the election's view. */
+  electionView(now: number): ReadonlySet<string> {
+    this.silentAlive = this.silentlyAlive(now);
+    return this.silentAlive;
+  }
+
+  /** Elects again only when the evidence changes who counts alive; one timer for its expiry. */
+  evaluate(): void {
+    const now = this.o.clock.now();
+    const next = this.silentlyAlive(now);
+    const changed = next.size !== this.silentAlive.size || [...next].some((n) => !this.silentAlive.has(n));
+    if (changed) this.o.reelect();
+    let at = Number.POSITIVE_INFINITY;
+    for (const node of this.silentAlive) at = Math.min(at, this.silent.expiry(node) + 1);
+    if (at === Number.POSITIVE_INFINITY || (this.evidenceTimer && this.evidenceTimer.at <= at)) return;
+    if (this.evidenceTimer) this.o.clock.clearTimeout(this.evidenceTimer.handle);
+    const handle = this.o.clock.setTimeout(
+      () => {
+        this.evidenceTimer = undefined;
+        this.evaluate();
+      },
+      Math.max(0, at - now),
+    );
+    this.evidenceTimer = { handle, at };
+  }
+
+  private silentlyAlive(now: number): Set<string> {
+    const alive = new Set<string>();
+    for (const node of this.silent.nodes()) {
+      if (this.o.membership.isLive(node, now) || heardOutOfElection(this.o.membership, node)) continue;
+      if (this.silent.alive(node, now, this.o.membership.lastHeard(node))) alive.add(node);
+    }
+    return alive;
+  }
+
+  private reassert(address: string): void {
+    const contenders = this.contested.get(address);
+    const now = this.o.clock.now();
+    // Bounded: a contender that is back on heartbeats, or neither claims nor renews its Lease
+    // (dead, or only a spoofer speaking for it), ends it.
+    for (const n of [...(contenders ?? [])])
+      if (
+        this.o.membership.isLive(n, now) ||
+        !(
+          this.silent.claimedWithin(n, now, REASSERT_QUIET_MS) ||
+          this.silent.leaseWithin(n, now, this.silent.leaseMs)
+        )
+      )
+        contenders?.delete(n);
+    if (!this.o.owns(address) || !contenders || contenders.size === 0) {
+      this.contested.delete(address);
+      return;
+    }
+    this.o.reannounce(address);
+    this.o.clock.setTimeout(() => this.reassert(address), 1000);
+  }
+}
+
+/** Heard on heartbeats but not to be elected: it said it leaves, or it is just starting. */
+export function heardOutOfElection(membership: Membership, node: string): boolean {
+  const state = membership.stateOf(node);
+  return state === "left" || state === "joining";
+}
