@@ -66,6 +66,10 @@ export const ERRORS = {
   HERALD_L2_ENCODE: { retry: "terminal", description: "a frame Herald builds with a malformed address" },
   HERALD_HEARTBEAT_ENCODE: { retry: "terminal", description: "a heartbeat that cannot be encoded" },
   HERALD_NOT_STARTED: { retry: "terminal", description: "a component used before start()" },
+  HERALD_NOT_BOUND: {
+    retry: "retryable",
+    description: "a heartbeat sent while its socket is not bound (it is bound again every second)",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type HeraldCode = keyof typeof ERRORS;

@@ -5,6 +5,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { type Clock, systemClock } from "../../clock.js";
 import { familyOf } from "../../domain/address.js";
+import { HeraldError } from "../../errors.js";
 import type { DatagramSource, DatagramTransport } from "./heartbeats.js";
 
 /** What failed: binding (nothing is heard or sent until a retry binds), or one send. */
@@ -55,8 +56,7 @@ export class UdpTransport implements DatagramTransport {
   }
 
   send(packet: Uint8Array, address: string): void {
-    if (!this.socket || !this.bound)
-      throw Object.assign(new Error("heartbeat socket not bound"), { code: "HERALD_NOT_BOUND" });
+    if (!this.socket || !this.bound) throw new HeraldError("HERALD_NOT_BOUND", "heartbeat socket not bound");
     this.socket.send(packet, this.port, address, (err) => {
       if (err) this.o.onError?.(err, "send");
     });
