@@ -230,7 +230,13 @@ export class HandoverForwarding {
         nodeMacs: this.o.nodeMacs?.() ?? [],
       });
       if (text === this.applied) return;
-      const r = await this.o.exec(["-f", "-"], text);
+      // A throwing exec is a failed apply like any other: a rejection here would reject the
+      // chain, and every later apply would be skipped.
+      const r = await this.o.exec(["-f", "-"], text).catch((e: unknown) => ({
+        code: -1,
+        stdout: "",
+        stderr: e instanceof Error ? e.message : String(e),
+      }));
       if (r.code === 0) {
         this.applied = text;
         return;

@@ -205,3 +205,29 @@ describe("HandoverForwarding", () => {
     expect(h.current()).toEqual([]);
   });
 });
+
+test("an nft that fails to run does not stop later changes from being applied", async () => {
+  const clock = new FakeClock();
+  const sent: string[] = [];
+  const errors: string[] = [];
+  let broken = true;
+  const h = new HandoverForwarding({
+    exec: async (_args, stdin) => {
+      if (broken) {
+        broken = false;
+        throw new Error("spawn nft EAGAIN");
+      }
+      sent.push(stdin ?? "");
+      return { code: 0, stdout: "", stderr: "" };
+    },
+    clock,
+    retryMs: 1000,
+    onError: (m) => errors.push(m),
+  });
+  h.takenOver("192.0.2.20", "192.0.2.11", [80]);
+  await h.settled().catch(() => {});
+  h.takenOver("192.0.2.21", "192.0.2.11", [80]);
+  await h.settled().catch(() => {});
+  expect(sent.at(-1)).toContain("192.0.2.21 . 80 : 192.0.2.11");
+  expect(errors).toEqual(["spawn nft EAGAIN"]);
+});
