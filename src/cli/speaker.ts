@@ -20,8 +20,6 @@ import type { KubeObject } from "../k8s/rest.js";
 import { restFromKubeConfig } from "../k8s/rest.js";
 import { AnnouncementWriter, type ServiceAnnouncement } from "../speaker/announcements.js";
 import { ForwardingApplier } from "../speaker/forward/applier.js";
-import { HandoverForwarding } from "../speaker/forward/handover.js";
-import { nftExec } from "../speaker/forward/nft.js";
 import {
   type EndpointSliceObject,
   internalAddresses,
@@ -203,14 +201,6 @@ export const speaker: Command = async (argv, io) => {
   await linkSet.start();
   log.info({ interfaces: links.map((l) => l.name), heartbeat: `${bind}:${p.heartbeatPort}` }, "links");
 
-  const handover = new HandoverForwarding({
-    exec: nftExec(),
-    clock: systemClock,
-    nodeMacs: () => core?.speakerMacList() ?? [],
-    onError: (message) => log.warn({ err: message }, "handover table not applied; retrying"),
-  });
-  await handover.start();
-
   const membership = new Membership({ self });
   // This start's own heartbeat key pair, never stored: its public half goes into the Lease.
   const identity = NodeIdentity.generate();
@@ -238,13 +228,13 @@ export const speaker: Command = async (argv, io) => {
     isFirstAnnouncement: (address) => core?.isFirstAnnouncement(address) ?? true,
     onChange: (change) => {
       core?.ownershipChanged(change);
-      if (!change.owned) handover.released(change.address);
-      else handover.owned(change.address);
+      if (!change.owned) applier.handover.released(change.address);
+      else applier.handover.owned(change.address);
     },
     prepareTakeover: (address, from) => {
       log.info({ address, from }, "connections of the previous owner go on through it");
-      handover.takenOver(address, from.address, core?.tcpPortsOf(address) ?? []);
-      return handover.settled();
+      applier.handover.takenOver(address, from.address, core?.tcpPortsOf(address) ?? []);
+      return applier.handover.settled();
     },
     onConflict: (address, mac) => core?.conflict(address, mac),
     onHeldBack: () => core?.heldBackChanged(),
@@ -261,6 +251,7 @@ export const speaker: Command = async (argv, io) => {
     refusedServices: () => applier.refusedServices().size,
   });
   const applier: ForwardingApplier = new ForwardingApplier({
+    nodeMacs: () => core?.speakerMacList() ?? [],
     onEvent: (e) => {
       if (e.type === "applied") {
         m.nftSyncs.inc({ mode: e.mode, result: "ok" });
@@ -366,7 +357,7 @@ export const speaker: Command = async (argv, io) => {
       elections: Object.fromEntries(layer2.currentElections()),
       interfaces: links.map((l) => l.name),
       forwarding: applier.stats,
-      handover: handover.current(),
+      handover: applier.handover.current(),
       announcementWrites: { ok: writer?.writes, failed: writer?.failures },
     }),
     auditDir,
@@ -378,8 +369,8 @@ export const speaker: Command = async (argv, io) => {
   await Promise.all(all.map((i) => i.synced));
   synced = true;
   c.clusterChanged();
-  layer2.start();
   applier.start();
+  layer2.start();
   log.info({ port: p.httpPort, endpointSlices: sliceVersion }, "speaker started");
 
   await new Promise<void>((resolve) => {
@@ -394,7 +385,6 @@ export const speaker: Command = async (argv, io) => {
   c.leave(owned);
   await applier.settled();
   await applier.stop();
-  await handover.stop();
   writer.stop();
   layer2.stop();
   stop.abort();

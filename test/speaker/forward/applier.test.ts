@@ -402,7 +402,9 @@ describe("stop", () => {
     applier.update(mixedState());
     await clock.advanceAsync(200);
     await applier.stop({ removeTable: true });
-    expect(nft.transactions.at(-1)).toBe("table inet herald {}\ndelete table inet herald\n");
+    expect(nft.transactions.at(-1)).toBe(
+      "table inet herald {}\ndelete table inet herald\ntable ip herald_handover {}\ndelete table ip herald_handover\ntable ip6 herald_handover {}\ndelete table ip6 herald_handover\n",
+    );
     expect(events.at(-1)).toEqual({ type: "removed" });
   });
 });

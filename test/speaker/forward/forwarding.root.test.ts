@@ -7,7 +7,6 @@ import {
   ForwardingApplier,
   type ForwardingEvent,
 } from "../../../src/speaker/forward/applier.js";
-import { HandoverForwarding } from "../../../src/speaker/forward/handover.js";
 import { nftExec } from "../../../src/speaker/forward/nft.js";
 import type { ForwardedService } from "../../../src/speaker/forward/state.js";
 import { service, state } from "./fixtures.js";
@@ -231,14 +230,19 @@ describe("handover", () => {
       moveAddressTo(vip(), other);
       // The new owner knows the speakers' MACs; the previous owner drops what it cannot NAT.
       const nodeMac = lab.in(lab.node, "cat", "/sys/class/net/br0/address").trim();
-      const handover = new HandoverForwarding({
+      const next = new ForwardingApplier({
         exec: nftExec(["ip", "netns", "exec", lab.other, "nft"]),
+        conntrack: nftExec(["ip", "netns", "exec", lab.other, "conntrack"]),
         clock: systemClock,
         nodeMacs: () => [nodeMac],
+        options: { coalesceMs: 5, driftIntervalMs: 0 },
       });
-      const previous = new HandoverForwarding({ exec: lab.nft(), clock: systemClock });
+      next.start();
+      next.update(state());
+      const handover = next.handover;
+      const previous = applier.handover;
       try {
-        await handover.start();
+        await next.settled();
         handover.takenOver(vip(), node, [80]);
         previous.released(vip());
         await Promise.all([handover.settled(), previous.settled()]);
@@ -252,7 +256,8 @@ describe("handover", () => {
       } finally {
         conn.close();
         moveAddressTo(vip(), node);
-        await Promise.all([handover.stop(), previous.stop()]);
+        previous.owned(vip());
+        await Promise.all([next.stop({ removeTable: true }), previous.settled()]);
       }
       const left = await nftExec(["ip", "netns", "exec", lab.other, "nft"])(["list", "ruleset"]);
       expect(left.stdout.trim()).toBe("");

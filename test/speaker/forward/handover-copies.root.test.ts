@@ -6,8 +6,9 @@
 // counters in both nodes count every copy that arrives.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { systemClock } from "../../../src/clock.js";
-import { HandoverForwarding } from "../../../src/speaker/forward/handover.js";
+import { ForwardingApplier } from "../../../src/speaker/forward/applier.js";
 import { nftExec } from "../../../src/speaker/forward/nft.js";
+import { state } from "./fixtures.js";
 import { Lab } from "./netns.js";
 
 const lab = new Lab();
@@ -94,12 +95,19 @@ async function settledCounts(): Promise<{ previous: Record<string, number>; next
   return { previous: previous ?? {}, next: next ?? {} };
 }
 
-function handoverIn(ns: string, nodeMacs: string[]): HandoverForwarding {
-  return new HandoverForwarding({
+/** A node's forwarding, as the speaker runs it, forwarding no Service of its own. */
+async function forwardingIn(ns: string, nodeMacs: string[]): Promise<ForwardingApplier> {
+  const a = new ForwardingApplier({
     exec: nftExec(["ip", "netns", "exec", ns, "nft"]),
+    conntrack: nftExec(["ip", "netns", "exec", ns, "conntrack"]),
     clock: systemClock,
     nodeMacs: () => nodeMacs,
+    options: { coalesceMs: 5, driftIntervalMs: 0 },
   });
+  a.start();
+  a.update(state());
+  await a.settled();
+  return a;
 }
 
 let nodeMac = "";
@@ -123,20 +131,19 @@ afterAll(() => {
 
 describe.each(families)("$family: one crafted ACK after a move", ({ vip, ip, node, client }) => {
   async function send(opts: { port: number; nextKnowsNodes: boolean; previousDrops: boolean }) {
-    const next = handoverIn(lab.other, opts.nextKnowsNodes ? [nodeMac] : []);
-    const previous = handoverIn(lab.node, [nodeMac]);
+    const next = await forwardingIn(lab.other, opts.nextKnowsNodes ? [nodeMac] : []);
+    const previous = await forwardingIn(lab.node, [nodeMac]);
     try {
-      await Promise.all([next.start(), previous.start()]);
-      next.takenOver(vip(), node, [80]);
-      if (opts.previousDrops) previous.released(vip());
-      await Promise.all([next.settled(), previous.settled()]);
+      next.handover.takenOver(vip(), node, [80]);
+      if (opts.previousDrops) previous.handover.released(vip());
+      await Promise.all([next.handover.settled(), previous.handover.settled()]);
       for (const ns of [lab.node, lab.other])
         lab.in(ns, "nft", "reset", "counters", "table", "inet", COUNT_TABLE);
       lab.in(lab.client, "/usr/bin/python3", "-c", SEND_ACK, client, vip(), String(opts.port));
       const c = await settledCounts();
       return { next: c.next[`${ip}_${opts.port}`], previous: c.previous[`${ip}_${opts.port}`] };
     } finally {
-      await Promise.all([next.stop(), previous.stop()]);
+      await Promise.all([next.stop({ removeTable: true }), previous.stop({ removeTable: true })]);
     }
   }
 
