@@ -43,16 +43,6 @@ import { type Ruleset, tableName } from "./ruleset-model.js";
 import { conntrackDeleteArgs, type StaleFlow, staleUdpFlows } from "./stale.js";
 import { type ForwardingState, type Frontend, newPlanMemo, type PlanMemo, planForwarding } from "./state.js";
 
-export {
-  type ApplierDeps,
-  type ApplierOptions,
-  type ApplierStats,
-  type ApplyMode,
-  defaultApplierOptions,
-  type ForwardingEvent,
-  type RefusedService,
-} from "./applier-options.js";
-
 export class ForwardingApplier {
   private readonly exec: NftExec;
   private readonly conntrack: NftExec;

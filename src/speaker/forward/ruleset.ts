@@ -4,6 +4,9 @@
 // are in ruleset-model.ts; printed by render.ts, interpreted by tracer.ts.
 //
 // Packet path (first packet of a connection; conntrack carries the rest):
+//   prerouting  filter -150      (ip/ip6 herald_handover, after a takeover or handover only)
+//                                mid-stream TCP conntrack does not know: dup to the previous
+//                                owner, or drop for an address handed over (handover.ts)
 //   prerouting  nat  dstnat-10   source-range check, then frontends vmap -> spread-<n>
 //   spread-<n>                   dnat to targets[frontend . numgen random mod n] (data in a map)
 //   svc-<id>, ep-<id>-<target>   only for sessionAffinity ClientIP: affinity sets, then spread

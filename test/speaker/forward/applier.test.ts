@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
-import { ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
+import { ForwardingApplier } from "../../../src/speaker/forward/applier.js";
+import type { ForwardingEvent } from "../../../src/speaker/forward/applier-options.js";
 import type { ExecResult } from "../../../src/speaker/forward/nft.js";
 import { FakeClock } from "../../clock.js";
 import { manyServices, mixedState, service, state } from "./fixtures.js";

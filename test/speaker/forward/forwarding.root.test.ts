@@ -2,11 +2,8 @@
 // (and nothing else) carries the traffic to pods on the node or to another node.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { systemClock } from "../../../src/clock.js";
-import {
-  type ApplierOptions,
-  ForwardingApplier,
-  type ForwardingEvent,
-} from "../../../src/speaker/forward/applier.js";
+import { ForwardingApplier } from "../../../src/speaker/forward/applier.js";
+import type { ApplierOptions, ForwardingEvent } from "../../../src/speaker/forward/applier-options.js";
 import { nftExec } from "../../../src/speaker/forward/nft.js";
 import type { ForwardedService } from "../../../src/speaker/forward/state.js";
 import { waitFor } from "../../lab/exec.js";
