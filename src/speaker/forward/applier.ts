@@ -72,6 +72,8 @@ export class ForwardingApplier {
   private timerKind: "sync" | "retry" | "refused" = "sync";
   /** A handover change waits for the next sync: it runs at once. */
   private urgent = false;
+  /** The window's version the running sync read. */
+  private handoverRead = 0;
   private readonly nodeMacs: () => readonly string[];
   /** Takeovers and handovers of the window; each change is applied at once. */
   readonly handover: HandoverWindow;
@@ -93,7 +95,7 @@ export class ForwardingApplier {
       clock: this.clock,
       windowMs: this.options.handoverWindowMs,
       onChange: () => this.handoverChanged(),
-      settled: () => this.settled(),
+      applying: () => this.started && this.desired !== null && !this.stopped,
     });
   }
 
@@ -130,7 +132,11 @@ export class ForwardingApplier {
     const run: Promise<void> = Promise.resolve()
       .then(() => this.sync())
       .finally(() => {
-        if (this.running === run) this.running = null;
+        if (this.running !== run) return;
+        this.running = null;
+        this.handover.tried(this.stopped ? Number.POSITIVE_INFINITY : this.handoverRead);
+        // A handover change that came after the sync's last look.
+        if (this.urgent && this.dirty && !this.stopped && this.timer === null) this.startSync();
       });
     this.running = run;
   }
@@ -160,6 +166,7 @@ export class ForwardingApplier {
     if (this.driftTimer !== null) this.clock.clearTimeout(this.driftTimer);
     this.driftTimer = null;
     await this.settled();
+    this.handover.tried(Number.POSITIVE_INFINITY);
     // Unknown after a failed transaction: removed to be sure.
     const handover = this.applied ? this.applied.handover.length > 0 : this.generation > 0;
     if (options.removeTable || handover) {
@@ -220,6 +227,7 @@ export class ForwardingApplier {
   private async sync(): Promise<void> {
     if (this.stopped || !this.desired) return;
     const state = { ...this.desired, handover: this.handover.state(this.nodeMacs()) };
+    this.handoverRead = this.handover.version;
     this.dirty = false;
     this.urgent = false;
     const plan = planForwarding(state, this.planMemo);

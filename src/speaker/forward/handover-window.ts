@@ -10,16 +10,47 @@ export interface HandoverWindowOptions {
   windowMs: number;
   /** Called after every change (a takeover, a release, an expiry). */
   onChange: () => void;
-  /** Resolves once what is wanted now is what the kernel holds (or the attempt failed). */
-  settled: () => Promise<void>;
+  /** Whether changes are being applied (not before the first sync's state is known, nor after stop). */
+  applying: () => boolean;
 }
 
 export class HandoverWindow {
   private readonly routes = new Map<string, { via: string; ports: readonly number[]; expiry: unknown }>();
   private readonly moved = new Map<string, unknown>();
   private stopped = false;
+  /** Counts changes; `triedVersion`: the count the last finished sync carried. */
+  private changes = 0;
+  private triedVersion = 0;
+  private waiters: Array<{ version: number; resolve: () => void }> = [];
 
   constructor(private readonly o: HandoverWindowOptions) {}
+
+  get version(): number {
+    return this.changes;
+  }
+
+  /**
+   * Resolves once the state as it is now has been tried (applied, or the attempt failed),
+   * without waiting for Service changes queued behind it: a takeover waits for this.
+   */
+  settled(): Promise<void> {
+    const version = this.changes;
+    if (version <= this.triedVersion || !this.o.applying()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ version, resolve }));
+  }
+
+  /** A sync that carried the state of `version` has finished. */
+  tried(version: number): void {
+    this.triedVersion = Math.max(this.triedVersion, version);
+    const waiting = this.waiters;
+    this.waiters = waiting.filter((w) => w.version > this.triedVersion);
+    for (const w of waiting) if (w.version <= this.triedVersion) w.resolve();
+  }
+
+  private changed(): void {
+    this.changes++;
+    this.o.onChange();
+  }
 
   /** This node took `address` over from a node still up at `via`; `ports`: its Services' TCP ports. */
   takenOver(address: string, via: string, ports: readonly number[]): void {
@@ -28,15 +59,15 @@ export class HandoverWindow {
     const expiry = this.o.clock.setTimeout(() => {
       if (this.routes.get(address)?.expiry !== expiry) return;
       this.routes.delete(address);
-      this.o.onChange();
+      this.changed();
     }, this.o.windowMs);
     this.routes.set(address, { via, ports, expiry });
-    this.o.onChange();
+    this.changed();
   }
 
   /** This node answers for `address` (again): it is no longer one this node handed over. */
   owned(address: string): void {
-    if (this.forgetMoved(address)) this.o.onChange();
+    if (this.forgetMoved(address)) this.changed();
   }
 
   /** This node no longer owns `address`: for the window, it drops what it cannot NAT for it. */
@@ -47,10 +78,10 @@ export class HandoverWindow {
     const expiry = this.o.clock.setTimeout(() => {
       if (this.moved.get(address) !== expiry) return;
       this.moved.delete(address);
-      this.o.onChange();
+      this.changed();
     }, this.o.windowMs);
     this.moved.set(address, expiry);
-    this.o.onChange();
+    this.changed();
   }
 
   /** The takeovers of the window. */
@@ -65,10 +96,6 @@ export class HandoverWindow {
 
   state(nodeMacs: readonly string[]): HandoverState {
     return { routes: this.current(), moved: this.handedOver(), nodeMacs };
-  }
-
-  settled(): Promise<void> {
-    return this.o.settled();
   }
 
   /** Forgets everything, cancels the timers and ignores later changes. */

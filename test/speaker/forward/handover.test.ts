@@ -361,3 +361,47 @@ describe("drift of a handover table", () => {
     await applier.stop();
   });
 });
+
+test("a takeover waits for its own transaction, not for Service changes queued behind it", async () => {
+  const clock = new FakeClock();
+  const sent: string[] = [];
+  let open: () => void = () => {};
+  let gate: Promise<void> = Promise.resolve();
+  const applier = new ForwardingApplier({
+    exec: async (_args, stdin) => {
+      await gate;
+      sent.push(stdin ?? "");
+      return { code: 0, stdout: "", stderr: "" };
+    },
+    conntrack: async () => ({ code: 0, stdout: "", stderr: "" }),
+    clock,
+    options: { coalesceMs: 100, driftIntervalMs: 0 },
+  });
+  applier.start();
+  applier.update(state(service({ localEndpoints: ["198.51.100.5"] })));
+  await clock.advanceAsync(100);
+  gate = new Promise((r) => {
+    open = r;
+  });
+  applier.handover.takenOver("192.0.2.20", "192.0.2.11", [80]);
+  let taken = false;
+  const takeover = applier.handover.settled().then(() => {
+    taken = true;
+  });
+  await clock.advanceAsync(0);
+  // While the takeover's transaction is in flight, a Service changes: it waits to coalesce.
+  applier.update(state(service({ localEndpoints: ["198.51.100.6"] })));
+  let all = false;
+  void applier.settled().then(() => {
+    all = true;
+  });
+  open();
+  await takeover;
+  expect(taken).toBe(true);
+  expect(sent.at(-1)).toContain("192.0.2.20 . 80 : 192.0.2.11");
+  await clock.advanceAsync(50);
+  expect(all).toBe(false);
+  await clock.advanceAsync(50);
+  expect(all).toBe(true);
+  expect(sent.at(-1)).toContain("198.51.100.6");
+});
