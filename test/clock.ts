@@ -39,7 +39,29 @@ export class FakeClock implements Clock {
     }
     this.time = end;
   }
+  /**
+   * advance() for code that awaits between timers: lets pending promises settle before each
+   * timer and at the end, so work a timer starts (an exec, a sync) finishes in time order.
+   */
+  async advanceAsync(ms: number) {
+    const end = this.time + ms;
+    for (;;) {
+      await settle();
+      const next = [...this.timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = end;
+    await settle();
+  }
   pending() {
     return this.timers.size;
   }
 }
+
+/** One turn of the event loop: promises and I/O callbacks queued so far have run. */
+const settle = () => new Promise<void>((r) => setImmediate(r));

@@ -150,14 +150,13 @@ export const speaker: Command = async (argv, io) => {
     sliceVersion,
     lbClass: flags["lb-class"],
   });
-  const { speaker: core, layer, applier, handover, writer } = g;
+  const { speaker: core, layer, applier, writer } = g;
   const { l2, links, membership, transport } = layer;
   await links.start();
   log.info(
     { interfaces: links.current.map((l) => l.name), heartbeat: `${bind}:${p.heartbeatPort}` },
     "links",
   );
-  await handover.start();
 
   const running = g.informers.map((i) => i.run(stop.signal));
   const lease = new NodeLease(rest, {
@@ -194,7 +193,7 @@ export const speaker: Command = async (argv, io) => {
       interfaces: links.current.map((l) => l.name),
       heartbeatSocket: transport.state(),
       forwarding: applier.stats,
-      handover: handover.current(),
+      handover: applier.handover.current(),
       announcementWrites: { ok: writer.writes, failed: writer.failures },
     }),
     auditDir,
@@ -206,8 +205,9 @@ export const speaker: Command = async (argv, io) => {
   await Promise.all(g.informers.map((i) => i.synced));
   synced = true;
   core.clusterChanged();
-  l2.start();
+  // The applier first: a takeover at the L2 start already gets its handover transaction.
   applier.start();
+  l2.start();
   log.info({ port: p.httpPort, endpointSlices: sliceVersion }, "speaker started");
 
   await new Promise<void>((resolve) => {
@@ -221,7 +221,6 @@ export const speaker: Command = async (argv, io) => {
   core.leave(owned);
   await applier.settled();
   await applier.stop();
-  await handover.stop();
   writer.stop();
   l2.stop();
   stop.abort();

@@ -12,9 +12,9 @@ import { Informer, type InformerHandlers } from "../k8s/informer.js";
 import type { KubeObject, Rest } from "../k8s/rest.js";
 import { AnnouncementWriter, type ServiceAnnouncement } from "./announcements.js";
 import { ClusterView } from "./cluster-view.js";
-import { ForwardingApplier, type ForwardingEvent } from "./forward/applier.js";
-import { HandoverForwarding } from "./forward/handover.js";
-import { nftExec } from "./forward/nft.js";
+import { ForwardingApplier } from "./forward/applier.js";
+import type { ForwardingEvent } from "./forward/applier-options.js";
+import type { HandoverWindow } from "./forward/handover-window.js";
 import type { EndpointSliceObject, LeaseObject, PoolObject } from "./inputs.js";
 import type { L2Listener } from "./l2/l2-speaker.js";
 import { buildLayerTwo, type LayerTwo } from "./l2/layer-two.js";
@@ -50,7 +50,6 @@ export interface SpeakerGraph {
   speaker: Speaker;
   layer: LayerTwo;
   view: ClusterView;
-  handover: HandoverForwarding;
   applier: ForwardingApplier;
   writer: AnnouncementWriter;
   identity: NodeIdentity;
@@ -83,15 +82,12 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
   });
 
   const view = new ClusterView(sanns);
-  const handover = new HandoverForwarding({
-    exec: nftExec(),
-    clock,
-    nodeMacs: () => view.speakerMacList(),
-    onError: (message) => log.warn({ err: message }, "handover table not applied; retrying"),
-  });
+  const applied = new Listeners<[ForwardingEvent]>();
+  // One nftables pipeline: the handover tables go in the same transactions as the forwarding table.
+  const applier = new ForwardingApplier({ onEvent: applied.emit, nodeMacs: () => view.speakerMacList() });
   // This start's own heartbeat key pair, never stored: its public half goes into the Lease.
   const identity = NodeIdentity.generate();
-  const hooks = handoverHooks(handover, view, log);
+  const hooks = handoverHooks(applier.handover, view, log);
   const layer = buildLayerTwo({
     self,
     clock,
@@ -105,8 +101,6 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
     prepareTakeover: hooks.prepareTakeover,
   });
 
-  const applied = new Listeners<[ForwardingEvent]>();
-  const applier = new ForwardingApplier({ onEvent: applied.emit });
   const { l2, links, heartbeats, membership } = layer;
   const metrics = speakerMetrics(d.registry, {
     owned: () => l2.ownedAddresses().length,
@@ -155,7 +149,7 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
   applied.add((e) => forwardingEvent(e, { metrics, log, speaker, applier }));
 
   const informers = [services, slices, nodes, pools, advertisements, leases, sanns] as Informer<KubeObject>[];
-  return { speaker, layer, view, handover, applier, writer, identity, metrics, informers };
+  return { speaker, layer, view, applier, writer, identity, metrics, informers };
 }
 
 /**
@@ -163,7 +157,7 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
  * and on a takeover from a node still up, its connections go on through it.
  */
 function handoverHooks(
-  handover: HandoverForwarding,
+  handover: HandoverWindow,
   view: ClusterView,
   log: Logger,
 ): L2Listener & { prepareTakeover(address: string, from: { node: string; address: string }): Promise<void> } {

@@ -1,7 +1,8 @@
-// Keeps the kernel's `inet herald` table equal to the desired ForwardingState.
+// Keeps the kernel's tables (`inet herald` and the handover tables) equal to the desired
+// ForwardingState and the handover window.
 //
 // - Every change is one `nft -f -` transaction: the incremental update when the last
-//   applied ruleset is known, otherwise the whole table (delete + define, atomic).
+//   applied ruleset is known, otherwise the whole ruleset (delete + define, atomic).
 // - Updates are coalesced: the first one after a quiet spell waits `coalesceMs`, and
 //   everything that arrives meanwhile rides along, so a burst is a handful of transactions.
 // - A failed transaction is reported and retried with exponential backoff, always as a
@@ -11,111 +12,36 @@
 //   else is applied at once, and each refused Service is reported and left out until its own
 //   backoff ends; then it is checked alone first, so a Service that is still refused costs
 //   one small check, not a search. One tenant's Service never stalls the others' forwarding.
-// - Drift: every `driftIntervalMs` the chain names are listed (cheap: a deleted table or a
-//   flushed ruleset shows at once), and every `driftFullEvery`-th time the whole table,
-//   whose shape (rules per chain, elements per set) is compared with what was applied
-//   (listing 10,000 Services costs nft about a second of CPU). A missing or altered
-//   table is replaced whole.
+// - A takeover or handover (`handover`, the window of handover-window.ts) is applied at once,
+//   without waiting to coalesce, in the same kind of transaction: the wiring awaits it before
+//   announcing a takeover.
+// - Drift (drift.ts): every `driftIntervalMs` the chain names are listed, and every
+//   `driftFullEvery`-th time each table's shape is compared with what was applied. A missing
+//   or altered table is replaced whole.
 // - Nothing is written before the first update(), so a restarting speaker does not wipe
 //   the rules it left behind before it knows the desired state; when it has, it writes
 //   the same rules again and conntrack keeps the established connections on their
 //   translated path (NAT is decided once per connection).
 
 import { type Clock, systemClock } from "../../clock.js";
+import {
+  type ApplierDeps,
+  type ApplierOptions,
+  type ApplierStats,
+  type ApplyMode,
+  defaultApplierOptions,
+  type ForwardingEvent,
+  type RefusedService,
+} from "./applier-options.js";
+import { checkDrift } from "./drift.js";
+import { HandoverWindow } from "./handover-window.js";
 import { isolateRefused } from "./isolate.js";
-import {
-  expectedShape,
-  type NftExec,
-  nftExec,
-  parseChainNames,
-  parseTableShape,
-  shapeDifference,
-} from "./nft.js";
+import { type NftExec, nftExec } from "./nft.js";
 import { renderRemoval, renderTable, renderUpdate } from "./render.js";
-import { type BuildMemo, buildRuleset, type Ruleset, tableName } from "./ruleset.js";
+import { type BuildMemo, buildRuleset } from "./ruleset.js";
+import { type Ruleset, tableName } from "./ruleset-model.js";
 import { conntrackDeleteArgs, type StaleFlow, staleUdpFlows } from "./stale.js";
-import {
-  type ForwardingState,
-  type Frontend,
-  newPlanMemo,
-  type PlanMemo,
-  type Problem,
-  planForwarding,
-} from "./state.js";
-
-export type ApplyMode = "full" | "update";
-
-export type ForwardingEvent =
-  | { type: "applied"; mode: ApplyMode; durationMs: number; frontends: number; problems: Problem[] }
-  | {
-      type: "applyFailed";
-      code: "NFT_APPLY_FAILED";
-      mode: ApplyMode;
-      attempt: number;
-      retryInMs: number;
-      message: string;
-    }
-  | {
-      type: "serviceRefused";
-      code: "NFT_SERVICE_REFUSED";
-      service: string;
-      attempt: number;
-      retryInMs: number;
-      message: string;
-    }
-  | { type: "serviceRestored"; service: string }
-  | { type: "driftDetected"; reason: string }
-  | { type: "driftCheckFailed"; code: "NFT_LIST_FAILED"; message: string }
-  | { type: "conntrackFailed"; code: "CONNTRACK_FAILED"; message: string }
-  | { type: "removed" };
-
-export interface ApplierOptions {
-  coalesceMs: number;
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** 0 turns drift checks off. */
-  driftIntervalMs: number;
-  /** Every how many drift checks the whole table is listed and compared. */
-  driftFullEvery: number;
-  /** First and longest wait before a refused Service is tried again. */
-  refusedRetryInitialMs: number;
-  refusedRetryMaxMs: number;
-}
-
-export const defaultApplierOptions: ApplierOptions = {
-  coalesceMs: 100,
-  retryInitialMs: 500,
-  retryMaxMs: 30_000,
-  driftIntervalMs: 5_000,
-  driftFullEvery: 12,
-  refusedRetryInitialMs: 5_000,
-  refusedRetryMaxMs: 60_000,
-};
-
-/** A Service the kernel refused, left out of the table until `retryAt`. */
-export interface RefusedService {
-  message: string;
-  attempt: number;
-  /** Clock time of the first refusal in a row. */
-  since: number;
-  retryAt: number;
-}
-
-export interface ApplierStats {
-  transactions: Record<ApplyMode, number>;
-  failures: number;
-  driftRepairs: number;
-  lastDurationMs: number | null;
-}
-
-export interface ApplierDeps {
-  exec?: NftExec;
-  /** Runs `conntrack` (to forget UDP flows to removed targets). */
-  conntrack?: NftExec;
-  clock?: Clock;
-  onEvent?: (event: ForwardingEvent) => void;
-  options?: Partial<ApplierOptions>;
-}
+import { type ForwardingState, type Frontend, newPlanMemo, type PlanMemo, planForwarding } from "./state.js";
 
 export class ForwardingApplier {
   private readonly exec: NftExec;
@@ -142,8 +68,15 @@ export class ForwardingApplier {
   private readonly buildMemo: BuildMemo = { parts: new Map() };
   /** By Service name; only Services of the desired state (bounded by it). */
   private readonly refused = new Map<string, RefusedService>();
-  /** The pending timer only retries refused Services: settled() does not wait for it. */
-  private timerIsRefusedRetry = false;
+  /** What the pending timer is for: settled() waits for a sync, not for a retry. */
+  private timerKind: "sync" | "retry" | "refused" = "sync";
+  /** A handover change waits for the next sync: it runs at once. */
+  private urgent = false;
+  /** The window's version the running sync read. */
+  private handoverRead = 0;
+  private readonly nodeMacs: () => readonly string[];
+  /** Takeovers and handovers of the window; each change is applied at once. */
+  readonly handover: HandoverWindow;
   readonly stats: ApplierStats = {
     transactions: { full: 0, update: 0 },
     failures: 0,
@@ -157,6 +90,13 @@ export class ForwardingApplier {
     this.clock = deps.clock ?? systemClock;
     this.onEvent = deps.onEvent ?? (() => {});
     this.options = { ...defaultApplierOptions, ...deps.options };
+    this.nodeMacs = deps.nodeMacs ?? (() => []);
+    this.handover = new HandoverWindow({
+      clock: this.clock,
+      windowMs: this.options.handoverWindowMs,
+      onChange: () => this.handoverChanged(),
+      applying: () => this.started && this.desired !== null && !this.stopped,
+    });
   }
 
   start(): void {
@@ -175,30 +115,62 @@ export class ForwardingApplier {
   }
 
   /**
+   * Applied now, not after the coalescing delay (a takeover waits for it), also when a retry
+   * is pending. Before the first update nothing is written: the next one carries it.
+   */
+  private handoverChanged(): void {
+    if (this.stopped || !this.desired) return;
+    this.dirty = true;
+    this.urgent = true;
+    if (!this.started || this.running) return;
+    this.cancel();
+    this.startSync();
+  }
+
+  /** Runs a sync after the current turn (changes made in the same turn ride along). */
+  private startSync(): void {
+    const run: Promise<void> = Promise.resolve()
+      .then(() => this.sync())
+      .finally(() => {
+        if (this.running !== run) return;
+        this.running = null;
+        this.handover.tried(this.stopped ? Number.POSITIVE_INFINITY : this.handoverRead);
+        // A handover change that came after the sync's last look.
+        if (this.urgent && this.dirty && !this.stopped && this.timer === null) this.startSync();
+      });
+    this.running = run;
+  }
+
+  /**
    * Resolves once the latest update has been tried and nothing is queued behind it
    * (a scheduled retry after a failure does not count: it may be far away).
    */
   async settled(): Promise<void> {
     for (;;) {
       if (this.running) await this.running;
-      else if (this.timer !== null && this.attempt === 0 && !this.timerIsRefusedRetry)
+      else if (this.timer !== null && this.timerKind === "sync")
         await new Promise<void>((r) => this.waiters.push(r));
       else return;
     }
   }
 
   /**
-   * Stops applying. The table stays unless `removeTable`: a speaker that restarts or
-   * hands over keeps forwarding until the next owner (or its own successor) takes over.
+   * Stops applying, and removes the handover tables. `inet herald` stays unless
+   * `removeTable`: a speaker that restarts or hands over keeps forwarding until the next
+   * owner (or its own successor) takes over.
    */
   async stop(options: { removeTable?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.cancel();
+    this.handover.stop();
     if (this.driftTimer !== null) this.clock.clearTimeout(this.driftTimer);
     this.driftTimer = null;
     await this.settled();
-    if (options.removeTable) {
-      const r = await this.run(["-f", "-"], renderRemoval(tableName));
+    this.handover.tried(Number.POSITIVE_INFINITY);
+    // Unknown after a failed transaction: removed to be sure.
+    const handover = this.applied ? this.applied.handover.length > 0 : this.generation > 0;
+    if (options.removeTable || handover) {
+      const r = await this.run(["-f", "-"], renderRemoval(tableName, { keepTable: !options.removeTable }));
       if (r.code === 0) {
         this.applied = null;
         this.onEvent({ type: "removed" });
@@ -227,17 +199,15 @@ export class ForwardingApplier {
     return this.refused;
   }
 
-  private schedule(ms: number, refusedRetry = false): void {
+  private schedule(ms: number, kind: "sync" | "retry" | "refused" = "sync"): void {
     // A change arriving while only a refused Service's retry is pending is applied now.
-    if (this.timer !== null && this.timerIsRefusedRetry && !refusedRetry) this.cancel();
+    if (this.timer !== null && this.timerKind === "refused" && kind !== "refused") this.cancel();
     if (this.timer !== null || this.stopped) return;
-    this.timerIsRefusedRetry = refusedRetry;
+    this.timerKind = kind;
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
-      this.timerIsRefusedRetry = false;
-      this.running = this.sync().finally(() => {
-        this.running = null;
-      });
+      this.timerKind = "sync";
+      this.startSync();
       for (const w of this.waiters.splice(0)) w();
     }, ms);
   }
@@ -256,8 +226,10 @@ export class ForwardingApplier {
 
   private async sync(): Promise<void> {
     if (this.stopped || !this.desired) return;
-    const state = this.desired;
+    const state = { ...this.desired, handover: this.handover.state(this.nodeMacs()) };
+    this.handoverRead = this.handover.version;
     this.dirty = false;
+    this.urgent = false;
     const plan = planForwarding(state, this.planMemo);
     const now = this.clock.now();
     // A Service that is gone is forgotten. A changed one waits for its backoff all the same:
@@ -274,7 +246,7 @@ export class ForwardingApplier {
       for (const name of again) waiting.add(name);
     }
     let frontends = plan.frontends.filter((f) => !waiting.has(f.service));
-    let next = buildRuleset({ frontends, problems: plan.problems }, this.buildMemo);
+    let next = buildRuleset({ ...plan, frontends }, this.buildMemo);
     let mode: ApplyMode = "full";
     let text = renderTable(next);
     if (this.applied) {
@@ -294,7 +266,7 @@ export class ForwardingApplier {
         const found = await this.isolate(frontends, now);
         if (found.size > 0) {
           frontends = frontends.filter((f) => !found.has(f.service));
-          next = buildRuleset({ frontends, problems: plan.problems }, this.buildMemo);
+          next = buildRuleset({ ...plan, frontends }, this.buildMemo);
           mode = "full";
           r = await this.run(["-f", "-"], renderTable(next));
         }
@@ -318,7 +290,9 @@ export class ForwardingApplier {
           retryInMs,
           message: r.stderr.trim() || `nft exited with ${r.code}`,
         });
-        this.schedule(retryInMs);
+        // A handover change that came in meanwhile is tried at once; only it waits for nothing.
+        if (this.urgent) this.startSync();
+        else this.schedule(retryInMs, "retry");
         return;
       }
       this.applied = next;
@@ -343,11 +317,12 @@ export class ForwardingApplier {
         frontends: frontends.length,
         problems: plan.problems,
       });
-    if (this.dirty) this.schedule(this.options.coalesceMs);
+    if (this.dirty && this.urgent) this.startSync();
+    else if (this.dirty) this.schedule(this.options.coalesceMs);
     else if (this.refused.size > 0) {
       const at = Math.min(...[...this.refused.values()].map((r) => r.retryAt));
       this.dirty = true;
-      this.schedule(Math.max(0, at - this.clock.now()), true);
+      this.schedule(Math.max(0, at - this.clock.now()), "refused");
     }
   }
 
@@ -402,40 +377,23 @@ export class ForwardingApplier {
     }, this.options.driftIntervalMs);
   }
 
-  /** Compares the kernel's table with the last applied ruleset; repairs a difference. */
+  /** Compares the kernel's tables with the last applied ruleset; repairs a difference. */
   private async checkDrift(): Promise<void> {
     const applied = this.applied;
     if (!applied || this.running || this.timer !== null || this.stopped) return;
     const generation = this.generation;
     const full = ++this.driftChecks % Math.max(1, this.options.driftFullEvery) === 0;
-    const r = await this.run(full ? ["list", "table", "inet", applied.table] : ["list", "chains", "inet"]);
+    const r = await checkDrift((args) => this.run(args), applied, full);
     if (generation !== this.generation || this.running || this.timer !== null || this.stopped) return;
-    let reason: string | null = null;
-    if (r.code !== 0 && !(full && /no such file or directory/i.test(r.stderr))) {
-      this.onEvent({ type: "driftCheckFailed", code: "NFT_LIST_FAILED", message: r.stderr.trim() });
+    if (r.kind === "failed") {
+      this.onEvent({ type: "driftCheckFailed", code: "NFT_LIST_FAILED", message: r.message });
       return;
     }
-    if (r.code !== 0) reason = `table inet ${applied.table} is missing`;
-    else if (full) {
-      const dynamic = new Set(applied.sets.filter((s) => s.dynamic).map((s) => s.name));
-      reason = shapeDifference(
-        expectedShape(applied),
-        parseTableShape(r.stdout, (n) => dynamic.has(n)),
-      );
-    } else {
-      const names = parseChainNames(r.stdout, applied.table);
-      if (names === null) reason = `table inet ${applied.table} is missing`;
-      else {
-        const missing = applied.chains.find((c) => !names.has(c.name));
-        if (missing) reason = `chain ${missing.name} is missing`;
-        else if (names.size !== applied.chains.length) reason = "the table has chains that are not ours";
-      }
-    }
-    if (reason === null) return;
+    if (r.kind === "ok") return;
     this.stats.driftRepairs++;
     this.applied = null;
     this.dirty = true;
-    this.onEvent({ type: "driftDetected", reason });
+    this.onEvent({ type: "driftDetected", reason: r.reason });
     this.schedule(0);
   }
 }

@@ -1,7 +1,7 @@
 // The narrow I/O edge of forwarding: running `nft`, and reading back what the kernel
 // holds in a form that can be compared with the Ruleset we rendered.
 import { spawn } from "node:child_process";
-import type { Ruleset } from "./ruleset.js";
+import type { Chain, NamedSet } from "./ruleset-model.js";
 
 export interface ExecResult {
   code: number;
@@ -44,8 +44,8 @@ export interface TableShape {
   sets: Map<string, number>;
 }
 
-/** The shape the kernel should report once `rs` is applied. */
-export function expectedShape(rs: Ruleset): TableShape {
+/** The shape the kernel should report once this table is applied. */
+export function expectedShape(rs: { sets: readonly NamedSet[]; chains: readonly Chain[] }): TableShape {
   return {
     chains: new Map(rs.chains.map((c) => [c.name, c.rules.length])),
     sets: new Map(rs.sets.filter((s) => !s.dynamic).map((s) => [s.name, s.elements.length])),
@@ -108,17 +108,17 @@ export function shapeDifference(want: TableShape, have: TableShape): string | nu
 }
 
 /**
- * Chain names of one table in `nft list chains inet` output, or null when the table is
- * not there. That listing is cheap (no rules, no elements), unlike listing the table.
+ * Chain names of one table in `nft list chains` output, or null when the table is not
+ * there. That listing is cheap (no rules, no elements), unlike listing the table.
  */
-export function parseChainNames(listing: string, table: string): Set<string> | null {
+export function parseChainNames(listing: string, table: string, family = "inet"): Set<string> | null {
   let names: Set<string> | null = null;
   let inside = false;
   for (const raw of listing.split("\n")) {
     const line = raw.trim();
-    const t = /^table inet (\S+) \{$/.exec(line);
+    const t = /^table (\S+) (\S+) \{$/.exec(line);
     if (t) {
-      inside = t[1] === table;
+      inside = t[1] === family && t[2] === table;
       if (inside) names = new Set();
       continue;
     }

@@ -1,10 +1,13 @@
 // Ruleset -> nft text. Two forms, both one `nft -f -` transaction (nft sends a file as
 // one netlink batch: all of it commits or none does):
-//   renderTable  the whole table, replacing any previous one (`table` + `delete table` +
-//                definition), the source of truth at start, after failures and on drift;
+//   renderTable  the whole ruleset, replacing any previous one (`table` + `delete table` +
+//                definition, for `inet herald` and both handover tables), the source of truth
+//                at start, after failures and on drift;
 //   renderUpdate the difference to the last applied ruleset, touching only the chains and
 //                elements that changed, so one Service among 10,000 costs milliseconds and
-//                the affinity sets of untouched Services keep their clients.
+//                the affinity sets of untouched Services keep their clients; a handover table
+//                that changed is replaced whole (it holds a handful of elements).
+import { HANDOVER_TABLE } from "./handover.js";
 import type {
   Chain,
   Element,
@@ -15,8 +18,9 @@ import type {
   Rule,
   Ruleset,
   Statement,
-} from "./ruleset.js";
-import { sharedSets } from "./ruleset.js";
+  Table,
+} from "./ruleset-model.js";
+import { sharedSets } from "./ruleset-model.js";
 
 const fam = (f: 4 | 6) => (f === 4 ? "ip" : "ip6");
 
@@ -32,6 +36,10 @@ function field(f: 4 | 6, x: Field): string {
       return "th dport";
     case "ctOriginalDaddr":
       return `ct original ${fam(f)} daddr`;
+    case "etherSaddr":
+      return "ether saddr";
+    case "tcpDport":
+      return "tcp dport";
   }
 }
 
@@ -45,6 +53,10 @@ function match(m: Match): string {
       return "ct status dnat";
     case "ctStateNew":
       return "ct state new";
+    case "ctStateUnknown":
+      return "ct state new,invalid";
+    case "tcpNoSyn":
+      return "tcp flags & syn == 0";
     case "l4proto":
       return `meta l4proto ${m.protocol}`;
     case "numgen":
@@ -58,6 +70,10 @@ function statement(s: Statement): string {
       return `${fields(s.family, s.fields)} vmap @${s.map}`;
     case "goto":
       return `goto ${s.chain}`;
+    case "dupMap":
+      return `dup to ${fields(s.family, s.fields)} map @${s.map}`;
+    case "counter":
+      return "counter";
     case "dnatMap":
       return `dnat ${fam(s.family)} to ${fields(s.family, s.fields)} . numgen random mod ${s.modulus} map @${s.map}`;
     case "updateSet":
@@ -93,7 +109,9 @@ const elementKey = (set: NamedSet, e: Element) => (set.map ? e.key.join(" . ") :
 
 function setHeader(s: NamedSet): string {
   const parts = [
-    s.typeof ? `typeof ${s.typeof};` : `type ${s.type.join(" . ")}${s.map ? " : verdict" : ""};`,
+    s.typeof
+      ? `typeof ${s.typeof};`
+      : `type ${s.type.join(" . ")}${s.map ? ` : ${s.dataType ?? "verdict"}` : ""};`,
   ];
   if (s.flags.length > 0) parts.push(`flags ${s.flags.join(",")};`);
   if (s.timeoutSeconds !== undefined) parts.push(`timeout ${s.timeoutSeconds}s;`);
@@ -105,13 +123,9 @@ function hookLine(c: Chain): string | null {
   return `type ${c.hook.type} hook ${c.hook.hook} priority ${c.hook.priority}; policy accept;`;
 }
 
-export function renderTable(rs: Ruleset): string {
-  const out: string[] = [
-    `table inet ${rs.table} {}`,
-    `delete table inet ${rs.table}`,
-    `table inet ${rs.table} {`,
-  ];
-  for (const s of rs.sets) {
+/** The body of a table definition: its sets and maps, then its chains. */
+function renderBody(sets: readonly NamedSet[], chains: readonly Chain[], out: string[]): void {
+  for (const s of sets) {
     out.push(`\t${s.map ? "map" : "set"} ${s.name} {`, `\t\t${setHeader(s)}`);
     if (s.elements.length > 0) {
       out.push("\t\telements = {");
@@ -120,20 +134,52 @@ export function renderTable(rs: Ruleset): string {
     }
     out.push("\t}");
   }
-  for (const c of rs.chains) {
+  for (const c of chains) {
     out.push(`\tchain ${c.name} {`);
     const hook = hookLine(c);
     if (hook) out.push(`\t\t${hook}`);
     for (const r of c.rules) out.push(`\t\t${renderRule(r)}`);
     out.push("\t}");
   }
-  out.push("}", "");
+}
+
+const handoverFamilies = ["ip", "ip6"] as const;
+
+/** Removes a table whether or not it is there (creating it first makes the delete safe). */
+const replaceLines = (family: string, name: string) => [
+  `table ${family} ${name} {}`,
+  `delete table ${family} ${name}`,
+];
+
+function handoverDefinition(t: Table): string {
+  if (t.text === undefined) {
+    const out = [`table ${t.family} ${t.name} {`];
+    renderBody(t.sets, t.chains, out);
+    out.push("}");
+    t.text = out.join("\n");
+  }
+  return t.text;
+}
+
+/** The handover table of one family as it should be: removed, then defined if there is one. */
+function handoverReplacement(rs: Ruleset, family: "ip" | "ip6"): string[] {
+  const t = rs.handover.find((x) => x.family === family);
+  return [...replaceLines(family, HANDOVER_TABLE), ...(t ? [handoverDefinition(t)] : [])];
+}
+
+export function renderTable(rs: Ruleset): string {
+  const out: string[] = [...replaceLines("inet", rs.table), `table inet ${rs.table} {`];
+  renderBody(rs.sets, rs.chains, out);
+  out.push("}");
+  for (const f of handoverFamilies) out.push(...handoverReplacement(rs, f));
+  out.push("");
   return out.join("\n");
 }
 
-/** The text that removes the table (for `stop({ removeTable: true })`). */
-export function renderRemoval(table: string): string {
-  return `table inet ${table} {}\ndelete table inet ${table}\n`;
+/** The text that removes Herald's tables: the handover tables, and `inet herald` unless kept. */
+export function renderRemoval(table: string, options: { keepTable?: boolean } = {}): string {
+  const lines = handoverFamilies.flatMap((f) => replaceLines(f, HANDOVER_TABLE));
+  return `${[...(options.keepTable ? [] : replaceLines("inet", table)), ...lines].join("\n")}\n`;
 }
 
 function renderSet(t: string, s: NamedSet): string {
@@ -261,5 +307,11 @@ export function renderUpdate(from: Ruleset, to: Ruleset): string | null {
     ...addRules,
     ...elements("add", add),
   ];
+  for (const f of handoverFamilies) {
+    const before = from.handover.find((x) => x.family === f);
+    const after = to.handover.find((x) => x.family === f);
+    if ((before && handoverDefinition(before)) !== (after && handoverDefinition(after)))
+      lines.push(...handoverReplacement(to, f));
+  }
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }

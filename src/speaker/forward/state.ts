@@ -3,6 +3,7 @@
 // Pure: the wiring builds ForwardingState from Services, EndpointSlices and the
 // election; the renderer turns the plan into nftables.
 import { formatAddress, parseAddress } from "../../domain/address.js";
+import { type HandoverPlan, type HandoverState, planHandover } from "./handover.js";
 import { maxSourceElements, type SourceRangeProblemReason, sourceRanges } from "./source-ranges.js";
 
 export type Protocol = "TCP" | "UDP";
@@ -41,6 +42,8 @@ export interface ForwardedService {
 
 export interface ForwardingState {
   services: ForwardedService[];
+  /** Connections passed on after takeovers, and dropped after handovers (handover.ts). */
+  handover?: HandoverState;
 }
 
 export interface Target {
@@ -85,6 +88,7 @@ export interface Problem {
 export interface ForwardingPlan {
   frontends: Frontend[];
   problems: Problem[];
+  handover?: HandoverPlan[];
 }
 
 const maxAffinitySeconds = 86_400;
@@ -183,7 +187,11 @@ export function planForwarding(state: ForwardingState, memo?: PlanMemo): Forward
     }
   }
   if (memo) memo.byText = seen;
-  return { frontends: [...frontends.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), problems };
+  return {
+    frontends: [...frontends.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    problems,
+    handover: planHandover(state.handover),
+  };
 }
 
 interface ServicePlan {

@@ -1,8 +1,9 @@
-// A packet tracer over the rendered Ruleset: follows the first packet of a connection
-// through Herald's chains the way the kernel would (prerouting filter, prerouting nat, then
-// postrouting nat after a DNAT) and says what happens.
+// A packet tracer over the rendered Ruleset: follows a packet that conntrack has no connection
+// for (the first packet of a connection, or mid-stream TCP after the address moved) through
+// Herald's chains the way the kernel would (the handover table's prerouting filter, Herald's
+// prerouting filter, prerouting nat, then postrouting nat after a DNAT) and says what happens.
 // For behaviour tests without a kernel; the root tests check the same with one.
-import type { Chain, Element, Field, Match, NamedSet, Rule, Ruleset } from "./ruleset.js";
+import type { Chain, Element, Field, Match, NamedSet, Rule, Ruleset } from "./ruleset-model.js";
 import { addressBits, canonicalAddress, type Family } from "./state.js";
 
 export interface Packet {
@@ -10,12 +11,18 @@ export interface Packet {
   dst: string;
   protocol: "tcp" | "udp";
   dport: number;
+  /** TCP: whether SYN is set (default true: a connection attempt). */
+  syn?: boolean;
+  /** The frame's source MAC (default: a host that is no speaker). */
+  srcMac?: string;
 }
 
 export type Verdict =
   | { verdict: "dnat"; address: string; port: number; masquerade: boolean }
   | { verdict: "drop" }
   | { verdict: "reject"; with: "tcp reset" | "icmpx port-unreachable" }
+  /** Copied unchanged to the previous owner `to` (it finishes the connection); this node's copy dropped. */
+  | { verdict: "passedOn"; to: string }
   /** Herald does not touch it; the rest of the host decides. */
   | { verdict: "accept" };
 
@@ -33,6 +40,7 @@ export interface TraceOptions {
 
 type Outcome =
   | { kind: "dnat"; address: string; port: number }
+  | { kind: "dup"; to: string }
   | { kind: "drop" }
   | { kind: "masquerade" }
   | { kind: "reject"; with: "tcp reset" | "icmpx port-unreachable" };
@@ -41,6 +49,9 @@ interface Context {
   family: Family;
   values: Record<Field, string>;
   dnat: boolean;
+  syn: boolean;
+  /** Where `dup` sent a copy. */
+  dup?: string;
 }
 
 class Interpreter {
@@ -48,11 +59,11 @@ class Interpreter {
   private readonly chains: Map<string, Chain>;
 
   constructor(
-    rs: Ruleset,
+    table: { sets: readonly NamedSet[]; chains: readonly Chain[] },
     private readonly opts: Required<TraceOptions>,
   ) {
-    this.sets = new Map(rs.sets.map((s) => [s.name, s]));
-    this.chains = new Map(rs.chains.map((c) => [c.name, c]));
+    this.sets = new Map(table.sets.map((s) => [s.name, s]));
+    this.chains = new Map(table.chains.map((c) => [c.name, c]));
   }
 
   run(chain: string, ctx: Context): Outcome | null {
@@ -80,6 +91,19 @@ class Interpreter {
         }
         case "goto":
           return this.run(s.chain, ctx);
+        case "dupMap": {
+          if (s.family !== ctx.family) return "next";
+          const to = this.find(
+            s.map,
+            s.fields.map((f) => ctx.values[f]),
+          )?.data;
+          // A failed map lookup ends the rule, as in the kernel.
+          if (to === undefined) return "next";
+          ctx.dup = to;
+          break;
+        }
+        case "counter":
+          break;
         case "dnatMap": {
           if (s.family !== ctx.family) return "next";
           const key = [...s.fields.map((f) => ctx.values[f]), String(this.opts.draw(s.modulus))];
@@ -98,7 +122,7 @@ class Interpreter {
         case "dnat":
           return { kind: "dnat", address: s.address, port: s.port };
         case "drop":
-          return { kind: "drop" };
+          return ctx.dup !== undefined ? { kind: "dup", to: ctx.dup } : { kind: "drop" };
         case "reject":
           return { kind: "reject", with: s.with };
         case "masquerade":
@@ -124,7 +148,10 @@ class Interpreter {
       case "ctStatusDnat":
         return ctx.dnat;
       case "ctStateNew":
+      case "ctStateUnknown":
         return true;
+      case "tcpNoSyn":
+        return ctx.values.l4proto === "tcp" && !ctx.syn;
       case "l4proto":
         return ctx.values.l4proto === m.protocol;
       case "numgen":
@@ -166,15 +193,25 @@ export function trace(rs: Ruleset, packet: Packet, options: TraceOptions = {}): 
     l4proto: packet.protocol,
     dport: String(packet.dport),
     ctOriginalDaddr: dst.address,
+    etherSaddr: (packet.srcMac ?? "02:00:00:00:00:01").toLowerCase(),
+    tcpDport: packet.protocol === "tcp" ? String(packet.dport) : "",
   };
-  const filter = vm.run("filter-prerouting", { family: dst.family, values, dnat: false });
+  const ctx = { family: dst.family, values, dnat: false, syn: packet.syn ?? true };
+  // The handover table's chain runs first (priority -150).
+  const handover = rs.handover.find((t) => t.family === (dst.family === 4 ? "ip" : "ip6"));
+  if (handover) {
+    const h = new Interpreter(handover, opts).run("prerouting", { ...ctx });
+    if (h?.kind === "dup") return { verdict: "passedOn", to: h.to };
+    if (h?.kind === "drop") return { verdict: "drop" };
+  }
+  const filter = vm.run("filter-prerouting", ctx);
   if (filter?.kind === "reject") return { verdict: "reject", with: filter.with };
   if (filter?.kind === "drop") return { verdict: "drop" };
-  const pre = vm.run("prerouting", { family: dst.family, values, dnat: false });
+  const pre = vm.run("prerouting", ctx);
   if (pre?.kind === "drop") return { verdict: "drop" };
   if (pre?.kind === "dnat") {
     const after = { ...values, daddr: pre.address, dport: String(pre.port) };
-    const post = vm.run("postrouting", { family: dst.family, values: after, dnat: true });
+    const post = vm.run("postrouting", { ...ctx, values: after, dnat: true });
     return { verdict: "dnat", address: pre.address, port: pre.port, masquerade: post?.kind === "masquerade" };
   }
   return { verdict: "accept" };

@@ -1,45 +1,10 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
-import type { Clock } from "../../../src/clock.js";
-import { ForwardingApplier, type ForwardingEvent } from "../../../src/speaker/forward/applier.js";
+import { ForwardingApplier } from "../../../src/speaker/forward/applier.js";
+import type { ForwardingEvent } from "../../../src/speaker/forward/applier-options.js";
 import type { ExecResult } from "../../../src/speaker/forward/nft.js";
+import { FakeClock } from "../../clock.js";
 import { manyServices, mixedState, service, state } from "./fixtures.js";
-
-/** Timers that run only when the test moves time forward. */
-class FakeClock implements Clock {
-  private t = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private next = 1;
-  now() {
-    return this.t;
-  }
-  wall() {
-    return 1_763_780_000_000 + this.t;
-  }
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown) {
-    this.timers.delete(h as number);
-  }
-  async advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      await settle();
-      const due = [...this.timers].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-    await settle();
-  }
-}
-
-const settle = () => new Promise<void>((r) => setImmediate(r));
 
 /** nft as seen from outside: what was sent, and scripted answers. */
 class FakeNft {
@@ -104,7 +69,7 @@ beforeEach(() => {
 
 test("writes nothing before it knows the desired state (a restart keeps the old rules)", async () => {
   applier.start();
-  await clock.advance(10_000);
+  await clock.advanceAsync(10_000);
   expect(nft.calls).toEqual([]);
 });
 
@@ -113,9 +78,9 @@ test("a burst of 1,000 Service updates becomes a handful of transactions, ending
   const all = manyServices(1000).services;
   for (let i = 1; i <= all.length; i++) {
     applier.update(state(...all.slice(0, i)));
-    if (i % 100 === 0) await clock.advance(20);
+    if (i % 100 === 0) await clock.advanceAsync(20);
   }
-  await clock.advance(1000);
+  await clock.advanceAsync(1000);
   expect(nft.transactions.length).toBeGreaterThanOrEqual(1);
   expect(nft.transactions.length).toBeLessThanOrEqual(5);
   const last = all[999];
@@ -128,11 +93,11 @@ test("a burst of 1,000 Service updates becomes a handful of transactions, ending
 test("the first transaction replaces the table; later ones change only what changed", async () => {
   applier.start();
   applier.update(mixedState());
-  await clock.advance(200);
+  await clock.advanceAsync(200);
   const s = mixedState();
   s.services[0]?.localEndpoints.push("198.51.100.9");
   applier.update(s);
-  await clock.advance(200);
+  await clock.advanceAsync(200);
   const [first, second] = nft.transactions;
   expect(first?.startsWith("table inet herald {}\ndelete table inet herald\n")).toBe(true);
   expect(second).toContain(
@@ -145,22 +110,22 @@ test("the first transaction replaces the table; later ones change only what chan
 test("an update that changes nothing sends nothing", async () => {
   applier.start();
   applier.update(mixedState());
-  await clock.advance(200);
+  await clock.advanceAsync(200);
   applier.update(mixedState());
-  await clock.advance(200);
+  await clock.advanceAsync(200);
   expect(nft.transactions).toHaveLength(1);
 });
 
 test("UDP flows to a removed target are forgotten; TCP ones and kept targets are left alone", async () => {
   applier.start();
   applier.update(mixedState());
-  await clock.advance(200);
+  await clock.advanceAsync(200);
   const s = mixedState();
   const web = s.services[0];
   if (!web) throw new Error("fixture");
   s.services[0] = { ...web, localEndpoints: ["2001:db8:2::5"] };
   applier.update(s);
-  await clock.advance(200);
+  await clock.advanceAsync(200);
   expect(conntrackCalls).toEqual([
     [
       "-D",
@@ -186,10 +151,10 @@ describe("failures", () => {
     nft.failNext = 3;
     applier.start();
     applier.update(mixedState());
-    await clock.advance(100);
-    await clock.advance(499);
+    await clock.advanceAsync(100);
+    await clock.advanceAsync(499);
     expect(nft.transactions).toHaveLength(1);
-    await clock.advance(1 + 1000 + 2000);
+    await clock.advanceAsync(1 + 1000 + 2000);
     expect(nft.transactions).toHaveLength(4);
     const failed = events.filter((e) => e.type === "applyFailed");
     expect(failed.map((e) => e.type === "applyFailed" && [e.code, e.attempt, e.retryInMs])).toEqual([
@@ -204,11 +169,11 @@ describe("failures", () => {
   test("an incremental update that fails is retried as a full replacement", async () => {
     applier.start();
     applier.update(mixedState());
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     nft.failNext = 1;
     applier.update(state(service({ localEndpoints: ["198.51.100.5"] })));
-    await clock.advance(200);
-    await clock.advance(500);
+    await clock.advanceAsync(200);
+    await clock.advanceAsync(500);
     expect(events.filter((e) => e.type !== "applied" || e.mode === "full").map((e) => e.type)).toEqual([
       "applied",
       "applyFailed",
@@ -228,7 +193,7 @@ describe("failures", () => {
     });
     throwing.start();
     throwing.update(mixedState());
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     expect(events[0]).toMatchObject({ type: "applyFailed", message: "spawn nft ENOENT" });
     await throwing.stop();
   });
@@ -256,7 +221,7 @@ describe("a Service whose rules the kernel refuses", () => {
   test("is found by checks, left out, and every other Service is applied in the same sync", async () => {
     applier.start();
     applier.update(services());
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     const applied = events.filter((e) => e.type === "applied");
     expect(applied).toHaveLength(1);
     expect(applied[0]).toMatchObject({ frontends: 39 });
@@ -281,11 +246,11 @@ describe("a Service whose rules the kernel refuses", () => {
   test("other Services' changes go on being applied while it waits", async () => {
     applier.start();
     applier.update(services());
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     const s = services();
     s.services[3] = { ...(s.services[3] ?? service()), localEndpoints: ["198.51.100.9"] };
     applier.update(s);
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     expect(events.at(-1)).toMatchObject({ type: "applied", mode: "update" });
     expect(nft.transactions.at(-1)).toContain("198.51.100.9");
     expect(events.filter((e) => e.type === "serviceRefused")).toHaveLength(1);
@@ -294,16 +259,16 @@ describe("a Service whose rules the kernel refuses", () => {
   test("is tried again with growing delays, and comes back once the kernel takes it", async () => {
     applier.start();
     applier.update(services());
-    await clock.advance(100);
-    await clock.advance(5000);
-    await clock.advance(10_000);
+    await clock.advanceAsync(100);
+    await clock.advanceAsync(5000);
+    await clock.advanceAsync(10_000);
     expect(
       events
         .filter((e) => e.type === "serviceRefused")
         .map((e) => e.type === "serviceRefused" && e.retryInMs),
     ).toEqual([5000, 10_000, 20_000]);
     nft.refuses = () => false;
-    await clock.advance(20_000);
+    await clock.advanceAsync(20_000);
     expect(events.at(-2)).toEqual({ type: "serviceRestored", service: "ns17/svc" });
     expect(nft.transactions.at(-1)).toContain(bad);
     expect(applier.refusedServices().size).toBe(0);
@@ -312,10 +277,10 @@ describe("a Service whose rules the kernel refuses", () => {
   test("still refused at its retry: one small check of it alone, no failed transaction, no search", async () => {
     applier.start();
     applier.update(services());
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     const checks = nft.checks;
     const sent = nft.transactions.length;
-    await clock.advance(5000);
+    await clock.advanceAsync(5000);
     expect(nft.checks - checks).toBe(2); // the skeleton, then the Service alone
     expect(nft.transactions.slice(sent).some((t) => t.includes(bad))).toBe(false);
     expect(events.filter((e) => e.type === "applyFailed")).toEqual([]);
@@ -325,9 +290,9 @@ describe("a Service whose rules the kernel refuses", () => {
   test("a Service that goes away is forgotten", async () => {
     applier.start();
     applier.update(services());
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     applier.update(state(...services().services.filter((x) => x.name !== "ns17/svc")));
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     expect(applier.refusedServices().size).toBe(0);
   });
 
@@ -335,7 +300,7 @@ describe("a Service whose rules the kernel refuses", () => {
     nft.refuses = () => true;
     applier.start();
     applier.update(services());
-    await clock.advance(100);
+    await clock.advanceAsync(100);
     expect(events.map((e) => e.type)).toEqual(["applyFailed"]);
     expect(nft.checks).toBe(1);
     expect(applier.refusedServices().size).toBe(0);
@@ -348,20 +313,20 @@ describe("drift", () => {
   beforeEach(async () => {
     applier.start();
     applier.update(mixedState());
-    await clock.advance(200);
+    await clock.advanceAsync(200);
   });
 
   test("the table as applied (with clients in the affinity sets) is left alone", async () => {
     nft.listing = { code: 0, stdout: listing, stderr: "" };
-    await clock.advance(10_000);
+    await clock.advanceAsync(10_000);
     expect(nft.calls.filter((c) => c.args[0] === "list").length).toBeGreaterThanOrEqual(4);
     expect(nft.transactions).toHaveLength(1);
   });
 
   test("a deleted table is put back within one check interval", async () => {
     nft.listing = { code: 1, stdout: "", stderr: "Error: No such file or directory\nlist table inet herald" };
-    await clock.advance(2000);
-    await clock.advance(10);
+    await clock.advanceAsync(2000);
+    await clock.advanceAsync(10);
     expect(nft.transactions).toHaveLength(2);
     expect(events.find((e) => e.type === "driftDetected")).toMatchObject({
       reason: "table inet herald is missing",
@@ -375,7 +340,7 @@ describe("drift", () => {
       listing.replace("elements = { 192.0.2.10, 192.0.2.11,", "elements = { 192.0.2.11,"),
     ]) {
       nft.listing = { code: 0, stdout: broken, stderr: "" };
-      await clock.advance(2010);
+      await clock.advanceAsync(2010);
       nft.listing = { code: 0, stdout: listing, stderr: "" };
     }
     expect(applier.stats.driftRepairs).toBe(2);
@@ -397,7 +362,7 @@ describe("cheap drift checks between full ones", () => {
     });
     cheap.start();
     cheap.update(mixedState());
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     nft.listing = { code: 99, stdout: "", stderr: "the full listing is not expected" };
   });
 
@@ -405,7 +370,7 @@ describe("cheap drift checks between full ones", () => {
 
   test("list only the chains, and leave a table that has them all alone", async () => {
     nft.chains = { code: 0, stdout: chains, stderr: "" };
-    await clock.advance(20_000);
+    await clock.advanceAsync(20_000);
     expect(
       nft.calls.filter((c) => c.args[0] === "list" && c.args[1] === "chains").length,
     ).toBeGreaterThanOrEqual(9);
@@ -414,7 +379,7 @@ describe("cheap drift checks between full ones", () => {
 
   test("notice a flushed ruleset (our table gone, others still there)", async () => {
     nft.chains = { code: 0, stdout: chains.replace(/table inet herald \{[\s\S]*?\n\}/, ""), stderr: "" };
-    await clock.advance(2010);
+    await clock.advanceAsync(2010);
     expect(events.find((e) => e.type === "driftDetected")).toMatchObject({
       reason: "table inet herald is missing",
     });
@@ -426,19 +391,21 @@ describe("stop", () => {
   test("keeps the table by default, so forwarding survives a restart", async () => {
     applier.start();
     applier.update(mixedState());
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     await applier.stop();
     applier.update(state());
-    await clock.advance(10_000);
+    await clock.advanceAsync(10_000);
     expect(nft.transactions).toHaveLength(1);
   });
 
   test("removes the table when asked", async () => {
     applier.start();
     applier.update(mixedState());
-    await clock.advance(200);
+    await clock.advanceAsync(200);
     await applier.stop({ removeTable: true });
-    expect(nft.transactions.at(-1)).toBe("table inet herald {}\ndelete table inet herald\n");
+    expect(nft.transactions.at(-1)).toBe(
+      "table inet herald {}\ndelete table inet herald\ntable ip herald_handover {}\ndelete table ip herald_handover\ntable ip6 herald_handover {}\ndelete table ip6 herald_handover\n",
+    );
     expect(events.at(-1)).toEqual({ type: "removed" });
   });
 });

@@ -74,5 +74,19 @@ export function goldenCases(): Array<[string, ForwardingState]> {
   return [
     ["mixed.nft", mixedState()],
     ["empty.nft", state()],
+    [
+      "handover.nft",
+      {
+        ...mixedState(),
+        handover: {
+          routes: [
+            { address: "192.0.2.20", via: "192.0.2.12", ports: [80, 443] },
+            { address: "2001:db8::20", via: "2001:db8::12", ports: [80] },
+          ],
+          moved: ["192.0.2.30"],
+          nodeMacs: ["aa:bb:cc:00:00:01", "aa:bb:cc:00:00:02"],
+        },
+      },
+    ],
   ];
 }

@@ -2,14 +2,11 @@
 // (and nothing else) carries the traffic to pods on the node or to another node.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { systemClock } from "../../../src/clock.js";
-import {
-  type ApplierOptions,
-  ForwardingApplier,
-  type ForwardingEvent,
-} from "../../../src/speaker/forward/applier.js";
-import { HandoverForwarding } from "../../../src/speaker/forward/handover.js";
+import { ForwardingApplier } from "../../../src/speaker/forward/applier.js";
+import type { ApplierOptions, ForwardingEvent } from "../../../src/speaker/forward/applier-options.js";
 import { nftExec } from "../../../src/speaker/forward/nft.js";
 import type { ForwardedService } from "../../../src/speaker/forward/state.js";
+import { waitFor } from "../../lab/exec.js";
 import { service, state } from "./fixtures.js";
 import { Lab, type Reply } from "./netns.js";
 
@@ -231,14 +228,19 @@ describe("handover", () => {
       moveAddressTo(vip(), other);
       // The new owner knows the speakers' MACs; the previous owner drops what it cannot NAT.
       const nodeMac = lab.in(lab.node, "cat", "/sys/class/net/br0/address").trim();
-      const handover = new HandoverForwarding({
+      const next = new ForwardingApplier({
         exec: nftExec(["ip", "netns", "exec", lab.other, "nft"]),
+        conntrack: nftExec(["ip", "netns", "exec", lab.other, "conntrack"]),
         clock: systemClock,
         nodeMacs: () => [nodeMac],
+        options: { coalesceMs: 5, driftIntervalMs: 0 },
       });
-      const previous = new HandoverForwarding({ exec: lab.nft(), clock: systemClock });
+      next.start();
+      next.update(state());
+      const handover = next.handover;
+      const previous = applier.handover;
       try {
-        await handover.start();
+        await next.settled();
         handover.takenOver(vip(), node, [80]);
         previous.released(vip());
         await Promise.all([handover.settled(), previous.settled()]);
@@ -252,7 +254,8 @@ describe("handover", () => {
       } finally {
         conn.close();
         moveAddressTo(vip(), node);
-        await Promise.all([handover.stop(), previous.stop()]);
+        previous.owned(vip());
+        await Promise.all([next.stop({ removeTable: true }), previous.settled()]);
       }
       const left = await nftExec(["ip", "netns", "exec", lab.other, "nft"])(["list", "ruleset"]);
       expect(left.stdout.trim()).toBe("");
@@ -265,18 +268,35 @@ test("drift: a deleted table and a flushed table are both put back within second
   await applier.stop();
   applier = startApplier({ driftIntervalMs: 200, driftFullEvery: 2 });
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
-  const repaired = async (damage: string) => {
+  const repaired = async (...damage: string[]) => {
     const before = applier.stats.driftRepairs;
-    expect((await lab.nft()([damage, "table", "inet", "herald"])).code).toBe(0);
-    for (let i = 0; i < 50 && applier.stats.driftRepairs === before; i++)
-      await new Promise((r) => setTimeout(r, 100));
+    expect((await lab.nft()(damage)).code).toBe(0);
+    await waitFor(
+      `a repair after ${damage.join(" ")}`,
+      async () => (applier.stats.driftRepairs > before ? true : undefined),
+      10_000,
+    );
     await applier.settled();
     return applier.stats.driftRepairs - before;
   };
-  expect(await repaired("delete")).toBe(1);
+  expect(await repaired("delete", "table", "inet", "herald")).toBe(1);
   expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
-  expect(await repaired("flush")).toBe(1);
+  expect(await repaired("flush", "table", "inet", "herald")).toBe(1);
   expect(replies(lab.request("tcp", 80))).toEqual(["pod-a 192.0.2.100"]);
+  // The handover table is put back too: deleted, or an element taken out of it.
+  applier.handover.takenOver(lab.vip, "192.0.2.12", [80]);
+  await applier.handover.settled();
+  const handover = async () => (await lab.nft()(["list", "table", "ip", "herald_handover"])).stdout;
+  expect(await handover()).toContain(`${lab.vip} . 80 : 192.0.2.12`);
+  expect(await repaired("delete", "table", "ip", "herald_handover")).toBe(1);
+  expect(await handover()).toContain(`${lab.vip} . 80 : 192.0.2.12`);
+  expect(
+    await repaired("delete", "element", "ip", "herald_handover", "previous_owner", `{ ${lab.vip} . 80 }`),
+  ).toBe(1);
+  expect(await handover()).toContain(`${lab.vip} . 80 : 192.0.2.12`);
+  applier.handover.released(lab.vip);
+  applier.handover.owned(lab.vip);
+  await applier.handover.settled();
 });
 
 test("removing the table leaves nothing behind and the address is no longer forwarded", async () => {

@@ -6,8 +6,10 @@
 // counters in both nodes count every copy that arrives.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { systemClock } from "../../../src/clock.js";
-import { HandoverForwarding } from "../../../src/speaker/forward/handover.js";
+import { ForwardingApplier } from "../../../src/speaker/forward/applier.js";
 import { nftExec } from "../../../src/speaker/forward/nft.js";
+import { waitFor } from "../../lab/exec.js";
+import { state } from "./fixtures.js";
 import { Lab } from "./netns.js";
 
 const lab = new Lab();
@@ -80,26 +82,41 @@ function counts(ns: string): Record<string, number> {
   );
 }
 
-/** Both nodes' counters once they stop changing (a looping packet changes them every few µs). */
-async function settledCounts(): Promise<{ previous: Record<string, number>; next: Record<string, number> }> {
+/**
+ * Both nodes' counters once the new owner has counted the packet and they stop changing (a
+ * looping packet changes them every few µs): two readings 100 ms apart that agree.
+ */
+async function settledCounts(
+  key: string,
+): Promise<{ previous: Record<string, number>; next: Record<string, number> }> {
   let last = "";
-  for (let stable = 0, i = 0; i < 100; i++) {
-    const now = JSON.stringify([counts(lab.node), counts(lab.other)]);
-    stable = now === last ? stable + 1 : 0;
-    if (stable >= 3) break;
-    last = now;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const [previous, next] = JSON.parse(last) as Record<string, number>[];
+  const [previous, next] = await waitFor(
+    "the counters to settle",
+    async () => {
+      const now = JSON.stringify([counts(lab.node), counts(lab.other)]);
+      const agreed = now === last;
+      last = now;
+      const read = JSON.parse(now) as Record<string, number>[];
+      return agreed && (read[1]?.[key] ?? 0) > 0 ? read : undefined;
+    },
+    10_000,
+  );
   return { previous: previous ?? {}, next: next ?? {} };
 }
 
-function handoverIn(ns: string, nodeMacs: string[]): HandoverForwarding {
-  return new HandoverForwarding({
+/** A node's forwarding, as the speaker runs it, forwarding no Service of its own. */
+async function forwardingIn(ns: string, nodeMacs: string[]): Promise<ForwardingApplier> {
+  const a = new ForwardingApplier({
     exec: nftExec(["ip", "netns", "exec", ns, "nft"]),
+    conntrack: nftExec(["ip", "netns", "exec", ns, "conntrack"]),
     clock: systemClock,
     nodeMacs: () => nodeMacs,
+    options: { coalesceMs: 5, driftIntervalMs: 0 },
   });
+  a.start();
+  a.update(state());
+  await a.settled();
+  return a;
 }
 
 let nodeMac = "";
@@ -123,20 +140,19 @@ afterAll(() => {
 
 describe.each(families)("$family: one crafted ACK after a move", ({ vip, ip, node, client }) => {
   async function send(opts: { port: number; nextKnowsNodes: boolean; previousDrops: boolean }) {
-    const next = handoverIn(lab.other, opts.nextKnowsNodes ? [nodeMac] : []);
-    const previous = handoverIn(lab.node, [nodeMac]);
+    const next = await forwardingIn(lab.other, opts.nextKnowsNodes ? [nodeMac] : []);
+    const previous = await forwardingIn(lab.node, [nodeMac]);
     try {
-      await Promise.all([next.start(), previous.start()]);
-      next.takenOver(vip(), node, [80]);
-      if (opts.previousDrops) previous.released(vip());
-      await Promise.all([next.settled(), previous.settled()]);
+      next.handover.takenOver(vip(), node, [80]);
+      if (opts.previousDrops) previous.handover.released(vip());
+      await Promise.all([next.handover.settled(), previous.handover.settled()]);
       for (const ns of [lab.node, lab.other])
         lab.in(ns, "nft", "reset", "counters", "table", "inet", COUNT_TABLE);
       lab.in(lab.client, "/usr/bin/python3", "-c", SEND_ACK, client, vip(), String(opts.port));
-      const c = await settledCounts();
+      const c = await settledCounts(`${ip}_${opts.port}`);
       return { next: c.next[`${ip}_${opts.port}`], previous: c.previous[`${ip}_${opts.port}`] };
     } finally {
-      await Promise.all([next.stop(), previous.stop()]);
+      await Promise.all([next.stop({ removeTable: true }), previous.stop({ removeTable: true })]);
     }
   }
 
