@@ -2,7 +2,7 @@
 // (address, protocol, port) each, with the targets new connections may go to.
 // Pure: the wiring builds ForwardingState from Services, EndpointSlices and the
 // election; the renderer turns the plan into nftables.
-import { formatAddress, parseAddress } from "../../domain/address.js";
+import { formatAddress, formatCidr, parseAddress, parseCidr } from "../../domain/address.js";
 import { type HandoverPlan, type HandoverState, planHandover } from "./handover.js";
 import { maxSourceElements, type SourceRangeProblemReason, sourceRanges } from "./source-ranges.js";
 
@@ -112,36 +112,21 @@ export function canonicalAddress(text: string): { address: string; family: Famil
   return result;
 }
 
-/** The address as a number (for prefix arithmetic). */
-export function addressBits(address: string, family: Family): bigint {
-  if (family === 4) return address.split(".").reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n);
-  const [head = "", tail] = address.split("::");
-  const groups = (s: string) => (s === "" ? [] : s.split(":"));
-  const h = groups(head);
-  const t = tail === undefined ? [] : groups(tail);
-  const all = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  return all.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
+/** The value of a canonical address (as canonicalAddress gives it). */
+export function addressBits(address: string): bigint {
+  const p = parseAddress(address);
+  return p.ok ? p.value.value : 0n;
 }
 
-function bitsToAddress(n: bigint, family: Family): string {
-  if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".");
-  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => ((n >> s) & 0xffffn).toString(16));
-  return canonicalAddress(groups.join(":"))?.address ?? groups.join(":");
-}
-
-/** Canonical CIDR with host bits cleared (nft refuses prefixes with host bits). */
+/** Canonical CIDR with host bits cleared (nft refuses prefixes with host bits); a bare address is a host. */
 export function canonicalCidr(text: string): { cidr: string; family: Family } | null {
-  const [addr, bits, ...rest] = text.trim().split("/");
-  if (addr === undefined || rest.length > 0) return null;
-  const a = canonicalAddress(addr);
-  if (!a) return null;
-  const max = a.family === 4 ? 32 : 128;
-  if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return null;
-  const length = bits === undefined ? max : Number(bits);
-  if (length > max) return null;
-  const hostBits = BigInt(max - length);
-  const network = (addressBits(a.address, a.family) >> hostBits) << hostBits;
-  return { cidr: `${bitsToAddress(network, a.family)}/${length}`, family: a.family };
+  const s = text.trim();
+  if (!s.includes("/")) {
+    const a = canonicalAddress(s);
+    return a && { cidr: `${a.address}/${a.family === 4 ? 32 : 128}`, family: a.family };
+  }
+  const c = parseCidr(s, { hostBits: "clear" });
+  return c.ok ? { cidr: formatCidr(c.value), family: c.value.family === "IPv4" ? 4 : 6 } : null;
 }
 
 function validPort(n: number | null): n is number {

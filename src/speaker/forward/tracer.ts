@@ -173,7 +173,7 @@ function valueMatches(element: string, value: string): boolean {
   const v = canonicalAddress(value);
   if (!n || !v || n.family !== v.family) return false;
   const host = BigInt((n.family === 4 ? 32 : 128) - Number(bits));
-  return addressBits(n.address, n.family) >> host === addressBits(v.address, v.family) >> host;
+  return addressBits(n.address) >> host === addressBits(v.address) >> host;
 }
 
 /** Follows the first packet of a connection; numgen draws come from `draw` (default: always 0). */
