@@ -28,15 +28,7 @@ export class FakeClock implements Clock {
   /** Runs every timer due up to now + ms, in time order (ties in creation order). */
   advance(ms: number) {
     const end = this.time + ms;
-    for (;;) {
-      const next = [...this.timers.entries()]
-        .filter(([, t]) => t.at <= end)
-        .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.time = next[1].at;
-      next[1].fn();
-    }
+    while (this.runNext(end));
     this.time = end;
   }
   /**
@@ -45,18 +37,21 @@ export class FakeClock implements Clock {
    */
   async advanceAsync(ms: number) {
     const end = this.time + ms;
-    for (;;) {
-      await settle();
-      const next = [...this.timers.entries()]
-        .filter(([, t]) => t.at <= end)
-        .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.time = next[1].at;
-      next[1].fn();
-    }
+    do await settle();
+    while (this.runNext(end));
     this.time = end;
     await settle();
+  }
+  /** Runs the first timer due by `end`, moving time to it; false when none is due. */
+  private runNext(end: number): boolean {
+    const next = [...this.timers.entries()]
+      .filter(([, t]) => t.at <= end)
+      .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+    if (!next) return false;
+    this.timers.delete(next[0]);
+    this.time = next[1].at;
+    next[1].fn();
+    return true;
   }
   pending() {
     return this.timers.size;

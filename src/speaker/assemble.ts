@@ -16,7 +16,7 @@ import { ForwardingApplier } from "./forward/applier.js";
 import type { ForwardingEvent } from "./forward/applier-options.js";
 import type { HandoverWindow } from "./forward/handover-window.js";
 import type { EndpointSliceObject, LeaseObject, PoolObject } from "./inputs.js";
-import type { L2Listener } from "./l2/l2-speaker.js";
+import type { L2Listener } from "./l2/l2-interface.js";
 import { buildLayerTwo, type LayerTwo } from "./l2/layer-two.js";
 import { NodeIdentity } from "./l2/node-identity.js";
 import { leaseHandlers } from "./lease-renewals.js";

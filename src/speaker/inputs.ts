@@ -9,7 +9,7 @@ import type { Election, ElectionNode, ElectionService } from "../domain/election
 import { matches } from "../domain/selector.js";
 import { admissionPools, admittedAddresses, apiAddress, type Refusal } from "./admission.js";
 import type { ForwardedPort, ForwardedService, ForwardingState, Protocol } from "./forward/state.js";
-import type { ClusterState } from "./l2/l2-speaker.js";
+import type { ClusterState } from "./l2/l2-interface.js";
 
 export const HEARTBEAT_ADDRESS_ANNOTATION = "herald.dev/heartbeat-address";
 export const SPEAKER_MACS_ANNOTATION = "herald.dev/speaker-macs";

@@ -14,7 +14,7 @@ import { type ConflictLimits, ConflictReports } from "./conflicts.js";
 import type { ForwardingState } from "./forward/state.js";
 import type { ForwardingReport } from "./forwarding-report.js";
 import { type ClusterObjects, forwardingState, speakerInputs } from "./inputs.js";
-import type { ClusterState, OwnershipChange } from "./l2/l2-speaker.js";
+import type { ClusterState, OwnershipChange } from "./l2/l2-interface.js";
 import { planSpeaker } from "./plan.js";
 import { RefusalReporter } from "./refusals.js";
 

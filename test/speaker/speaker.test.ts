@@ -7,7 +7,7 @@ import { EventRecorder } from "../../src/k8s/events.js";
 import type { Desired, ServiceAnnouncement } from "../../src/speaker/announcements.js";
 import type { ForwardingState } from "../../src/speaker/forward/state.js";
 import type { ClusterObjects } from "../../src/speaker/inputs.js";
-import type { ClusterState } from "../../src/speaker/l2/l2-speaker.js";
+import type { ClusterState } from "../../src/speaker/l2/l2-interface.js";
 import { type LayerTwo, Speaker, type SpeakerDeps } from "../../src/speaker/speaker.js";
 import { FakeClock } from "../clock.js";
 import { FakeEventsApi } from "../k8s/fake-events-api.js";

@@ -17,15 +17,6 @@ import {
 import { type HeldBack, ProbeRetry } from "./probe-retry.js";
 import { SilentEvidence } from "./silent-evidence.js";
 
-export {
-  type ClusterState,
-  type L2Link,
-  type L2Listener,
-  type L2SpeakerOptions,
-  type OwnershipChange,
-  PREPARE_LIMIT_MS,
-} from "./l2-interface.js";
-
 export class L2Speaker {
   private state: ClusterState = { nodes: [], services: [], peers: new Map() };
   /** Addresses the election gives this node. */

@@ -4,7 +4,8 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { Heartbeats } from "./heartbeats.js";
-import { L2Speaker, type L2SpeakerOptions } from "./l2-speaker.js";
+import type { L2SpeakerOptions } from "./l2-interface.js";
+import { L2Speaker } from "./l2-speaker.js";
 import { Membership } from "./membership.js";
 import type { NodeIdentity } from "./node-identity.js";
 import { NodeLinks, type SpeakerMacs } from "./node-links.js";

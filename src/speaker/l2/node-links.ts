@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { Announcer } from "./announcer.js";
-import type { L2Link } from "./l2-speaker.js";
+import type { L2Link } from "./l2-interface.js";
 import { macToString } from "./link-address.js";
 import { LinkSet } from "./link-set.js";
 import { listLinks } from "./links.js";

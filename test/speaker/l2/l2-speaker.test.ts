@@ -2,11 +2,11 @@ import { Announcer } from "../../../src/speaker/l2/announcer.js";
 import { arpAnnouncement, decodeArp, encodeArp } from "../../../src/speaker/l2/arp.js";
 import { Heartbeats } from "../../../src/speaker/l2/heartbeats.js";
 import {
-  L2Speaker,
   type L2SpeakerOptions,
   type OwnershipChange,
   PREPARE_LIMIT_MS,
-} from "../../../src/speaker/l2/l2-speaker.js";
+} from "../../../src/speaker/l2/l2-interface.js";
+import { L2Speaker } from "../../../src/speaker/l2/l2-speaker.js";
 import { macToString } from "../../../src/speaker/l2/link-address.js";
 import { Membership } from "../../../src/speaker/l2/membership.js";
 import { probeRetryDelay } from "../../../src/speaker/l2/probe-retry.js";
