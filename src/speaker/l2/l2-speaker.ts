@@ -366,6 +366,8 @@ export class L2Speaker {
   private own(address: string, from?: OwnershipChange["from"]): void {
     if (this.owned.has(address)) return;
     this.owned.add(address);
+    // Answer first, then report: what listeners do (status, audit, nftables) never delays ARP.
+    this.publish();
     this.changed(from ? { address, owned: true, from } : { address, owned: true });
   }
 
@@ -374,7 +376,10 @@ export class L2Speaker {
     this.preparing.delete(address);
     this.announcedOn.delete(address);
     if (this.retry.forget(address)) this.heldBackChanged();
-    if (this.owned.delete(address)) this.changed({ address, owned: false });
+    if (this.owned.delete(address)) {
+      this.publish();
+      this.changed({ address, owned: false });
+    }
     for (const link of this.links) link.announcer.withdraw(address);
   }
 }

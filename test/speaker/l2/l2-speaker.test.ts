@@ -151,6 +151,19 @@ test("on SIGTERM the successor answers before the leaving owner stops: no gap", 
   expect(other.answers()).toBe(true);
 });
 
+test("a taken-over address is answered before anyone is told it is owned: reports never delay ARP", () => {
+  const { net, clock, ownerIp, other } = pair();
+  const answeredWhenTold: boolean[] = [];
+  other.speaker.listen({
+    ownershipChanged: (c) => {
+      if (c.owned) answeredWhenTold.push(other.answers());
+    },
+  });
+  net.cut.add(ownerIp);
+  clock.advance(400);
+  expect(answeredWhenTold).toEqual([true]);
+});
+
 test("a takeover names the previous owner only when it is still up: handed over or live, not dead", async () => {
   const graceful = pair();
   const left = graceful.owner.speaker.leave();
