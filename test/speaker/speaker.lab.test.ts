@@ -196,20 +196,23 @@ test("heartbeats blocked while the LAN works: the address settles on one node, t
 test("SIGTERM hands over: every ARP request sent meanwhile is answered, and the speaker exits cleanly", async () => {
   const first = await answeringNode(vip);
   const probing = await arpRunAnswered(vip, 200, 10);
-  const exit = await speakers.get(first)?.stop(5000);
-  const run = await probing();
-  expect(exit?.code).toBe(0);
-  // A reply names no request (same source each time): a request counts as answered when a
-  // reply follows it before the one after next went out.
-  const unanswered = run.sent.filter((t, i) => {
-    const until = run.sent[i + 2] ?? t + 100;
-    return !run.replies.some(([r]) => r >= t && r < until);
-  });
-  expect(unanswered).toEqual([]);
-  expect(new Set(run.replies.map(([, mac]) => mac.toLowerCase()))).toContain(macs.get(first));
-  const next = await answeringNode(vip);
-  expect(next).not.toBe(first);
-  await restartAndSettle(first);
+  try {
+    const exit = await speakers.get(first)?.stop(5000);
+    const run = await probing();
+    expect(exit?.code).toBe(0);
+    // A reply names no request (same source each time): a request counts as answered when a
+    // reply follows within 100 ms. A handover that leaves a gap shows as a failover-length
+    // silence (300 ms and more); a reply a few tens of ms late on a loaded machine is a matter
+    // of latency, which bench:failover measures (its SIGTERM kind), not of the handover.
+    const unanswered = run.sent.filter((t) => !run.replies.some(([r]) => r >= t && r < t + 100));
+    expect(unanswered).toEqual([]);
+    expect(new Set(run.replies.map(([, mac]) => mac.toLowerCase()))).toContain(macs.get(first));
+    const next = await answeringNode(vip);
+    expect(next).not.toBe(first);
+  } finally {
+    // Also after a failure, so the next test finds every speaker running.
+    await restartAndSettle(first);
+  }
 }, 60_000);
 
 test("SIGTERM hands over without breaking a connection the leaving owner accepted", async () => {
