@@ -3,6 +3,23 @@ import { Registry } from "prom-client";
 import { SocketCounters } from "../../src/speaker/l2/socket-counters.js";
 import { speakerMetrics } from "../../src/speaker/metrics.js";
 
+/** A speaker with nothing owned, no peers, no links and no heartbeats yet. */
+const idle = {
+  owned: () => 0,
+  livePeers: () => 0,
+  responders: () => [],
+  announcers: () => [],
+  heartbeats: () => ({
+    sent: 0,
+    sendErrors: 0,
+    accepted: 0,
+    replayed: 0,
+    dropped: {},
+    rateLimited: { source: 0, global: 0 },
+    unkeyed: 0,
+  }),
+};
+
 test("scrapes show the layer-2 counters per interface as the parts count them", async () => {
   const registry = new Registry();
   let replies = 3;
@@ -53,19 +70,7 @@ test("Services whose nftables rules were refused show as a gauge", async () => {
   const registry = new Registry();
   let refused = 0;
   speakerMetrics(registry, {
-    owned: () => 0,
-    livePeers: () => 0,
-    responders: () => [],
-    announcers: () => [],
-    heartbeats: () => ({
-      sent: 0,
-      sendErrors: 0,
-      accepted: 0,
-      replayed: 0,
-      dropped: {},
-      rateLimited: { source: 0, global: 0 },
-      unkeyed: 0,
-    }),
+    ...idle,
     refusedServices: () => refused,
   });
   expect(await registry.metrics()).toContain("herald_nftables_refused_services 0");
@@ -81,19 +86,7 @@ test("packet-socket drops and handler errors add up across reads and reopened so
     stats: () => ({ packets, drops, handlerErrors }),
   });
   speakerMetrics(registry, {
-    owned: () => 0,
-    livePeers: () => 0,
-    responders: () => [],
-    announcers: () => [],
-    heartbeats: () => ({
-      sent: 0,
-      sendErrors: 0,
-      accepted: 0,
-      replayed: 0,
-      dropped: {},
-      rateLimited: { source: 0, global: 0 },
-      unkeyed: 0,
-    }),
+    ...idle,
     heartbeatSocketUp: () => up,
     packetSockets: () => counters.current(),
   });

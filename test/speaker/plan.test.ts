@@ -1,26 +1,9 @@
 import { expect, test } from "@jest/globals";
-import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { electOwner } from "../../src/domain/election.js";
 import { speakerInputs } from "../../src/speaker/inputs.js";
 import { type PlanInput, planSpeaker } from "../../src/speaker/plan.js";
+import { node, web } from "./cluster-fixtures.js";
 
-const node = (name: string, ip: string): V1Node => ({
-  metadata: { name, labels: {} },
-  status: {
-    addresses: [{ type: "InternalIP", address: ip }],
-    conditions: [{ type: "Ready", status: "True" }],
-  },
-});
-const web: V1Service = {
-  metadata: {
-    name: "web",
-    namespace: "shop",
-    uid: "u1",
-    annotations: { "herald.dev/allocated-from-pool": "lan" },
-  },
-  spec: { type: "LoadBalancer", ports: [{ protocol: "TCP", port: 80, nodePort: 30080 }] },
-  status: { loadBalancer: { ingress: [{ ip: "192.0.2.200" }] } },
-};
 const NOW = Date.parse("2026-03-01T10:00:00Z");
 
 function input(extra: Partial<PlanInput> = {}): PlanInput {

@@ -1,5 +1,5 @@
 import { expect, test } from "@jest/globals";
-import type { V1Node, V1Service } from "@kubernetes/client-node";
+import type { V1Service } from "@kubernetes/client-node";
 import pino from "pino";
 import { MemoryAuditSink } from "../../src/audit/sink.js";
 import { type Election, electOwner } from "../../src/domain/election.js";
@@ -11,24 +11,7 @@ import type { ClusterState } from "../../src/speaker/l2/l2-interface.js";
 import { type LayerTwo, Speaker, type SpeakerDeps } from "../../src/speaker/speaker.js";
 import { FakeClock } from "../clock.js";
 import { FakeEventsApi } from "../k8s/fake-events-api.js";
-
-const node = (name: string, ip: string): V1Node => ({
-  metadata: { name, labels: {} },
-  status: {
-    addresses: [{ type: "InternalIP", address: ip }],
-    conditions: [{ type: "Ready", status: "True" }],
-  },
-});
-const web: V1Service = {
-  metadata: {
-    name: "web",
-    namespace: "shop",
-    uid: "u1",
-    annotations: { "herald.dev/allocated-from-pool": "lan" },
-  },
-  spec: { type: "LoadBalancer", ports: [{ protocol: "TCP", port: 80, nodePort: 30080 }] },
-  status: { loadBalancer: { ingress: [{ ip: "192.0.2.200" }] } },
-};
+import { node, web } from "./cluster-fixtures.js";
 
 /** A layer-2 half that elects with the real election over a settable set of live nodes. */
 class FakeL2 implements LayerTwo {
