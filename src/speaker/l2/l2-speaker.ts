@@ -3,9 +3,7 @@
 // and makes this node answer and announce exactly the addresses it owns, on the interfaces it
 // may use. Level-triggered: every change recomputes the whole desired state.
 
-import { type Election, electOwner, shouldAnnounce } from "../../domain/election.js";
-import { planHeartbeats } from "./heartbeat-plan.js";
-import { interfaceSelected } from "./interfaces.js";
+import type { Election } from "../../domain/election.js";
 import {
   type ClusterState,
   type L2Link,
@@ -14,6 +12,7 @@ import {
   type OwnershipChange,
   PREPARE_LIMIT_MS,
 } from "./l2-interface.js";
+import { answeredPerLink, answersOn, planHolding } from "./l2-plan.js";
 import { type HeldBack, ProbeRetry } from "./probe-retry.js";
 import { SilentEvidence } from "./silent-evidence.js";
 
@@ -237,32 +236,28 @@ export class L2Speaker {
     const live = new Set(this.o.membership.liveNodes(now));
     for (const node of this.evidence.electionView(now)) live.add(node);
     if (this.leaving || !this.settled) live.delete(this.o.self);
-    const before = this.elections;
-    this.elections = electOwner({ nodes: this.state.nodes, live, services: this.state.services });
-    const next = new Map<string, string | undefined>();
-    for (const s of this.state.services) {
-      if (shouldAnnounce(this.o.self, this.elections.get(s.key)) === "")
-        for (const a of s.addresses) next.set(a, before.get(s.key)?.owner);
-    }
-    for (const address of [...this.wanted]) if (!next.has(address)) this.release(address);
-    for (const [address, previousOwner] of next) {
+    const plan = planHolding({ self: this.o.self, state: this.state, live, previous: this.elections });
+    this.elections = plan.elections;
+    for (const address of [...this.wanted]) if (!plan.wanted.has(address)) this.release(address);
+    for (const [address, previousOwner] of plan.wanted) {
       if (!this.wanted.has(address)) this.take(address, previousOwner);
       else if (this.retry.has(address) && this.ignoresConflicts(address)) this.override(address);
       else this.announceOnLinks(address);
     }
     this.publish();
-    this.o.heartbeats.setPlan(planHeartbeats(this.o.self, this.state.peers.keys(), this.elections.values()));
+    this.o.heartbeats.setPlan(plan.heartbeats);
   }
 
   /** Answer for what is owned and not still being probed or found in conflict. */
   private publish(): void {
-    const addresses = [...this.owned];
-    for (const link of this.links) link.responder.setOwned(addresses.filter((a) => this.allowedOn(link, a)));
-    this.o.heartbeats.setOwned(addresses);
+    const names = this.links.map((l) => l.responder.interfaceName);
+    const answered = answeredPerLink(this.state, names, this.owned);
+    for (const link of this.links) link.responder.setOwned(answered.get(link.responder.interfaceName) ?? []);
+    this.o.heartbeats.setOwned([...this.owned]);
   }
 
   private allowedOn(link: L2Link, address: string): boolean {
-    return interfaceSelected(link.responder.interfaceName, this.state.interfaces?.get(address) ?? []);
+    return answersOn(this.state, link.responder.interfaceName, address);
   }
 
   /** Interfaces an owned address is answered on, for status. */
