@@ -65,6 +65,12 @@ export const ERRORS = {
   // speaker (src/speaker)
   HERALD_L2_ENCODE: { retry: "terminal", description: "a frame Herald builds with a malformed address" },
   HERALD_HEARTBEAT_ENCODE: { retry: "terminal", description: "a heartbeat that cannot be encoded" },
+  HERALD_PACKET_SOCKET: {
+    retry: "retryable",
+    description:
+      "a packet socket call failed (the kernel's errno in `errno`); the link is opened again when it changes",
+  },
+  HERALD_PACKET_ADDON: { retry: "terminal", description: "the packet socket addon is not built" },
   HERALD_NOT_STARTED: { retry: "terminal", description: "a component used before start()" },
   HERALD_NOT_BOUND: {
     retry: "retryable",

@@ -9,6 +9,7 @@
 // briefly per (token, resource) in a bounded map, and reviews in flight are bounded,
 // so a caller spraying random tokens costs the API server a few requests, not one each.
 import { createHash } from "node:crypto";
+import { ERRORS, type HeraldCode } from "../errors.js";
 
 export interface ReviewedUser {
   username: string;
@@ -36,16 +37,17 @@ export interface Reviews {
   ): Promise<{ allowed: boolean; reason?: string }>;
 }
 
-export type AccessCode =
-  | "HERALD_HTTP_UNAUTHENTICATED"
-  | "HERALD_HTTP_FORBIDDEN"
-  | "HERALD_HTTP_AUTH_BUSY"
-  | "HERALD_HTTP_AUTH_UNAVAILABLE"
-  | "HERALD_HTTP_LOCAL_ONLY";
+/** The registry's HTTP access codes; each answers with the status the registry gives it. */
+export type AccessCode = Extract<HeraldCode, `HERALD_HTTP_${string}`>;
+export type AccessStatus = (typeof ERRORS)[AccessCode]["status"];
 
-export type AccessDecision =
-  | { status: 200; user: string }
-  | { status: 401 | 403 | 429 | 503; code: AccessCode; message: string };
+export interface AccessDenied {
+  status: AccessStatus;
+  code: AccessCode;
+  message: string;
+}
+
+export type AccessDecision = { status: 200; user: string } | AccessDenied;
 
 /** What a request to one of the guarded paths is checked as. */
 export function debugAttributes(
@@ -71,8 +73,8 @@ export interface AccessReviewerOptions {
 /** Longer is no token a Kubernetes API server issues; refused without asking it. */
 const MAX_TOKEN_BYTES = 16 * 1024;
 
-const deny = (status: 401 | 403 | 429 | 503, code: AccessCode, message: string): AccessDecision => ({
-  status,
+export const deny = (code: AccessCode, message: string): AccessDenied => ({
+  status: ERRORS[code].status,
   code,
   message,
 });
@@ -103,10 +105,10 @@ export class AccessReviewer {
     const m = /^Bearer +(\S+)\s*$/i.exec(authorization ?? "");
     const token = m?.[1];
     if (token === undefined) {
-      return Promise.resolve(deny(401, "HERALD_HTTP_UNAUTHENTICATED", "a Bearer token is required"));
+      return Promise.resolve(deny("HERALD_HTTP_UNAUTHENTICATED", "a Bearer token is required"));
     }
     if (token.length > MAX_TOKEN_BYTES) {
-      return Promise.resolve(deny(401, "HERALD_HTTP_UNAUTHENTICATED", "the token is not valid"));
+      return Promise.resolve(deny("HERALD_HTTP_UNAUTHENTICATED", "the token is not valid"));
     }
     const key = `${createHash("sha256").update(token).digest("hex")} ${JSON.stringify(attributes)}`;
     const now = this.now();
@@ -115,7 +117,7 @@ export class AccessReviewer {
     if (cached) this.cache.delete(key);
     if (this.inFlight >= this.maxInFlight) {
       return Promise.resolve(
-        deny(429, "HERALD_HTTP_AUTH_BUSY", `${this.inFlight} access reviews are already under way`),
+        deny("HERALD_HTTP_AUTH_BUSY", `${this.inFlight} access reviews are already under way`),
       );
     }
     this.inFlight++;
@@ -141,19 +143,18 @@ export class AccessReviewer {
     try {
       user = await this.reviews.authenticate(token);
     } catch (error) {
-      return deny(503, "HERALD_HTTP_AUTH_UNAVAILABLE", `TokenReview failed: ${String(error)}`);
+      return deny("HERALD_HTTP_AUTH_UNAVAILABLE", `TokenReview failed: ${String(error)}`);
     }
-    if (user === undefined) return deny(401, "HERALD_HTTP_UNAUTHENTICATED", "the token is not valid");
+    if (user === undefined) return deny("HERALD_HTTP_UNAUTHENTICATED", "the token is not valid");
     let answer: { allowed: boolean; reason?: string };
     try {
       answer = await this.reviews.authorize(user, attributes);
     } catch (error) {
-      return deny(503, "HERALD_HTTP_AUTH_UNAVAILABLE", `SubjectAccessReview failed: ${String(error)}`);
+      return deny("HERALD_HTTP_AUTH_UNAVAILABLE", `SubjectAccessReview failed: ${String(error)}`);
     }
     if (!answer.allowed) {
       const what = `${attributes.verb} ${attributes.resource}/${attributes.subresource ?? ""}.${attributes.group}`;
       return deny(
-        403,
         "HERALD_HTTP_FORBIDDEN",
         `${user.username} may not ${what} in namespace ${attributes.namespace ?? "(all)"}`,
       );

@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { auditRoutes } from "../audit/http.js";
 import type { AuditQueryRunner } from "../audit/query-pool.js";
-import { type AccessReviewer, debugAttributes, isLoopback } from "./access.js";
+import { type AccessReviewer, debugAttributes, deny, isLoopback } from "./access.js";
 
 /** How /debug/state and /audit are guarded. */
 export type DebugAccess =
@@ -88,10 +88,11 @@ function accessGuard(access: DebugAccess) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (access.mode === "localhost") {
       if (isLoopback(request.socket.remoteAddress)) return;
-      return reply.code(403).send({
-        code: "HERALD_HTTP_LOCAL_ONLY",
-        message: "with authentication off this path answers callers on loopback only",
-      });
+      const denied = deny(
+        "HERALD_HTTP_LOCAL_ONLY",
+        "with authentication off this path answers callers on loopback only",
+      );
+      return reply.code(denied.status).send({ code: denied.code, message: denied.message });
     }
     const what = request.routeOptions.url === "/audit" ? "audit" : "debug";
     const decision = await access.reviewer.check(

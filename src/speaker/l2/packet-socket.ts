@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { HeraldError } from "../../errors.js";
 
 /** How the kernel classified a received frame (sll_pkttype). */
 export enum FrameType {
@@ -44,13 +45,14 @@ export interface PacketSocketStats {
   handlerErrors: number;
 }
 
-export class PacketSocketError extends Error {
-  /** The errno name from the kernel ("EPERM", "ENODEV", ...) or "EADDON" when the addon is missing. */
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
+/** A packet socket call failed; `errno` says why. */
+export class PacketSocketError extends HeraldError<"HERALD_PACKET_SOCKET" | "HERALD_PACKET_ADDON"> {
+  /** The errno name from the kernel ("EPERM", "ENODEV", ...), "EADDON" when the addon is missing. */
+  readonly errno: string;
+  constructor(errno: string, message: string) {
+    super(errno === "EADDON" ? "HERALD_PACKET_ADDON" : "HERALD_PACKET_SOCKET", `${errno}: ${message}`);
     this.name = "PacketSocketError";
-    this.code = code;
+    this.errno = errno;
   }
 }
 

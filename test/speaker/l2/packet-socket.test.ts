@@ -9,9 +9,12 @@ test("a missing interface (or missing CAP_NET_RAW) is a coded error, not a crash
   }
   expect(error).toBeInstanceOf(PacketSocketError);
   // As root the kernel says the device is missing; without CAP_NET_RAW it refuses the socket.
-  expect(["ENODEV", "EPERM"]).toContain((error as PacketSocketError).code);
+  expect(["ENODEV", "EPERM"]).toContain((error as PacketSocketError).errno);
+  expect((error as PacketSocketError).code).toBe("HERALD_PACKET_SOCKET");
 });
 
 test("an interface name the kernel cannot hold is refused before any socket opens", () => {
-  expect(() => openPacketSocket("x".repeat(16))).toThrow(expect.objectContaining({ code: "EINVAL" }));
+  expect(() => openPacketSocket("x".repeat(16))).toThrow(
+    expect.objectContaining({ code: "HERALD_PACKET_SOCKET", errno: "EINVAL" }),
+  );
 });
