@@ -9,6 +9,7 @@ import { validReason } from "./service-conditions.js";
 import { done, type Outcome } from "./workqueue.js";
 import {
   newRefusal,
+  REFUSED_RETRY_MS,
   REJECTED_EVENT_REASON,
   type Refused,
   refusedAlready,
@@ -56,15 +57,16 @@ export class PoolStatusReconciler {
     const uid = obj.metadata?.uid ?? "";
     const rv = obj.metadata?.resourceVersion ?? "";
     const last = this.refused.get(name);
-    if (last !== undefined && refusedAlready(last, uid, rv, JSON.stringify(want))) return done;
+    if (last !== undefined && refusedAlready(last, uid, rv, JSON.stringify(want), now))
+      return { kind: "requeueAfter", ms: last.at + REFUSED_RETRY_MS - now };
     this.writtenAt.set(name, now);
     try {
       await o.writes.patchPoolStatus(name, { status });
     } catch (e) {
       const failure = terminalWriteFailure(e, "the pool's status write");
-      if (failure.kind === "rejected")
-        await this.rejected(name, status, last, failure, { uid, rv, wanted: JSON.stringify(want) });
-      return done;
+      if (failure.kind !== "rejected") return done;
+      await this.rejected(name, status, last, failure, { uid, rv, wanted: JSON.stringify(want) });
+      return { kind: "requeueAfter", ms: REFUSED_RETRY_MS };
     }
     this.refused.delete(name);
     o.metrics.statusWrites.inc({ kind: "IPAddressPool" });
@@ -83,7 +85,13 @@ export class PoolStatusReconciler {
     const { rejection } = failure;
     const log = o.log.child({ pool: name });
     log.warn(failure.log, rejection.message);
-    this.refused.set(name, { uid: at.uid, resourceVersion: at.rv, want: at.wanted, rejection });
+    this.refused.set(name, {
+      uid: at.uid,
+      resourceVersion: at.rv,
+      want: at.wanted,
+      rejection,
+      at: o.clock.now(),
+    });
     if (!newRefusal(last, at.uid, rejection)) return;
     this.ctx.event(
       { kind: "IPAddressPool", apiVersion: POOL_API, name },

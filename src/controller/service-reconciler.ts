@@ -20,6 +20,7 @@ import { ServiceReports, sameAddresses, serviceTarget } from "./service-reports.
 import { done, type Outcome } from "./workqueue.js";
 import {
   newRefusal,
+  REFUSED_RETRY_MS,
   REJECTED_EVENT_REASON,
   type Refused,
   refusedAlready,
@@ -54,7 +55,10 @@ export class ServiceReconciler {
       if (svc === undefined || !clear || (await this.writeStatus(svc, undefined, log))) {
         this.reports.gone(key, svc);
         this.refused.delete(key);
-      } else if (this.refused.has(key)) await this.writeConditions(svc, log);
+      } else if (this.refused.has(key)) {
+        await this.writeConditions(svc, log);
+        return { kind: "requeueAfter", ms: REFUSED_RETRY_MS };
+      }
       return done;
     }
 
@@ -69,10 +73,11 @@ export class ServiceReconciler {
     if (after !== undefined && after.pool !== before?.pool) this.ctx.enqueue(poolStatusWork(after.pool));
 
     // Reported only once the API shows the decision: a failed write reports on its retry.
-    if (await this.writeStatus(svc, after, log)) this.reports.report(svc, result, log);
+    const written = await this.writeStatus(svc, after, log);
+    if (written) this.reports.report(svc, result, log);
     this.checkAnnotations(svc);
     await this.writeConditions(svc, log);
-    return done;
+    return this.refused.has(key) ? { kind: "requeueAfter", ms: REFUSED_RETRY_MS } : done;
   }
 
   /** Annotations only the speakers act on are checked here, where a Warning event can say what is wrong. */
@@ -106,7 +111,8 @@ export class ServiceReconciler {
     const rv = svc.metadata?.resourceVersion ?? "";
     const last = this.refused.get(key);
     // Serialised only where a write was refused before: the common path stays as cheap as it was.
-    if (last !== undefined && refusedAlready(last, uid, rv, JSON.stringify(patch.status))) return false;
+    if (last !== undefined && refusedAlready(last, uid, rv, JSON.stringify(patch.status), o.clock.now()))
+      return false;
     try {
       await o.writes.patchServiceStatus(
         svc.metadata?.namespace ?? "",
@@ -118,7 +124,8 @@ export class ServiceReconciler {
       if (failure.kind === "gone") return false;
       log.warn(failure.log, failure.rejection.message);
       const want = JSON.stringify(patch.status);
-      this.refused.set(key, { uid, resourceVersion: rv, want, rejection: failure.rejection });
+      const at = o.clock.now();
+      this.refused.set(key, { uid, resourceVersion: rv, want, rejection: failure.rejection, at });
       if (newRefusal(last, uid, failure.rejection))
         this.ctx.event(serviceTarget(svc), "Warning", REJECTED_EVENT_REASON, failure.rejection.message);
       return false;

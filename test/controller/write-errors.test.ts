@@ -1,5 +1,6 @@
 // A write the API server refuses for good (a 4xx other than 409 and 429) is a Warning event
-// and a condition on the object, not a retry every 30 s for ever.
+// and a condition on the object, not a retry every 30 s for ever: it is tried again when the
+// object changes, and every ten minutes (what refused it may be fixed without touching it).
 import { KubeError } from "../../src/k8s/rest.js";
 import { lbService, poolObject, world } from "./harness.js";
 
@@ -18,13 +19,13 @@ async function started() {
 const invalid = () =>
   new KubeError(422, "Invalid", 'PATCH: 422 Invalid Service "web" is invalid: status.loadBalancer.ingress');
 
-test("a Service status write answered 422: one Warning event, the condition, and no retries", async () => {
+test("a Service status write answered 422: one Warning event, the condition, and no retries for ten minutes", async () => {
   const w = await started();
   // The API refuses the ingress, not the conditions.
   w.refuse.svc = (patch) =>
     "loadBalancer" in ((patch as { status?: object }).status ?? {}) ? invalid() : undefined;
   await w.addService(lbService("shop", "web"));
-  await w.advance(10 * 60_000);
+  await w.advance(10 * 60_000 - 1);
   expect(w.ingress("shop/web")).toEqual([]);
   expect(w.events.filter((e) => e.includes("StatusWriteRejected"))).toEqual([
     expect.stringMatching(
@@ -36,9 +37,13 @@ test("a Service status write answered 422: one Warning event, the condition, and
   expect(conditions).toEqual([
     expect.objectContaining({ type: "herald.dev/StatusWritten", status: "False", reason: "Invalid" }),
   ]);
-  // The status write once and the condition once, however long the clock runs.
+  // The status write once and the condition once, for ten minutes.
   expect(w.requests.filter((r) => r.startsWith("svc"))).toEqual(["svc shop/web", "svc shop/web"]);
   expect(w.controller.queue.failing).toBe(0);
+  // Then the status write once more, refused the same way: no second event.
+  await w.advance(1);
+  expect(w.requests.filter((r) => r.startsWith("svc"))).toHaveLength(3);
+  expect(w.events.filter((e) => e.includes("StatusWriteRejected"))).toHaveLength(1);
 
   // Once the API takes it (and the Service changed), the address is written and reported, and the condition clears.
   w.refuse.svc = undefined;
@@ -58,13 +63,13 @@ test("a pool status write answered 403: one Warning event on the pool, and no re
   w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/30"] }));
   w.controller.start();
   await w.controller.warmStart();
-  await w.advance(10 * 60_000);
+  await w.advance(10 * 60_000 - 1);
   expect(w.events).toEqual([
     expect.stringMatching(
       /^IPAddressPool lan Warning StatusWriteRejected: the API server refused the pool's status write \(PATCH: 403/,
     ),
   ]);
-  // The status, then the condition (refused too), and nothing more.
+  // The status, then the condition (refused too), and nothing more for ten minutes.
   expect(w.requests).toEqual(["pool lan", "pool lan"]);
   expect(w.controller.queue.failing).toBe(0);
 });
@@ -78,7 +83,7 @@ test("a pool status write answered 422 leaves the reason in the pool's condition
   w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/30"] }));
   w.controller.start();
   await w.controller.warmStart();
-  await w.advance(10 * 60_000);
+  await w.advance(10 * 60_000 - 1);
   const conditions = (w.pools.get("lan")?.status as { conditions?: Cond[] } | undefined)?.conditions ?? [];
   expect(conditions.find((c) => c.type === "StatusWritten")).toMatchObject({
     status: "False",
@@ -86,6 +91,31 @@ test("a pool status write answered 422 leaves the reason in the pool's condition
   });
   expect(conditions.find((c) => c.type === "Valid")).toMatchObject({ status: "True" });
   expect(w.requests).toEqual(["pool lan", "pool lan"]);
+});
+
+test("a refused write heals on its own once the API takes it (RBAC fixed), without the object changing", async () => {
+  const w = world();
+  const forbidden = () => new KubeError(403, "Forbidden", "PATCH: 403 Forbidden");
+  w.refuse.pool = forbidden;
+  w.refuse.svc = forbidden;
+  w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/30"] }));
+  w.controller.start();
+  await w.controller.warmStart();
+  await w.addService(lbService("shop", "web"));
+  await w.advance(60_000);
+  expect(w.ingress("shop/web")).toEqual([]);
+
+  w.refuse.pool = undefined;
+  w.refuse.svc = undefined;
+  await w.advance(10 * 60_000);
+  expect(w.ingress("shop/web")).toEqual(["192.0.2.0"]);
+  expect(w.events.filter((e) => e.includes("IPAllocated"))).toHaveLength(1);
+  const pool = (w.pools.get("lan")?.status as { assigned?: unknown; conditions?: Cond[] } | undefined) ?? {};
+  expect(pool.conditions?.find((c) => c.type === "StatusWritten")).toBeUndefined();
+  expect(pool.assigned).toBeDefined();
+  // The 403 refused the condition too, so none says False now.
+  const conditions = (w.services.get("shop/web")?.status?.conditions ?? []) as Cond[];
+  expect(conditions.filter((c) => c.status === "False")).toEqual([]);
 });
 
 test.each([
