@@ -19,6 +19,8 @@ export interface K8sObject {
     namespace?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    /** Set by the API server (objects read back from a cluster). */
+    generation?: number;
   };
   // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are free-form YAML
   [field: string]: any;
