@@ -2,16 +2,23 @@
 // rolls out and keeps the heartbeat key, uninstall that leaves only what the chart keeps, and a
 // second install that takes the kept key back (the chart's `lookup`, which `helm template`
 // cannot do). The lab has no kubelet: Pods never run, so nothing here waits for them.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { tryExec, waitFor } from "../lab/exec.js";
+import { waitFor } from "../lab/exec.js";
 import { Lab } from "../lab/lab.js";
-import { CHART, helmBinary, helmEnv } from "./helm-tool.js";
-import { find, type K8sObject, kindsAndNames, parseStream, render } from "./render.js";
+import { CHART } from "./helm-tool.js";
+import { labHelm } from "./lab-helm.js";
+import {
+  find,
+  type K8sObject,
+  kindsAndNames,
+  NAMESPACE as NS,
+  parseStream,
+  RELEASE,
+  render,
+} from "./render.js";
 
-const RELEASE = "herald";
-const NS = "herald-system";
 const KEY = /^[A-Za-z0-9]{64}$/;
 const OTHER_KEY = "a-key-in-another-namespace-that-the-release-must-not-take";
 
@@ -36,23 +43,7 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-/** helm against the lab's API server only: its kubeconfig, and helm's own files in the lab. */
-async function helm(args: string[]): Promise<string> {
-  const home = join(lab.dir, "helm");
-  mkdirSync(home, { recursive: true });
-  const env = {
-    ...helmEnv(lab.kubeconfig),
-    HELM_CACHE_HOME: join(home, "cache"),
-    HELM_CONFIG_HOME: join(home, "config"),
-    HELM_DATA_HOME: join(home, "data"),
-  };
-  const r = await tryExec(helmBinary(), [...args, "--kubeconfig", lab.kubeconfig], {
-    env,
-    timeoutMs: 60_000,
-  });
-  if (r.code !== 0) throw new Error(`helm ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const helm = (args: string[]) => labHelm(lab, args);
 
 const installed = async (): Promise<K8sObject[]> =>
   parseStream(await helm(["get", "manifest", RELEASE, "-n", NS]));
