@@ -141,6 +141,9 @@ describe("the controller", () => {
     const pdb = find(defaults, "PodDisruptionBudget", "herald-controller");
     // helm template assumes a current Kubernetes; on 1.20 it is policy/v1beta1 (the lab installs it there).
     expect(pdb.apiVersion).toBe("policy/v1");
+    // Rendered offline for a 1.20 cluster (what GitOps tools do with the cluster's version).
+    const old = render({ args: ["--kube-version", "1.20.2"] });
+    expect(find(old, "PodDisruptionBudget", "herald-controller").apiVersion).toBe("policy/v1beta1");
     expect(pdb.spec.minAvailable).toBe(1);
     expect(pdb.spec.selector.matchLabels).toEqual(
       find(defaults, "Deployment", "herald-controller").spec.selector.matchLabels,

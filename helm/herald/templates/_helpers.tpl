@@ -45,7 +45,14 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
-{{/* policy/v1 from Kubernetes 1.21; 1.20 serves only policy/v1beta1. */}}
+{{/*
+policy/v1 from Kubernetes 1.21; 1.20 serves only policy/v1beta1. Offline (`helm template`) the API
+versions are helm's defaults, which always include policy/v1: `--kube-version` decides there.
+*/}}
 {{- define "herald.pdbApiVersion" -}}
-{{- if .Capabilities.APIVersions.Has "policy/v1" -}}policy/v1{{- else -}}policy/v1beta1{{- end -}}
+{{- if and (.Capabilities.APIVersions.Has "policy/v1") (semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version) -}}
+policy/v1
+{{- else -}}
+policy/v1beta1
+{{- end -}}
 {{- end -}}
