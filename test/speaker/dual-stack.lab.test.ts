@@ -106,6 +106,12 @@ test("one node answers ARP for the IPv4 and NDP for the IPv6 address, and HTTP r
   expect(v6).toMatch(/^2001:db8::20\d$/);
   const owner = await answeringBoth(v4, v6);
   expect(await announcedNode(lab, "default", "web")).toBe(owner);
+  // The owner's forwarding table carries both addresses (one inet table for both families).
+  const rules = await eventually("forwarding rules for both addresses", async () => {
+    const table = await lab.exec(owner, ["nft", "list", "table", "inet", "herald"]);
+    return table.includes(v4) && table.includes(v6) ? table : undefined;
+  });
+  expect(rules).toContain(v6);
   for (const url of [`http://${v4}/`, `http://[${v6}]/`]) {
     const seen = new Set<string>();
     await eventually(`both Pods through ${url}`, async () => {
