@@ -2,14 +2,17 @@
 // speaker each, one LoadBalancer Service with a Pod on every node. The client asks "who has
 // VIP?" every 10 ms and opens a new HTTP connection to VIP every 10 ms; per trial the owner's
 // link is cut, its speaker is killed (SIGKILL) or stopped (SIGTERM), and the longest stretch
-// without an answer is measured from the client's side. linkCutSpoofed cuts the link while a
+// without an answer is measured from the client's side. The lab is dual-stack and the Service
+// RequireDualStack: beside ARP for its IPv4 address the client sends a neighbour solicitation
+// for its IPv6 address every 10 ms (the NDP gap), and notes when the new owner's unsolicited NA
+// arrives after the event (NA-observed). linkCutSpoofed cuts the link while a
 // LAN host (its own namespace on the bridge, 192.0.2.66) claims VIP with the owner's MAC at 100
 // gratuitous ARPs a second, from just before the cut until the trial's end. Needs root and the lab
 // binaries.
 //   npm run bench:failover [-- TRIALS [KIND,...]]     (kinds: linkCut, sigkill, sigterm,
 //                                                      linkCutSpoofed; default all)
 import { join } from "node:path";
-import { REPO } from "../test/controller/lab-controller.js";
+import { createService, eventually, ingress, lbService, REPO } from "../test/controller/lab-controller.js";
 import { addHost } from "../test/lab/network.js";
 import { type LabProcess, waitForOutput } from "../test/lab/process.js";
 import { startHeraldLab } from "../test/speaker/lab-speaker.js";
@@ -27,7 +30,7 @@ type Kind = (typeof ALL_KINDS)[number];
 // Lab processes do not hold the event loop open: waiting only for one of them to exit would
 // otherwise end this script early.
 const keepAlive = setInterval(() => {}, 1000);
-const h = await startHeraldLab(3);
+const h = await startHeraldLab(3, { dualStack: true });
 const { lab } = h;
 // The spoofer's namespace carries the lab's prefix, so the lab's cleanup removes it too.
 const spooferNetns = `${lab.prefix}-spoofer`;
@@ -72,8 +75,17 @@ function gaps(starts: number[], answered: (i: number) => boolean) {
   return { gapMs: Math.round(gap), lost };
 }
 
-async function trial(kind: Kind, vip: string) {
+const nodeOfMac = (mac: string) => [...h.macs].find(([, m]) => m === mac)?.[0] ?? mac;
+
+async function trial(kind: Kind, vip: string, vip6: string) {
   const owner = await h.answeringNode(vip);
+  const ndp = lab.spawn("client", {
+    name: "ndp-ping",
+    command: process.execPath,
+    args: [join(REPO, "dist/test/speaker/ndp-ping.js"), "eth0", lab.client.v6, vip6, "0", `${PROBE_MS}`],
+  });
+  await waitForOutput(ndp, "ready", 10_000);
+  const ndpStarted = performance.now();
   const arp = lab.spawn("client", {
     name: "arp-ping",
     command: process.execPath,
@@ -115,6 +127,9 @@ async function trial(kind: Kind, vip: string) {
   if (kind === "sigterm") await h.speakers.get(owner)?.stop(5000);
   await sleep(2500);
   const a = await stopProbe<{ sent: number[]; replies: [number, string][] }>(arp);
+  const n = await stopProbe<{ sent: number[]; replies: [number, string][]; unsolicited: [number, string][] }>(
+    ndp,
+  );
   const w = await stopProbe<{ requests: [number, number, number, string?][]; stoppedAt: number }>(http);
   const spoofed = spoofer ? (await stopProbe<{ sent?: number }>(spoofer)).sent : undefined;
   // Put things back: the owner returns and (rendezvous hashing) takes its address back.
@@ -127,6 +142,16 @@ async function trial(kind: Kind, vip: string) {
     const until = a.sent[i + 2] ?? t + 3 * PROBE_MS;
     return a.replies.some(([r]) => r >= t && r < until);
   });
+  const ndpResult = gaps(n.sent, (i) => {
+    const t = n.sent[i] as number;
+    const until = n.sent[i + 2] ?? t + 3 * PROBE_MS;
+    return n.replies.some(([r]) => r >= t && r < until);
+  });
+  // The first unsolicited NA from another node after the event, in ms after the event.
+  const ownerMac = h.macs.get(owner);
+  const eventInNdp = eventAt - ndpStarted;
+  const na = n.unsolicited.find(([t, m]) => t >= eventInNdp && m !== ownerMac);
+  const naObservedMs = na ? Math.round(na[0] - eventInNdp) : undefined;
   // HTTP: a request sent into the gap often succeeds later (SYN retransmitted after 1 s), so
   // the gap is the longest time between two successful answers as the client receives them.
   const done = w.requests
@@ -146,6 +171,12 @@ async function trial(kind: Kind, vip: string) {
   return {
     owner,
     arp: arpResult,
+    // Every unsolicited NA the client saw, in ms after the event, with its sender.
+    ndp: {
+      ...ndpResult,
+      naObservedMs,
+      unsolicited: n.unsolicited.map(([t, m]) => [Math.round(t - eventInNdp), nodeOfMac(m)]),
+    },
     http: { ...httpResult, requests: w.requests.length, failures },
     macs: new Set(a.replies.map(([, m]) => m)).size,
     ...(spoofed !== undefined ? { spoofedFrames: spoofed } : {}),
@@ -158,11 +189,19 @@ try {
   await Promise.all(
     h.nodes.map((n, i) => lab.createPod({ name: `web-${i + 1}`, node: n, labels: { app: "web" } })),
   );
-  const vip = await h.loadBalancer("web");
+  await createService(
+    h.api,
+    "default",
+    lbService("web", { ipFamilyPolicy: "RequireDualStack", ipFamilies: ["IPv4", "IPv6"] }),
+  );
+  const [vip, vip6] = await eventually("web gets both addresses", async () => {
+    const ips = await ingress(h.api, "default", "web");
+    return ips.length === 2 ? (ips as [string, string]) : undefined;
+  });
   await h.answeringNode(vip);
   for (const kind of kinds) {
     const runs = [];
-    for (let i = 0; i < trials; i++) runs.push(await trial(kind, vip));
+    for (let i = 0; i < trials; i++) runs.push(await trial(kind, vip, vip6));
     const stats = (values: number[]) => ({
       p50: percentile(values, 50),
       p99: percentile(values, 99),
@@ -170,19 +209,26 @@ try {
     });
     const arpGap = stats(runs.map((r) => r.arp.gapMs));
     const httpGap = stats(runs.map((r) => r.http.gapMs));
+    const ndpGap = stats(runs.map((r) => r.ndp.gapMs));
+    const observed = runs.flatMap((r) => (r.ndp.naObservedMs === undefined ? [] : [r.ndp.naObservedMs]));
+    const naObserved = observed.length > 0 ? stats(observed) : undefined;
+    const naMissing = runs.length - observed.length;
     const lostArp = Math.max(...runs.map((r) => r.arp.lost));
     const lostHttp = Math.max(...runs.map((r) => r.http.lost));
     const lostHttpTotal = runs.reduce((n, r) => n + r.http.lost, 0);
     result[kind] = {
       arpGapMs: arpGap,
       httpGapMs: httpGap,
+      ndpGapMs: ndpGap,
+      naObservedMs: naObserved,
+      naMissing,
       lostArpMax: lostArp,
       lostHttpMax: lostHttp,
       lostHttpTotal,
       runs,
     };
     summary.push(
-      `${kind}: ARP gap p50 ${arpGap.p50} p99 ${arpGap.p99} ms, HTTP gap p50 ${httpGap.p50} p99 ${httpGap.p99} ms (lost max ARP ${lostArp}, HTTP ${lostHttp}; HTTP lost in all trials ${lostHttpTotal})`,
+      `${kind}: ARP gap p50 ${arpGap.p50} p99 ${arpGap.p99} ms, NDP gap p50 ${ndpGap.p50} p99 ${ndpGap.p99} ms, unsolicited NA after the event p50 ${naObserved?.p50} p99 ${naObserved?.p99} ms (none in ${naMissing} trials), HTTP gap p50 ${httpGap.p50} p99 ${httpGap.p99} ms (lost max ARP ${lostArp}, HTTP ${lostHttp}; HTTP lost in all trials ${lostHttpTotal})`,
     );
   }
 } finally {

@@ -43,7 +43,8 @@ const http = createServer((req, res) => {
   res.end(`${body}\n`);
 });
 
-const udp = createSocket("udp4");
+// Both families on one socket each (IPv4 arrives mapped): Pods of a dual-stack lab have both.
+const udp = createSocket({ type: "udp6", ipv6Only: false });
 udp.on("message", (msg, from) => {
   const body = JSON.stringify({
     ...identity,
@@ -60,6 +61,6 @@ const ready = () => {
   listening += 1;
   if (listening === 2) process.stdout.write("echo-server ready\n");
 };
-http.listen(Number(values["http-port"]), "0.0.0.0", ready);
-udp.bind(Number(values["udp-port"]), "0.0.0.0", ready);
+http.listen({ port: Number(values["http-port"]), host: "::", ipv6Only: false }, ready);
+udp.bind(Number(values["udp-port"]), "::", ready);
 process.on("SIGTERM", () => process.exit(0));

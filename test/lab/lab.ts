@@ -83,6 +83,12 @@ export interface LabOptions {
   apiServerFlags?: readonly string[];
   /** Wait for every kube-proxy's first sync before returning (default true; benchmarks that stop kube-proxy skip it). */
   awaitKubeProxy?: boolean;
+  /**
+   * Dual-stack (default false): the IPv6DualStack gate on every component, an IPv6 Service range
+   * (2001:db8:20::/112) and pod range (2001:db8:10::/112) beside the IPv4 ones, Pods with both
+   * addresses, kube-proxy programming ip6tables too.
+   */
+  dualStack?: boolean;
 }
 
 /** A node: a network namespace on the LAN with kube-proxy, and its Node object. */
@@ -161,6 +167,8 @@ export class Lab {
   /** The kubectl binary of the lab (v1.20.2). */
   readonly kubectl: string;
   readonly caCert: string;
+  /** Started with `dualStack: true`. */
+  readonly dualStack: boolean;
 
   private readonly names: ReturnType<typeof netnsNames>;
   private readonly log: (line: string) => void;
@@ -196,7 +204,9 @@ export class Lab {
     this.caCert = join(dir, "pki", "ca.crt");
     this.log = options.log ?? (() => undefined);
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
+    this.dualStack = options.dualStack === true;
     this.podRunner = new PodRunner({
+      dualStack: this.dualStack,
       kc: this.kc,
       names: this.names,
       nodes: () => this.nodes,
@@ -228,7 +238,8 @@ export class Lab {
         `${missing.join(", ")} not in ${binDir}; build them with scripts/k8s-binaries.sh`,
       );
     }
-    for (const tool of ["etcd", "socat", "openssl", "ip", "iptables", "curl"]) {
+    const tools = ["etcd", "socat", "openssl", "ip", "iptables", "curl"];
+    for (const tool of options.dualStack ? [...tools, "ip6tables"] : tools) {
       if ((await tryExec("sh", ["-c", `command -v ${tool}`])).code !== 0) {
         throw new LabError(
           "LAB_BINARIES_MISSING",
@@ -443,14 +454,14 @@ export class Lab {
     const lab = this.names.lab;
     this.etcd = this.spawnIn(lab, "etcd", "etcd", etcdArgs(this.files));
     this.apiServerProcess = this.spawnIn(lab, "kube-apiserver", join(this.binDir, "kube-apiserver"), [
-      ...apiServerArgs(this.files),
+      ...apiServerArgs(this.files, this.dualStack),
       ...(this.options.apiServerFlags ?? []),
     ]);
     this.controllerManager = this.spawnIn(
       lab,
       "kube-controller-manager",
       join(this.binDir, "kube-controller-manager"),
-      controllerManagerArgs(this.files),
+      controllerManagerArgs(this.files, this.dualStack),
     );
     await this.startForwarder();
     await this.waitForApiServer(60_000);
@@ -524,6 +535,7 @@ export class Lab {
             nodeName: name,
             nodeIp: a.v4,
             kubeconfig: join(this.dir, "kube-proxy.kubeconfig"),
+            dualStack: this.dualStack,
           }),
         );
         const kubeProxy = this.spawnIn(netns, `kube-proxy-${name}`, join(this.binDir, "kube-proxy"), [
@@ -596,7 +608,11 @@ export class Lab {
         const last = /^kubeproxy_sync_proxy_rules_last_timestamp_seconds (\S+)$/m.exec(metrics.stdout);
         if (!last || !(Number(last[1]) > 0)) return undefined;
         const rules = await this.tryExec(node.name, ["iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"]);
-        return rules.stdout.includes("default/kubernetes") ? true : undefined;
+        if (!rules.stdout.includes("default/kubernetes")) return undefined;
+        // The `kubernetes` Service is IPv4; the IPv6 proxier has synced once its chain exists.
+        if (!this.dualStack) return true;
+        const v6 = await this.tryExec(node.name, ["ip6tables", "-w", "-t", "nat", "-S", "KUBE-SERVICES"]);
+        return v6.code === 0 ? true : undefined;
       },
       60_000,
       200,
@@ -714,7 +730,7 @@ export class Lab {
       this.names.lab,
       `kube-apiserver-${this.spawnCount + 1}`,
       join(this.binDir, "kube-apiserver"),
-      [...apiServerArgs(this.files), ...(this.options.apiServerFlags ?? [])],
+      [...apiServerArgs(this.files, this.dualStack), ...(this.options.apiServerFlags ?? [])],
     );
     await this.waitForApiServer(60_000);
     await this.waitForKubeProxiesToWatch();
@@ -733,7 +749,9 @@ export class Lab {
           async () => {
             // Without endpoints it is a reject rule in the filter table, not a nat rule.
             const rules = await this.tryExec(n.name, ["iptables-save"]);
-            return new RegExp(`${key}[ :"]`).test(rules.stdout) ? true : undefined;
+            // An IPv6-only Service is in ip6tables only.
+            const v6 = this.dualStack ? (await this.tryExec(n.name, ["ip6tables-save"])).stdout : "";
+            return new RegExp(`${key}[ :"]`).test(rules.stdout + v6) ? true : undefined;
           },
           timeoutMs,
           200,

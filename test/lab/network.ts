@@ -5,9 +5,10 @@
 //   lab netns:  br0 192.0.2.1/24 2001:db8::1/64, one port per node and one for the client
 //   node netns: eth0 192.0.2.1x, default routes via the bridge address, forwarding on,
 //               one veth per pod (node end holds 169.254.1.1), /32 routes to every pod
-//   pod netns:  eth0 198.51.100.n/32, default route via 169.254.1.1
+//   pod netns:  eth0 198.51.100.n/32, default route via 169.254.1.1; dual-stack also
+//               2001:db8:10::n/128, default route via fe80::1 (on the node's end of the veth)
 import { exec } from "./exec.js";
-import { LAN_V4, LAN_V6, POD_GATEWAY } from "./plan.js";
+import { LAN_V4, LAN_V6, POD_GATEWAY, POD_GATEWAY_V6 } from "./plan.js";
 
 export const BRIDGE = "br0";
 
@@ -100,31 +101,41 @@ export interface PodNetSpec {
   /** The pod's veth end in the node namespace. */
   nodePort: string;
   ip: string;
+  /** The pod's IPv6 address (dual-stack labs). */
+  ipv6?: string;
 }
 
-/** A pod namespace hanging off its node, reachable at `ip` from the node. */
+/** A single address as a host route: /32 or /128. */
+const host = (ip: string) => `${ip}/${ip.includes(":") ? 128 : 32}`;
+
+/** A pod namespace hanging off its node, reachable at `ip` (and `ipv6`) from the node. */
 export async function addPodNetwork(p: PodNetSpec): Promise<void> {
+  const v6 = p.ipv6;
   await createLinkedNetns(p.podNetns, p.nodeNetns, p.nodePort, [
     `addr add ${POD_GATEWAY}/32 dev ${p.nodePort}`,
+    ...(v6 ? [`addr add ${POD_GATEWAY_V6}/64 dev ${p.nodePort} nodad`] : []),
     `link set ${p.nodePort} up`,
     `route add ${p.ip}/32 dev ${p.nodePort}`,
+    ...(v6 ? [`route add ${v6}/128 dev ${p.nodePort}`] : []),
   ]);
   await sysctl(p.nodeNetns, { [`net.ipv4.conf.${p.nodePort}.rp_filter`]: 0 });
   await ipBatch(p.podNetns, [
     `addr add ${p.ip}/32 dev eth0`,
+    ...(v6 ? [`addr add ${v6}/128 dev eth0 nodad`] : []),
     "link set eth0 up",
     `route add ${POD_GATEWAY} dev eth0 scope link`,
     `route add default via ${POD_GATEWAY} dev eth0`,
+    ...(v6 ? [`route add default via ${POD_GATEWAY_V6} dev eth0`] : []),
   ]);
 }
 
-/** What a CNI does across nodes: every other host routes the pod's /32 via its node. */
+/** What a CNI does across nodes: every other host routes the pod's /32 (or /128) via its node. */
 export function routePod(netns: string, ip: string, via: string): Promise<string> {
-  return ipBatch(netns, [`route replace ${ip}/32 via ${via}`]);
+  return ipBatch(netns, [`route replace ${host(ip)} via ${via}`]);
 }
 
 export async function unroutePod(netns: string, ip: string): Promise<void> {
-  await exec("ip", ["-n", netns, "route", "del", `${ip}/32`]).catch(() => undefined);
+  await exec("ip", ["-n", netns, "route", "del", host(ip)]).catch(() => undefined);
 }
 
 export function setLink(netns: string, link: string, up: boolean): Promise<string> {

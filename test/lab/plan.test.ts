@@ -1,11 +1,15 @@
+import { BlockList } from "node:net";
 import {
   netnsNames,
   newPrefix,
   nextPodAddress,
   nodeAddresses,
   nodeIndex,
+  POD_CIDR_V6,
   podAddress,
+  podAddressV6,
   prefixOfNamespace,
+  SERVICE_CIDR_V6,
 } from "./plan.js";
 
 test("a lab's namespaces are recognised by prefix; other namespaces on the machine never are", () => {
@@ -61,4 +65,29 @@ test("pod addresses are handed out lowest first, reused after release, and run o
   // Pods stay in 198.51.100.0/25, clear of the pools' 198.51.100.128/25.
   expect(podAddress(126)).toBe("198.51.100.126");
   expect(() => podAddress(127)).toThrow(expect.objectContaining({ code: "LAB_BAD_ARGUMENT" }));
+});
+
+test("a pod's IPv6 address is its number in the IPv6 pod range, which is clear of the LAN and the Service range", () => {
+  expect([podAddressV6(1), podAddressV6(10), podAddressV6(126)]).toEqual([
+    "2001:db8:10::1",
+    "2001:db8:10::a",
+    "2001:db8:10::7e",
+  ]);
+  expect(() => podAddressV6(127)).toThrow(expect.objectContaining({ code: "LAB_BAD_ARGUMENT" }));
+  const lan = new BlockList();
+  lan.addSubnet("2001:db8::", 64, "ipv6");
+  const [svcNet = "", svcBits = ""] = SERVICE_CIDR_V6.split("/");
+  const [podNet = "", podBits = ""] = POD_CIDR_V6.split("/");
+  const services = new BlockList();
+  services.addSubnet(svcNet, Number(svcBits), "ipv6");
+  const pods = new BlockList();
+  pods.addSubnet(podNet, Number(podBits), "ipv6");
+  for (const n of [1, 126]) {
+    expect(pods.check(podAddressV6(n), "ipv6")).toBe(true);
+    expect(lan.check(podAddressV6(n), "ipv6")).toBe(false);
+    expect(services.check(podAddressV6(n), "ipv6")).toBe(false);
+  }
+  expect(lan.check(svcNet, "ipv6")).toBe(false);
+  // Kubernetes 1.20 refuses an IPv6 Service range of more than 20 host bits.
+  expect(128 - Number(svcBits)).toBeLessThanOrEqual(20);
 });

@@ -2,7 +2,9 @@
 // Every address is in a documentation range: the LAN is 192.0.2.0/24 and
 // 2001:db8::/64, pods take 198.51.100.0/25, Services 203.0.113.0/24 (room for a
 // few hundred), and 198.51.100.128/25 plus the LAN above .100 are left free for
-// the tests' load-balancer pools (announced addresses belong on the LAN).
+// the tests' load-balancer pools (announced addresses belong on the LAN). A dual-stack
+// lab adds an IPv6 pod range 2001:db8:10::/112 and Service range 2001:db8:20::/112, both
+// apart from the LAN (Kubernetes 1.20 refuses an IPv6 Service range larger than /108).
 import { randomBytes } from "node:crypto";
 import { LabError } from "./errors.js";
 
@@ -15,6 +17,10 @@ export const CLIENT_V4 = "192.0.2.100";
 export const CLIENT_V6 = "2001:db8::100";
 export const POD_CIDR = "198.51.100.0/25";
 export const SERVICE_CIDR = "203.0.113.0/24";
+export const POD_CIDR_V6 = "2001:db8:10::/112";
+export const SERVICE_CIDR_V6 = "2001:db8:20::/112";
+/** The pods' IPv6 default gateway: a link-local address on the node's end of every pod veth. */
+export const POD_GATEWAY_V6 = "fe80::1";
 /** First address of the Service range: the `kubernetes` Service's ClusterIP. */
 export const KUBERNETES_SERVICE_IP = "203.0.113.1";
 /** The pods' default gateway, on the node's end of every pod veth (as Calico does). */
@@ -57,6 +63,12 @@ export function podAddress(n: number): string {
     throw new LabError("LAB_BAD_ARGUMENT", `pod address number must be 1..${MAX_PODS}, got ${n}`);
   }
   return `198.51.100.${n}`;
+}
+
+/** IPv6 pod address number n (1..MAX_PODS), in POD_CIDR_V6. */
+export function podAddressV6(n: number): string {
+  podAddress(n);
+  return `2001:db8:10::${n.toString(16)}`;
 }
 
 /** The lowest free pod address number, or LAB_ADDRESSES_EXHAUSTED. */

@@ -5,7 +5,7 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node"
 import { LabError } from "./errors.js";
 import { settleAll, tryExec, waitFor } from "./exec.js";
 import { addPodNetwork, routePod, unroutePod } from "./network.js";
-import { type NetnsNames, nextPodAddress, podAddress } from "./plan.js";
+import { type NetnsNames, nextPodAddress, podAddress, podAddressV6 } from "./plan.js";
 import { podManifest, runningStatus } from "./pods.js";
 import { type LabProcess, waitForOutput } from "./process.js";
 
@@ -15,6 +15,8 @@ export interface LabPod {
   readonly namespace: string;
   readonly node: string;
   readonly ip: string;
+  /** Its IPv6 address in a dual-stack lab. */
+  readonly ipv6?: string;
   readonly netns: string;
   readonly httpPort: number;
   readonly udpPort: number;
@@ -42,6 +44,7 @@ export interface PodHost {
   name: string;
   netns: string;
   v4: string;
+  v6: string;
 }
 
 export interface PodRunnerDeps {
@@ -55,6 +58,8 @@ export interface PodRunnerDeps {
   spawn: (netns: string, name: string, command: string, args: string[]) => LabProcess;
   /** Path of the echo server program, run with node. */
   echoServer: string;
+  /** Pods get an IPv6 address too (status.podIPs both, routes for both). */
+  dualStack?: boolean;
 }
 
 export class PodRunner {
@@ -73,18 +78,23 @@ export class PodRunner {
     const n = nextPodAddress(this.usedAddresses);
     this.usedAddresses.add(n);
     const ip = podAddress(n);
+    const ipv6 = this.deps.dualStack ? podAddressV6(n) : undefined;
     const netns = this.deps.names.pod(n);
     const core = this.deps.kc.makeApiClient(CoreV1Api);
     let createdObject = false;
     try {
       await this.ensureNamespace(namespace);
-      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: `pod${n}`, ip });
-      await settleAll([
+      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: `pod${n}`, ip, ipv6 });
+      const others = [
         ...this.deps
           .nodes()
           .filter((x) => x.name !== node.name)
-          .map((x) => routePod(x.netns, ip, node.v4)),
-        routePod(this.deps.names.lab, ip, node.v4),
+          .map((x) => x.netns),
+        this.deps.names.lab,
+      ];
+      await settleAll([
+        ...others.map((x) => routePod(x, ip, node.v4)),
+        ...(ipv6 ? others.map((x) => routePod(x, ipv6, node.v6)) : []),
       ]);
       const server = this.deps.spawn(netns, `pod-${namespace}-${o.name}`, process.execPath, [
         this.deps.echoServer,
@@ -99,6 +109,7 @@ export class PodRunner {
         namespace,
         node: node.name,
         ip,
+        ...(ipv6 ? { ipv6 } : {}),
         netns,
         httpPort,
         udpPort,
@@ -126,7 +137,14 @@ export class PodRunner {
         namespace,
         body: {
           ...created,
-          status: runningStatus({ podIp: ip, hostIp: node.v4, ready: o.ready ?? true, startedAt: now, now }),
+          status: runningStatus({
+            podIp: ip,
+            podIpV6: ipv6,
+            hostIp: node.v4,
+            ready: o.ready ?? true,
+            startedAt: now,
+            now,
+          }),
         },
       });
       return pod;
@@ -151,6 +169,7 @@ export class PodRunner {
         const current: V1Pod = await core.readNamespacedPod({ name, namespace });
         const status = runningStatus({
           podIp: pod.ip,
+          podIpV6: pod.ipv6,
           hostIp: this.deps.node(pod.node).v4,
           ready,
           startedAt: current.status?.startTime ?? new Date(),
@@ -182,11 +201,12 @@ export class PodRunner {
     const pod = this.pods.get(`${namespace}/${name}`);
     if (pod) await pod.process.kill();
     this.pods.delete(`${namespace}/${name}`);
-    const ip = podAddress(n);
-    await settleAll([
-      ...this.deps.nodes().map((x) => unroutePod(x.netns, ip)),
-      unroutePod(this.deps.names.lab, ip),
-    ]);
+    const ips = this.deps.dualStack ? [podAddress(n), podAddressV6(n)] : [podAddress(n)];
+    await settleAll(
+      [...this.deps.nodes().map((x) => x.netns), this.deps.names.lab].flatMap((netns) =>
+        ips.map((ip) => unroutePod(netns, ip)),
+      ),
+    );
     await tryExec("ip", ["netns", "delete", this.deps.names.pod(n)]);
     this.usedAddresses.delete(n);
   }

@@ -36,9 +36,10 @@ export function podManifest(p: PodSpecInput): V1Pod {
   };
 }
 
-/** The status of a Pod whose container runs, Ready or not. */
+/** The status of a Pod whose container runs, Ready or not; a dual-stack Pod lists both addresses, IPv4 first. */
 export function runningStatus(input: {
   podIp: string;
+  podIpV6?: string;
   hostIp: string;
   ready: boolean;
   startedAt: Date;
@@ -53,7 +54,7 @@ export function runningStatus(input: {
   return {
     phase: "Running",
     podIP: input.podIp,
-    podIPs: [{ ip: input.podIp }],
+    podIPs: [{ ip: input.podIp }, ...(input.podIpV6 ? [{ ip: input.podIpV6 }] : [])],
     hostIP: input.hostIp,
     startTime: input.startedAt,
     conditions: [

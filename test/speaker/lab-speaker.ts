@@ -100,6 +100,20 @@ export async function arpReplies(
   return (await arpRun(lab, address, count, intervalMs)).replies.map(([, mac]) => mac.toLowerCase());
 }
 
+/** Link-layer addresses (lower case) of every neighbour advertisement ndisc6 receives for `address`. */
+export async function ndpAnswers(lab: Lab, address: string): Promise<string[]> {
+  const r = await lab.tryExec("client", ["ndisc6", "-m", "-n", "-r", "2", "-w", "500", address, "eth0"]);
+  return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) =>
+    (m[1] as string).toLowerCase(),
+  );
+}
+
+/** The client kernel's neighbour entry for `address` (IPv4 or IPv6): its MAC, if it has one. */
+export async function neighbourMac(lab: Lab, address: string): Promise<string | undefined> {
+  const out = await lab.exec("client", ["ip", "neigh", "show", address, "dev", "eth0"]);
+  return /lladdr ([0-9a-f:]+)/.exec(out)?.[1];
+}
+
 /** One HTTP request from the client; the echo server's JSON answer. */
 export async function httpFromClient(
   lab: Lab,
@@ -136,14 +150,14 @@ export interface HeraldLab {
 }
 
 /**
- * `controller: false` leaves Service status to the test (the lab's API server is single-stack
- * IPv4: only a hand-written status gives a Service an IPv6 address).
+ * `controller: false` leaves Service status to the test (in a single-stack lab only a
+ * hand-written status gives a Service an IPv6 address); `dualStack: true` starts a dual-stack lab.
  */
 export async function startHeraldLab(
   nodeCount: number,
-  options: { controller?: boolean } = {},
+  options: { controller?: boolean; dualStack?: boolean } = {},
 ): Promise<HeraldLab> {
-  const lab = await startLab({ nodes: nodeCount });
+  const lab = await startLab({ nodes: nodeCount, dualStack: options.dualStack === true });
   const api = apiOf(lab);
   await installCrds(lab);
   const keyFile = writeHeartbeatKey(lab);

@@ -7,7 +7,15 @@
 import { MERGE_PATCH } from "../../src/k8s/rest.js";
 import { applyPool, createService, eventually, lbService } from "../controller/lab-controller.js";
 import type { Lab } from "../lab/lab.js";
-import { announcedNode, arpReplies, type HeraldLab, speakerState, startHeraldLab } from "./lab-speaker.js";
+import {
+  announcedNode,
+  arpReplies,
+  type HeraldLab,
+  ndpAnswers as labNdpAnswers,
+  neighbourMac as labNeighbourMac,
+  speakerState,
+  startHeraldLab,
+} from "./lab-speaker.js";
 
 let h: HeraldLab;
 let lab: Lab;
@@ -41,19 +49,8 @@ function advertisement(name: string, pools: string[], interfaces?: string[]): Pr
   });
 }
 
-/** Link-layer addresses (lower case) of every neighbour advertisement ndisc6 receives for `address`. */
-async function ndpAnswers(address: string): Promise<string[]> {
-  const r = await lab.tryExec("client", ["ndisc6", "-m", "-n", "-r", "2", "-w", "500", address, "eth0"]);
-  return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) =>
-    (m[1] as string).toLowerCase(),
-  );
-}
-
-/** The client kernel's neighbour entry for `address` (IPv4 or IPv6): its MAC, if it has one. */
-async function neighbourMac(address: string): Promise<string | undefined> {
-  const out = await lab.exec("client", ["ip", "neigh", "show", address, "dev", "eth0"]);
-  return /lladdr ([0-9a-f:]+)/.exec(out)?.[1];
-}
+const ndpAnswers = (address: string) => labNdpAnswers(lab, address);
+const neighbourMac = (address: string) => labNeighbourMac(lab, address);
 
 /** Waits until an unsolicited NA moves the client's entry for `address` off `owner`; the new node. */
 function entryMovedFrom(address: string, owner: string): Promise<string> {
