@@ -23,7 +23,10 @@ image="${HERALD_IMAGE_NAME:-localhost/herald:dev}"
 # expects). overlay needs the kernel's overlayfs (no daemon, no fuse); vfs works everywhere but
 # copies every layer whole: measured here, a warm build after a source change took 550 s with vfs.
 driver="${HERALD_STORAGE_DRIVER:-overlay}"
-store=(--root "$cache/containers/$driver" --runroot "/run/herald-containers/$driver" --storage-driver "$driver")
+root="$cache/containers/$driver"
+# One run directory per store: two caches (HERALD_CACHE) must not share one.
+runroot="/run/herald-containers/$(printf %s "$root" | sha256sum | cut -c1-12)"
+store=(--root "$root" --runroot "$runroot" --storage-driver "$driver")
 if [ "${1:-}" = "--storage-flags" ]; then
   printf '%s\n' "${store[@]}"
   exit 0
