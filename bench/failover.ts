@@ -9,19 +9,24 @@
 // LAN host (its own namespace on the bridge, 192.0.2.66) claims VIP with the owner's MAC at 100
 // gratuitous ARPs a second, from just before the cut until the trial's end. Needs root and the lab
 // binaries.
-//   npm run bench:failover [-- TRIALS [KIND,...]]     (kinds: linkCut, sigkill, sigterm,
-//                                                      linkCutSpoofed; default all)
+//   npm run bench:failover [-- TRIALS [KIND,...]] [--containers]
+//     kinds: linkCut, sigkill, sigterm, linkCutSpoofed (default all); --containers runs the
+//     controller and speakers from the image as the chart's Pods (test/image/chart-lab.ts)
+//     instead of host processes.
 import { join } from "node:path";
 import { createService, eventually, ingress, lbService, REPO } from "../test/controller/lab-controller.js";
+import { startChartLab } from "../test/image/chart-lab.js";
 import { addHost } from "../test/lab/network.js";
 import { type LabProcess, waitForOutput } from "../test/lab/process.js";
 import { startHeraldLab } from "../test/speaker/lab-speaker.js";
 import { percentile } from "./percentile.js";
 
-const trials = Number(process.argv[2] ?? 20);
+const containers = process.argv.includes("--containers");
+const positional = process.argv.slice(2).filter((a) => a !== "--containers");
+const trials = Number(positional[0] ?? 20);
 const ALL_KINDS = ["linkCut", "sigkill", "sigterm", "linkCutSpoofed"] as const;
 const SPOOF_PER_SECOND = 100;
-const kinds = (process.argv[3]?.split(",") ?? ALL_KINDS) as Kind[];
+const kinds = (positional[1]?.split(",") ?? ALL_KINDS) as Kind[];
 if (kinds.some((k) => !ALL_KINDS.includes(k))) throw new Error(`kinds are ${ALL_KINDS.join(", ")}`);
 const PROBE_MS = 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,7 +35,9 @@ type Kind = (typeof ALL_KINDS)[number];
 // Lab processes do not hold the event loop open: waiting only for one of them to exit would
 // otherwise end this script early.
 const keepAlive = setInterval(() => {}, 1000);
-const h = await startHeraldLab(3, { dualStack: true });
+const h = containers
+  ? await startChartLab(3, { dualStack: true })
+  : await startHeraldLab(3, { dualStack: true });
 const { lab } = h;
 // The spoofer's namespace carries the lab's prefix, so the lab's cleanup removes it too.
 const spooferNetns = `${lab.prefix}-spoofer`;
@@ -183,7 +190,8 @@ async function trial(kind: Kind, vip: string, vip6: string) {
   };
 }
 
-const result: Record<string, unknown> = { trials, probeIntervalMs: PROBE_MS, nodes: 3 };
+const runtime = containers ? "containers" : "processes";
+const result: Record<string, unknown> = { trials, probeIntervalMs: PROBE_MS, nodes: 3, runtime };
 const summary: string[] = [];
 try {
   await Promise.all(
@@ -237,6 +245,6 @@ try {
 }
 console.log(JSON.stringify(result));
 console.log(
-  `failover in the lab (${trials} trials each, probes every ${PROBE_MS} ms): ${summary.join("; ")}`,
+  `failover in the lab (${runtime}, ${trials} trials each, probes every ${PROBE_MS} ms): ${summary.join("; ")}`,
 );
 process.exit(0);

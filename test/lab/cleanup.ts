@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exec, sleep, tryExec } from "./exec.js";
 import { prefixOfNamespace } from "./plan.js";
+import { removeContainers, removeOrphanContainers } from "./podman.js";
 import { killGroup } from "./process.js";
 
 /** Where labs keep their run directories (`<root>/<prefix>/`). */
@@ -100,6 +101,8 @@ export async function removeLab(prefix: string, stateRoot = defaultStateRoot()):
     const cmdline = tryRead(`/proc/${pid}/cmdline`);
     if (cmdline?.includes(dir)) killGroup(pid, "SIGKILL");
   }
+  // Containers first: podman's monitor runs outside the namespaces and would keep their records.
+  await removeContainers(prefix);
   const namespaces = (await listNetns()).filter((ns) => prefixOfNamespace(ns) === prefix);
   const pids: number[] = [];
   for (const ns of namespaces) {
@@ -120,13 +123,16 @@ export async function removeLabs(
   const stateRoot = options.stateRoot ?? defaultStateRoot();
   removeOldStagingDirs(stateRoot);
   const removed: string[] = [];
+  const live = new Set<string>();
   for (const lab of await findLabs(stateRoot)) {
     const persistent = lab.state?.persistent === true;
     if (options.everything || isStale(lab) || (persistent && options.persistentToo)) {
       await removeLab(lab.prefix, stateRoot);
       removed.push(lab.prefix);
-    }
+    } else live.add(lab.prefix);
   }
+  // A run whose namespaces are gone may still have left containers behind.
+  removed.push(...(await removeOrphanContainers(live)).filter((p) => !removed.includes(p)));
   return removed;
 }
 

@@ -11,7 +11,8 @@ export type LabErrorCode =
   | "LAB_UNKNOWN_POD"
   | "LAB_ADDRESSES_EXHAUSTED"
   | "LAB_PROCESS_FAILED"
-  | "LAB_STOPPED";
+  | "LAB_STOPPED"
+  | "LAB_POD_SPEC_UNSUPPORTED";
 
 export class LabError extends Error {
   constructor(

@@ -57,10 +57,10 @@ import {
   nodeAddresses,
   nodeName,
 } from "./plan.js";
-import { type CreatePodOptions, type LabPod, PodRunner } from "./pod-runner.js";
+import { type CreatePodOptions, type LabPod, type PodNetwork, PodRunner } from "./pod-runner.js";
 import { type LabProcess, spawnLabProcess } from "./process.js";
 
-export type { CreatePodOptions, LabPod } from "./pod-runner.js";
+export type { CreatePodOptions, LabPod, PodNetwork } from "./pod-runner.js";
 export type { ExitInfo, LabProcess } from "./process.js";
 
 export interface LabOptions {
@@ -678,6 +678,12 @@ export class Lab {
   createPod(o: CreatePodOptions): Promise<LabPod> {
     if (this.stopped) throw new LabError("LAB_STOPPED", "the lab is stopped");
     return this.podRunner.create(o);
+  }
+
+  /** A pod namespace on `node` (address, routes from every node), for a Pod the caller runs itself. */
+  podNetwork(node: string): Promise<PodNetwork> {
+    if (this.stopped) throw new LabError("LAB_STOPPED", "the lab is stopped");
+    return this.podRunner.network(node);
   }
 
   /** Flips a Pod's Ready condition (as a failing or recovering readiness probe would). */

@@ -24,6 +24,13 @@ export interface LabPod {
   readonly process: LabProcess;
 }
 
+/** A pod namespace made by `network`. */
+export interface PodNetwork {
+  readonly ip: string;
+  readonly netns: string;
+  remove(): Promise<void>;
+}
+
 export interface CreatePodOptions {
   name: string;
   /** Default "default"; created when missing. */
@@ -157,6 +164,40 @@ export class PodRunner {
       await this.remove(namespace, o.name, n);
       throw e;
     }
+  }
+
+  /**
+   * A pod namespace on the node with an address and the routes to it, and nothing running in it:
+   * for a Pod whose program the caller runs itself (a container). `remove` frees it again.
+   */
+  async network(nodeName: string): Promise<PodNetwork> {
+    const node = this.deps.node(nodeName);
+    const n = nextPodAddress(this.usedAddresses);
+    this.usedAddresses.add(n);
+    const ip = podAddress(n);
+    const netns = this.deps.names.pod(n);
+    const remove = async () => {
+      await settleAll([
+        ...this.deps.nodes().map((x) => unroutePod(x.netns, ip)),
+        unroutePod(this.deps.names.lab, ip),
+      ]);
+      await tryExec("ip", ["netns", "delete", netns]);
+      this.usedAddresses.delete(n);
+    };
+    try {
+      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: `pod${n}`, ip });
+      await settleAll([
+        ...this.deps
+          .nodes()
+          .filter((x) => x.name !== node.name)
+          .map((x) => routePod(x.netns, ip, node.v4)),
+        routePod(this.deps.names.lab, ip, node.v4),
+      ]);
+    } catch (e) {
+      await remove();
+      throw e;
+    }
+    return { ip, netns, remove };
   }
 
   async setReady(name: string, namespace: string, ready: boolean): Promise<void> {

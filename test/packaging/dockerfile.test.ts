@@ -1,6 +1,5 @@
-// The image cannot be built on these machines (no Docker engine), so its
-// Dockerfile is checked against what can drift: the build commands of
-// scripts/up, the CLI's entry point, and the user the chart runs the controller as.
+// The Dockerfile checked against what can drift: the build commands of scripts/up, the CLI's
+// entry point, and the user the chart runs the controller as. (test/image/ builds and runs it.)
 import { readFileSync } from "node:fs";
 import { BUILD_TIMEOUT_MS, find, render } from "../helm/render.js";
 
@@ -9,7 +8,10 @@ interface Stage {
   instructions: { op: string; args: string }[];
 }
 
-/** Dockerfile stages with their instructions, continuation lines joined and comments dropped. */
+/**
+ * Dockerfile stages with their instructions, continuation lines joined and comments dropped;
+ * `${ARG}` in FROM resolved to the default of an ARG declared before the first FROM.
+ */
 function parseDockerfile(text: string): Stage[] {
   const logical = text
     .split("\n")
@@ -20,11 +22,17 @@ function parseDockerfile(text: string): Stage[] {
     .map((l) => l.trim())
     .filter((l) => l !== "");
   const stages: Stage[] = [];
+  const globalArgs = new Map<string, string>();
   for (const line of logical) {
     const [op = "", ...rest] = line.split(/\s+/);
     const args = rest.join(" ");
-    if (op.toUpperCase() === "FROM") stages.push({ from: args, instructions: [] });
-    else stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args });
+    if (op.toUpperCase() === "FROM") {
+      const from = args.replace(/\$\{(\w+)\}/g, (_, name: string) => globalArgs.get(name) ?? "");
+      stages.push({ from, instructions: [] });
+    } else if (stages.length === 0 && op.toUpperCase() === "ARG") {
+      const [name = "", value = ""] = args.split("=");
+      globalArgs.set(name, value);
+    } else stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args });
   }
   return stages;
 }
@@ -42,6 +50,26 @@ test("has a build stage and a slim Node 24 runtime stage", () => {
   expect(runtime?.from).toMatch(/^node:24-\S*slim$/);
   const engines = JSON.parse(readFileSync("package.json", "utf8")).engines.node;
   expect(engines).toBe(">=24");
+});
+
+test("both stages default to the public Node 24 base, which a build argument can replace", () => {
+  const text = readFileSync("Dockerfile", "utf8");
+  expect(text).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+  const base = "$" + "{NODE_IMAGE}";
+  expect(text.match(/^FROM .*$/gm)).toEqual([`FROM ${base} AS build`, `FROM ${base}`]);
+});
+
+test("installs dependencies before the sources are copied, so a source change reuses that layer", () => {
+  const ops = (build as Stage).instructions.map((i) => `${i.op} ${i.args}`);
+  const install = ops.findIndex((o) => o.startsWith("RUN") && o.includes("npm install"));
+  const copyAll = ops.indexOf("COPY . .");
+  expect(install).toBeGreaterThan(0);
+  expect(copyAll).toBeGreaterThan(install);
+  const copiedBefore = ops.slice(0, install).filter((o) => o.startsWith("COPY "));
+  expect(copiedBefore).toEqual(["COPY package.json package-lock.json ./", "COPY native ./native"]);
+  // The addon is built by npm install, from native/ alone (binding.gyp and its sources).
+  const ignored = readFileSync(".dockerignore", "utf8").split("\n");
+  expect(ignored).toEqual(expect.arrayContaining(["node_modules", "dist", "native/build", ".git"]));
 });
 
 test("builds with exactly the npm commands of scripts/up, in the same order", () => {
