@@ -1,8 +1,10 @@
-// The chart's Pods, run from Herald's image in the lab: what a kubelet does for the speaker's
-// DaemonSet and the controller's Deployment, with podman. The chart's other objects
-// (ServiceAccounts, RBAC, the heartbeat Secret, CRDs) go to the lab's API server as they are, so
-// the components run with the chart's own rights; each Pod template is translated by
-// pod-spec.ts, which refuses what it cannot honour.
+// The chart's Pods, run from Herald's image in the lab: the chart is installed with the real helm
+// (`helm install` against the lab's API server, so its CRDs, ServiceAccounts, RBAC and the
+// heartbeat Secret are there as a user gets them, and the components run with the chart's own
+// rights), and what a kubelet does for the speaker's DaemonSet and the controller's Deployment is
+// done with podman: the Pod templates of the manifest helm installed (`helm get manifest`) are
+// translated by pod-spec.ts, which refuses what it cannot honour. The lab has no scheduler, so the
+// Pods the API server's controllers create for them stay Pending and never run twice.
 //
 //   const chart = await installChart(lab, { image: "localhost/herald:dev" });
 //   const speaker = await chart.startSpeaker("node-1");       // in node-1's namespace
@@ -14,7 +16,9 @@
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { find, type K8sObject, render } from "../helm/render.js";
+import { CHART } from "../helm/helm-tool.js";
+import { labHelm } from "../helm/lab-helm.js";
+import { find, type K8sObject, NAMESPACE, parseStream, RELEASE } from "../helm/render.js";
 import { LabError } from "./errors.js";
 import { tryExec, waitFor } from "./exec.js";
 import type { Lab, LabNode, PodNetwork } from "./lab.js";
@@ -47,8 +51,6 @@ export interface ChartOptions {
   values?: string;
 }
 
-const RELEASE_NAMESPACE = "herald-system";
-
 /** Chart values that fit the lab: its image, and the harness reading /debug/state over loopback. */
 export function labValues(image: string): string {
   const colon = image.lastIndexOf(":");
@@ -56,8 +58,6 @@ export function labValues(image: string): string {
     `image: {repository: "${image.slice(0, colon)}", tag: "${image.slice(colon + 1)}", pullPolicy: Never}`,
     // The harness reads /debug/state over each Pod's loopback, without a token.
     "httpAuth: none",
-    // Kubernetes 1.20 serves PodDisruptionBudgets as policy/v1beta1 only; nothing in the lab evicts.
-    "controller: {podDisruptionBudget: {enabled: false}}",
     "",
   ].join("\n");
 }
@@ -157,7 +157,7 @@ export class ChartInstall {
     const placement: PodPlacement = {
       containerName,
       podName,
-      namespace: RELEASE_NAMESPACE,
+      namespace: NAMESPACE,
       nodeName: node.name,
       podIP: net.ip,
       hostIP: node.v4,
@@ -251,7 +251,7 @@ export class ChartInstall {
         refuseUnknown(v.secret, ["secretName", "items", "defaultMode"], `secret volume ${v.name}`);
         const secret = await core.readNamespacedSecret({
           name: v.secret.secretName,
-          namespace: RELEASE_NAMESPACE,
+          namespace: NAMESPACE,
         });
         const data = secret.data ?? {};
         const items: { key: string; path: string; mode?: number }[] =
@@ -307,12 +307,12 @@ export class ChartInstall {
   ): Promise<string> {
     const core = this.lab.kc.makeApiClient(CoreV1Api);
     const data = await waitFor(
-      `token of ServiceAccount ${RELEASE_NAMESPACE}/${account}`,
+      `token of ServiceAccount ${NAMESPACE}/${account}`,
       async () => {
-        const sa = await core.readNamespacedServiceAccount({ name: account, namespace: RELEASE_NAMESPACE });
+        const sa = await core.readNamespacedServiceAccount({ name: account, namespace: NAMESPACE });
         const name = sa.secrets?.[0]?.name;
         if (!name) return undefined;
-        const secret = await core.readNamespacedSecret({ name, namespace: RELEASE_NAMESPACE });
+        const secret = await core.readNamespacedSecret({ name, namespace: NAMESPACE });
         return secret.data?.token ? secret.data : undefined;
       },
       30_000,
@@ -341,18 +341,18 @@ function refuseUnknown(o: Record<string, unknown>, known: string[], what: string
  * lab's API server (CRDs first), and returns the install from which the Pods are started.
  */
 export async function installChart(lab: Lab, options: ChartOptions): Promise<ChartInstall> {
-  const objects = render({ values: `${labValues(options.image)}${options.values ?? ""}`, crds: true });
-  await lab.kubectlRun(["create", "namespace", RELEASE_NAMESPACE]).catch(() => undefined);
-  const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
-  const rest = objects.filter(
-    (o) => !["CustomResourceDefinition", "Deployment", "DaemonSet"].includes(o.kind),
-  );
-  const apply = (list: K8sObject[]) =>
-    lab.kubectlRun(["apply", "-f", "-"], {
-      input: JSON.stringify({ apiVersion: "v1", kind: "List", items: list }),
-    });
-  await apply(crds);
-  await lab.kubectlRun(["wait", "--for=condition=Established", "crd", "--all", "--timeout=30s"]);
-  await apply(rest);
-  return new ChartInstall(lab, options.image, objects);
+  const values = join(lab.dir, "chart-values.yaml");
+  writeFileSync(values, `${labValues(options.image)}${options.values ?? ""}`);
+  await labHelm(lab, [
+    "install",
+    RELEASE,
+    CHART,
+    "--namespace",
+    NAMESPACE,
+    "--create-namespace",
+    "-f",
+    values,
+  ]);
+  const manifest = await labHelm(lab, ["get", "manifest", RELEASE, "--namespace", NAMESPACE]);
+  return new ChartInstall(lab, options.image, parseStream(manifest));
 }
