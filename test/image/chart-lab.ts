@@ -2,12 +2,12 @@
 // API server, the controller replicas and a speaker per node as containers (test/lab/containers.ts).
 // It has the shape of the host-process HeraldLab (test/speaker/lab-speaker.ts), so the suites
 // and bench:failover run against either.
-import { apiOf, createService, eventually, ingress, lbService } from "../controller/lab-controller.js";
+import { apiOf, eventually } from "../controller/lab-controller.js";
 import { builtImage, type ChartInstall, type ChartPod, installChart } from "../lab/containers.js";
 import { tryExec } from "../lab/exec.js";
 import { startLab } from "../lab/fixture.js";
 import type { LabProcess } from "../lab/process.js";
-import { arpReplies, type HeraldLab, macOf, speakerState } from "../speaker/lab-speaker.js";
+import { type HeraldLab, macOf, serviceProbes, speakerState } from "../speaker/lab-speaker.js";
 
 /** The chart's pool and L2Advertisement, on the lab's LAN (as startHeraldLab makes them). */
 export const CHART_POOL = "192.0.2.200-192.0.2.209";
@@ -70,16 +70,7 @@ export async function startChartLab(
           30_000,
         );
       },
-      answeringNode: (address) =>
-        eventually(`one node answering ARP for ${address}`, async () => {
-          const distinct = [...new Set(await arpReplies(lab, address, 3, 50))];
-          if (distinct.length !== 1) return undefined;
-          return [...macs].find(([, mac]) => mac === distinct[0])?.[0];
-        }),
-      async loadBalancer(name, extra = {}) {
-        await createService(api, "default", lbService(name, extra));
-        return eventually(`${name} gets an address`, async () => (await ingress(api, "default", name))[0]);
-      },
+      ...serviceProbes(lab, api, macs),
       async leader() {
         for (const c of controllers) {
           const r = await tryExec("ip", [

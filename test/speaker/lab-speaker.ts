@@ -125,6 +125,14 @@ export async function httpFromClient(
 }
 
 /** The node named in the Service's ServiceAnnouncement, as `kubectl get sann` shows it. */
+/** The nodes whose Pods answer HTTP through `address` over up to 40 requests (stops at 3). */
+export async function nodesServing(lab: Lab, address: string): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < 40 && seen.size < 3; i++)
+    seen.add((await httpFromClient(lab, `http://${address}/`)).node);
+  return seen;
+}
+
 export async function announcedNode(lab: Lab, ns: string, name: string): Promise<string | undefined> {
   const out = await lab
     .kubectlRun(["get", "sann", "-n", ns, name, "-o", "jsonpath={.status.node}"])
@@ -147,6 +155,29 @@ export interface HeraldLab {
   answeringNode(address: string): Promise<string>;
   /** Creates a LoadBalancer Service and returns its first ingress address. */
   loadBalancer(name: string, extra?: Record<string, unknown>): Promise<string>;
+}
+
+/**
+ * The two ways a lab test reaches a Service from outside, whatever runs Herald (host processes or
+ * the chart's containers): the node answering ARP for an address, and a new LoadBalancer Service.
+ */
+export function serviceProbes(
+  lab: Lab,
+  api: Rest,
+  macs: ReadonlyMap<string, string>,
+): Pick<HeraldLab, "answeringNode" | "loadBalancer"> {
+  return {
+    answeringNode: (address) =>
+      eventually(`one node answering ARP for ${address}`, async () => {
+        const distinct = [...new Set(await arpReplies(lab, address, 3, 50))];
+        if (distinct.length !== 1) return undefined;
+        return [...macs].find(([, mac]) => mac === distinct[0])?.[0];
+      }),
+    async loadBalancer(name, extra = {}) {
+      await createService(api, "default", lbService(name, extra));
+      return eventually(`${name} gets an address`, async () => (await ingress(api, "default", name))[0]);
+    },
+  };
 }
 
 /**
@@ -187,16 +218,7 @@ export async function startHeraldLab(
         30_000,
       );
     },
-    answeringNode: (address) =>
-      eventually(`one node answering ARP for ${address}`, async () => {
-        const distinct = [...new Set(await arpReplies(lab, address, 3, 50))];
-        if (distinct.length !== 1) return undefined;
-        return [...macs].find(([, mac]) => mac === distinct[0])?.[0];
-      }),
-    async loadBalancer(name, extra = {}) {
-      await createService(api, "default", lbService(name, extra));
-      return eventually(`${name} gets an address`, async () => (await ingress(api, "default", name))[0]);
-    },
+    ...serviceProbes(lab, api, macs),
   };
   if (ctl) await eventually("controller leading", () => leading(ctl));
   await Promise.all(nodes.map((n) => h.ensureSpeaker(n)));
