@@ -6,6 +6,7 @@
 import { arpAnnouncement, decodeArp, encodeArp } from "../../src/speaker/l2/arp.js";
 import { macToString } from "../../src/speaker/l2/link-address.js";
 import { openPacketSocket } from "../../src/speaker/l2/packet-socket.js";
+import { probeLoop } from "./probe-loop.js";
 
 const [ifname, source, target, countArg, intervalArg] = process.argv.slice(2);
 if (!ifname || !source || !target || !countArg || !intervalArg) {
@@ -16,31 +17,19 @@ const count = Number(countArg);
 const interval = Number(intervalArg);
 const socket = openPacketSocket(ifname);
 const mac = macToString(socket.mac);
-const start = performance.now();
-const sent: number[] = [];
 const replies: [number, string][] = [];
-const since = () => Math.round((performance.now() - start) * 10) / 10;
+const loop = probeLoop({
+  count,
+  intervalMs: interval,
+  result: () => ({ replies }),
+  close: () => socket.close(),
+});
 socket.start((frame) => {
   const d = decodeArp(frame);
   if (!d.ok || d.value.operation !== "reply" || d.value.senderIp !== target || d.value.targetMac !== mac)
     return;
-  replies.push([since(), d.value.senderMac]);
+  replies.push([loop.since(), d.value.senderMac]);
   if (replies.length === 1) process.stdout.write("first reply\n");
 });
-const finish = () => {
-  process.stdout.write(`${JSON.stringify({ sent, replies })}\n`);
-  socket.close();
-  process.exit(0);
-};
-const timer = setInterval(() => {
-  if (count > 0 && sent.length >= count) {
-    clearInterval(timer);
-    setTimeout(finish, 200);
-    return;
-  }
-  sent.push(since());
-  // A broadcast "who has target?" from this host: an announcement's frame with our own sender.
-  socket.send(encodeArp({ ...arpAnnouncement(mac, target), senderIp: source }));
-}, interval);
-process.stdout.write("ready\n");
-process.on("SIGTERM", finish);
+// A broadcast "who has target?" from this host: an announcement's frame with our own sender.
+loop.run(() => socket.send(encodeArp({ ...arpAnnouncement(mac, target), senderIp: source })));

@@ -127,20 +127,25 @@ async function webAddresses(): Promise<[string, string]> {
   return [v4 as string, v6 as string];
 }
 
+/** The node the ServiceAnnouncement names once it is not `owner` any more. */
+function announcedOtherThan(owner: string): Promise<string> {
+  return eventually(
+    "another node announced in the ServiceAnnouncement",
+    async () => {
+      const node = await announcedNode(lab, "default", "web");
+      return node !== undefined && node !== owner ? node : undefined;
+    },
+    30_000,
+  );
+}
+
 test("a cut cable moves both addresses together: the new owner sends a gratuitous ARP and an unsolicited NA", async () => {
   const [v4, v6] = await webAddresses();
   const owner = await answeringBoth(v4, v6);
   const observer = await observe();
   await lab.cutLink(owner);
   try {
-    const moved = await eventually(
-      "another node announced in the ServiceAnnouncement",
-      async () => {
-        const node = await announcedNode(lab, "default", "web");
-        return node !== undefined && node !== owner ? node : undefined;
-      },
-      30_000,
-    );
+    const moved = await announcedOtherThan(owner);
     await announcedBy(observer, h.macs.get(moved) ?? "", v4, v6);
     expect(await answeringBoth(v4, v6)).toBe(moved);
     for (const url of [`http://${v4}/`, `http://[${v6}]/`]) {
@@ -164,14 +169,7 @@ test("SIGTERM of the owner hands both addresses over together, and the speaker e
   try {
     const exit = await h.speakers.get(owner)?.stop(5000);
     expect(exit?.code).toBe(0);
-    const moved = await eventually(
-      "another node announced",
-      async () => {
-        const node = await announcedNode(lab, "default", "web");
-        return node !== undefined && node !== owner ? node : undefined;
-      },
-      30_000,
-    );
+    const moved = await announcedOtherThan(owner);
     await announcedBy(observer, h.macs.get(moved) ?? "", v4, v6);
     expect(await answeringBoth(v4, v6)).toBe(moved);
   } finally {

@@ -9,6 +9,7 @@
 import { ipv6ToBytes, ipv6ToString, macToString } from "../../src/speaker/l2/link-address.js";
 import { decodeNdp, encodeNdp, multicastMac, solicitedNodeAddress } from "../../src/speaker/l2/ndp.js";
 import { openPacketSocket } from "../../src/speaker/l2/packet-socket.js";
+import { probeLoop } from "./probe-loop.js";
 
 const [ifname, source, target, countArg, intervalArg] = process.argv.slice(2);
 const targetBytes = target ? ipv6ToBytes(target) : undefined;
@@ -31,36 +32,24 @@ const solicitation = encodeNdp({
   target: wanted,
   sourceLinkAddress: mac,
 });
-const start = performance.now();
-const sent: number[] = [];
 const replies: [number, string][] = [];
 const unsolicited: [number, string][] = [];
-const since = () => Math.round((performance.now() - start) * 10) / 10;
+const loop = probeLoop({
+  count,
+  intervalMs: interval,
+  result: () => ({ replies, unsolicited }),
+  close: () => socket.close(),
+});
 socket.start((frame) => {
   const d = decodeNdp(frame);
   if (!d.ok || d.value.kind !== "advertisement" || d.value.target !== wanted) return;
   const from = d.value.targetLinkAddress ?? d.value.ethernetSource;
   if (!d.value.solicited) {
-    unsolicited.push([since(), from]);
+    unsolicited.push([loop.since(), from]);
     return;
   }
   if (d.value.ipDestination !== source) return;
-  replies.push([since(), from]);
+  replies.push([loop.since(), from]);
   if (replies.length === 1) process.stdout.write("first reply\n");
 });
-const finish = () => {
-  process.stdout.write(`${JSON.stringify({ sent, replies, unsolicited })}\n`);
-  socket.close();
-  process.exit(0);
-};
-const timer = setInterval(() => {
-  if (count > 0 && sent.length >= count) {
-    clearInterval(timer);
-    setTimeout(finish, 200);
-    return;
-  }
-  sent.push(since());
-  socket.send(solicitation);
-}, interval);
-process.stdout.write("ready\n");
-process.on("SIGTERM", finish);
+loop.run(() => socket.send(solicitation));
