@@ -201,7 +201,21 @@ export class AnnouncementWriter {
     const [namespace, name] = key.split("/") as [string, string];
     const path = `${SANN_PATH}/namespaces/${namespace}/serviceannouncements`;
     if (action === "delete") {
-      await this.o.rest.request("DELETE", `${path}/${name}`);
+      // Only the version that names this node: a new owner's claim written since (which this
+      // node's cache may not show yet) is not this node's to remove.
+      const preconditions = { resourceVersion: current?.metadata.resourceVersion };
+      try {
+        await this.o.rest.request("DELETE", `${path}/${name}`, {
+          apiVersion: "v1",
+          kind: "DeleteOptions",
+          preconditions,
+        });
+      } catch (e) {
+        if (!isStatus(e, 409)) throw e;
+        // Someone wrote it since: what the cache shows next decides.
+        this.written.delete(key);
+        return;
+      }
       this.written.set(key, null);
       return;
     }

@@ -91,6 +91,12 @@ function fakeApi() {
         return existing as T;
       }
       if (method === "DELETE") {
+        // As the API server does: a precondition on the version refuses a delete of a newer object.
+        const wanted = (body as { preconditions?: { resourceVersion?: string } } | undefined)?.preconditions
+          ?.resourceVersion;
+        if (!existing) throw new KubeError(404, "NotFound", "not found");
+        if (wanted !== undefined && existing.metadata.resourceVersion !== wanted)
+          throw new KubeError(409, "Conflict", "the object has been modified");
         objects.delete(key);
         return {} as T;
       }
@@ -168,5 +174,26 @@ test("writer: another node's claim is overwritten on takeover; an outage is retr
   api.state.down = false;
   await t.run();
   expect(api.objects.get("web")?.status?.node).toBe("n1");
+  expect(t.clock.pending()).toBe(0);
+});
+
+test("writer: removing its stale claim never deletes the claim a new owner wrote meanwhile", async () => {
+  // n1 owned web (version 7, still what n1's cache shows); n3 took over and wrote version 8.
+  const api = fakeApi();
+  const mine = stored({ node: "n1" }, "7");
+  api.objects.set("web", stored({ node: "n3" }, "8"));
+  const t = manualTimers();
+  const w = new AnnouncementWriter({
+    self: "n1",
+    rest: api.rest,
+    cache: { get: (k) => (k === "shop/web" ? mine : undefined) },
+    log: pino({ level: "silent" }),
+    timers: t.timers,
+  });
+  w.set(new Map([["shop/web", { remove: true }]]));
+  await t.run();
+  expect(api.calls).toContain("DELETE /apis/herald.dev/v1alpha1/namespaces/shop/serviceannouncements/web");
+  expect(api.objects.get("web")?.status?.node).toBe("n3");
+  expect(w.failures).toBe(0);
   expect(t.clock.pending()).toBe(0);
 });
