@@ -113,7 +113,18 @@ export async function removeLab(prefix: string, stateRoot = defaultStateRoot()):
   const deadline = Date.now() + 5000;
   while (pids.some(alive) && Date.now() < deadline) await sleep(20);
   for (const ns of namespaces) await tryExec("ip", ["netns", "delete", ns]);
+  // File systems a run mounted in its directory (a soak's small audit disks), deepest first.
+  for (const mount of mountsUnder(dir)) await tryExec("umount", ["-l", mount]);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Mount points at or below `dir`, deepest first (from /proc/self/mounts; octal escapes undone). */
+export function mountsUnder(dir: string, mounts = tryRead("/proc/self/mounts") ?? ""): string[] {
+  return mounts
+    .split("\n")
+    .map((line) => (line.split(" ")[1] ?? "").replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
 }
 
 /** Removes crashed labs; with `everything`, also `lab:up` labs and labs whose owner still runs. */
