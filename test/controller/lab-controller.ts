@@ -16,7 +16,8 @@ export const REPO = (() => {
   while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;
 })();
-const MAIN = join(REPO, "dist", "src", "cli", "main.js");
+// HERALD_LAB_MAIN runs another build of the CLI (a soak against a deliberately broken copy).
+const MAIN = process.env.HERALD_LAB_MAIN ?? join(REPO, "dist", "src", "cli", "main.js");
 
 export function apiOf(lab: Lab): Rest {
   return restFromKubeConfig(loadKubeConfig(lab.kubeconfig));

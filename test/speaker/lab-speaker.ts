@@ -19,7 +19,8 @@ import { startLab } from "../lab/fixture.js";
 import type { Lab } from "../lab/lab.js";
 import type { LabProcess } from "../lab/process.js";
 
-const MAIN = join(REPO, "dist", "src", "cli", "main.js");
+// HERALD_LAB_MAIN runs another build of the CLI (a soak against a deliberately broken copy).
+const MAIN = process.env.HERALD_LAB_MAIN ?? join(REPO, "dist", "src", "cli", "main.js");
 export const SPEAKER_HTTP_PORT = 7473;
 
 export function writeHeartbeatKey(lab: Lab): string {
