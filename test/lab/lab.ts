@@ -580,7 +580,15 @@ export class Lab {
             : undefined,
         60_000,
         200,
-      ),
+      ).catch((e: Error) => {
+        // The run directory goes with the lab: say here what the controller manager said.
+        const cm = this.controllerManager;
+        const tail = cm.output().trim().split("\n").slice(-15).join("\n");
+        throw new LabError(
+          "LAB_TIMEOUT",
+          `${e.message}; kube-controller-manager ${cm.running() ? "runs" : "exited"}, its last lines:\n${tail}`,
+        );
+      }),
     ]);
   }
 

@@ -226,3 +226,20 @@ function shift(s: Schedule, i: number, ms: number): void {
   if (f === undefined) throw new Error(`no fault ${i}`);
   f.atMs += ms;
 }
+
+describe("a run aimed at some faults", () => {
+  const nodes = ["node-1", "node-2", "node-3"];
+  test("only the kinds asked for, still one schedule per seed, and the ops lane unchanged", () => {
+    const all = makeSchedule({ seed: 13, minutes: 1, nodes });
+    const kills = makeSchedule({ seed: 13, minutes: 1, nodes, faultKinds: ["speakerKill"] });
+    expect(kills.faults.length).toBeGreaterThan(0);
+    expect(new Set(kills.faults.map((f) => f.fault.kind))).toEqual(new Set(["speakerKill"]));
+    expect(makeSchedule({ seed: 13, minutes: 1, nodes, faultKinds: ["speakerKill"] })).toEqual(kills);
+    expect(kills.ops).toEqual(all.ops);
+    expect(timingProblems(kills, 1)).toEqual([]);
+  });
+
+  test("no kinds: no faults", () => {
+    expect(makeSchedule({ seed: 13, minutes: 1, nodes, faultKinds: [] }).faults).toEqual([]);
+  });
+});

@@ -345,14 +345,21 @@ function drawFault(rng: Rng, kind: FaultKind, nodes: NodeName[]): Fault {
   }
 }
 
-function faultsLane(rng: Rng, minutes: number, durationMs: number, nodes: NodeName[]): ScheduledFault[] {
+function faultsLane(
+  rng: Rng,
+  minutes: number,
+  durationMs: number,
+  nodes: NodeName[],
+  kinds: readonly FaultKind[],
+): ScheduledFault[] {
   const endBy = durationMs - FAULT_TAIL_MS;
   const faults: ScheduledFault[] = [];
   // Kinds come from a shuffled bag of all of them, refilled when empty: each kind as often as the
   // others, and a short run still sees every kind.
   let bag: FaultKind[] = [];
+  if (kinds.length === 0) return faults;
   for (let t = minutes <= 3 ? 10_000 : 15_000; ; ) {
-    if (bag.length === 0) bag = rng.shuffle(FAULT_KINDS);
+    if (bag.length === 0) bag = rng.shuffle(kinds);
     const kind = bag[0] as FaultKind;
     const { min, max } = FAULT_DURATION_MS[kind];
     if (t + min > endBy) break;
@@ -365,7 +372,13 @@ function faultsLane(rng: Rng, minutes: number, durationMs: number, nodes: NodeNa
   return faults;
 }
 
-export function makeSchedule(o: { seed: number; minutes: number; nodes: string[] }): Schedule {
+/** `faultKinds` (default all) narrows the fault lane to those kinds: a run aimed at one behaviour. */
+export function makeSchedule(o: {
+  seed: number;
+  minutes: number;
+  nodes: string[];
+  faultKinds?: readonly FaultKind[];
+}): Schedule {
   const durationMs = o.minutes * 60_000;
   if (!Number.isInteger(durationMs) || o.minutes < 1) {
     throw new LabError(
@@ -382,7 +395,7 @@ export function makeSchedule(o: { seed: number; minutes: number; nodes: string[]
   const opRng = faultRng.independent();
   const nodes = [...o.nodes];
   const initial = initialState(nodes);
-  const faults = faultsLane(faultRng, o.minutes, durationMs, nodes);
+  const faults = faultsLane(faultRng, o.minutes, durationMs, nodes, o.faultKinds ?? FAULT_KINDS);
   const ops = opsLane(opRng, durationMs, new Model(nodes, initial));
   return { seed: o.seed, durationMs, nodes, initialPoolRanges: [...POOL_BASE], ...initial, faults, ops };
 }
