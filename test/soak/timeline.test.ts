@@ -131,14 +131,23 @@ describe("the timeline of a soak run", () => {
       },
     );
     const svg = draw(r);
-    const strip = (ms: number) =>
-      at(svg, "192.0.2.1", "requests", ms).map((e) => [e.attrs.fill, Number(e.attrs.height)]);
-    const grey: [string, number] = [COLOURS.notProbed, 8];
-    expect(strip(1500)).toEqual([grey, [COLOURS.ok, 8]]);
-    expect(strip(2500)).toEqual([grey, [COLOURS.ok, 8], [COLOURS.failed, 4]]);
-    expect(strip(4500)).toEqual([grey, [COLOURS.failed, 8]]);
-    expect(strip(5500)).toEqual([grey, [COLOURS.ok, 8], [COLOURS.failed, 4]]);
-    expect(strip(10_000)).toEqual([grey]);
+    // What a reader sees at the strip's top and bottom row: the last rect drawn there.
+    const seen = (ms: number) => {
+      const rects = at(svg, "192.0.2.1", "requests", ms);
+      const atY = (y: number) =>
+        rects
+          .filter((e) => Number(e.attrs.y ?? 0) <= y && y < Number(e.attrs.y ?? 0) + Number(e.attrs.height))
+          .pop()?.attrs.fill;
+      return [atY(0.5), atY(7.5)];
+    };
+    expect(seen(1500)).toEqual([COLOURS.ok, COLOURS.ok]);
+    expect(seen(2500)).toEqual([COLOURS.ok, COLOURS.failed]);
+    expect(seen(4500)).toEqual([COLOURS.failed, COLOURS.failed]);
+    expect(seen(5500)).toEqual([COLOURS.ok, COLOURS.failed]);
+    expect(seen(10_000)).toEqual([COLOURS.notProbed, COLOURS.notProbed]);
+    // Half the requests failed: half the strip is red.
+    const red = at(svg, "192.0.2.1", "requests", 5500).filter((e) => e.attrs.fill === COLOURS.failed);
+    expect(red.map((e) => Number(e.attrs.height))).toEqual([4]);
   });
 
   test("faults: bands at their times with their labels and details; a skipped fault is a hollow marker", () => {

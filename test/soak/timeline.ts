@@ -316,17 +316,25 @@ function drawLane(
   parts.push(
     `<rect x="${frame.left}" width="${num(frame.plotWidth)}" height="${REQ_H}" fill="${COLOURS.notProbed}"/>`,
   );
-  for (const run of lane.requests) {
-    const x = num(frame.left + run.from * 1000 * scale);
-    const w = num(Math.max(0.5, (Math.min(run.to * 1000, frame.durationMs) - run.from * 1000) * scale));
-    if (run.eighthsFailed < 8)
-      parts.push(`<rect x="${x}" width="${w}" height="${REQ_H}" fill="${COLOURS.ok}"/>`);
-    if (run.eighthsFailed > 0) {
-      const h = (REQ_H * run.eighthsFailed) / 8;
-      parts.push(
-        `<rect x="${x}" y="${num(REQ_H - h)}" width="${w}" height="${num(h)}" fill="${COLOURS.failed}"/>`,
-      );
-    }
+  // Green under every probed stretch, red over it for the share failed: one green rect per
+  // stretch rather than one per change of the share.
+  const xs = (from: number, to: number): string =>
+    `x="${num(frame.left + from * 1000 * scale)}" width="${num(Math.max(0.5, (Math.min(to * 1000, frame.durationMs) - from * 1000) * scale))}"`;
+  const reqs = lane.requests;
+  for (let i = 0; i < reqs.length; ) {
+    let j = i + 1;
+    while (j < reqs.length && reqs[j]?.from === reqs[j - 1]?.to) j++;
+    parts.push(
+      `<rect ${xs(reqs[i]?.from ?? 0, reqs[j - 1]?.to ?? 0)} height="${REQ_H}" fill="${COLOURS.ok}"/>`,
+    );
+    i = j;
+  }
+  for (const run of reqs) {
+    if (run.eighthsFailed === 0) continue;
+    const h = (REQ_H * run.eighthsFailed) / 8;
+    parts.push(
+      `<rect ${xs(run.from, run.to)} y="${num(REQ_H - h)}" height="${num(h)}" fill="${COLOURS.failed}"/>`,
+    );
   }
   parts.push("</g>");
   out.push(
