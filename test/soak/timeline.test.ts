@@ -2,7 +2,7 @@ import { describe, expect, test } from "@jest/globals";
 import type { SoakRecord, Verdict } from "./model.js";
 import { COLOURS, FAULT_COLOURS, nodeColour, renderTimeline, tickStepMs } from "./timeline.js";
 import { emptyRecord, longRun } from "./timeline-fixtures.js";
-import { bucketMsFor } from "./timeline-lanes.js";
+import { bucketMsFor, LANE_LIMIT } from "./timeline-lanes.js";
 import { findAll, parseXml, tooltip, visibleText, type XmlElement } from "./xml-tree.js";
 
 const MAC1 = "02:00:00:00:00:01";
@@ -245,6 +245,62 @@ describe("the timeline of a soak run", () => {
     const op = findAll(svg, (e) => e.attrs.class === "op")[0] as XmlElement;
     expect(tooltip(op)).toContain(`failed: <script>alert("x")</script> & 'q' \ufffd \ufffd`);
     expect(findAll(svg, (e) => e.name === "script")).toEqual([]);
+  });
+
+  test("ops: a tick at each op's time, red when it failed, the op in its tooltip; ops on one pixel share a tick", () => {
+    const r = emptyRecord(20_000);
+    r.ops.push(
+      { op: { kind: "deleteService", name: "svc-1" }, startMs: 2000, endMs: 2100, ok: true },
+      {
+        op: { kind: "setPoolDisabled", disabled: true },
+        startMs: 8000,
+        endMs: 8050,
+        ok: false,
+        error: "422 Invalid",
+      },
+      { op: { kind: "deleteService", name: "svc-2" }, startMs: 8001, endMs: 8090, ok: true },
+    );
+    const svg = draw(r);
+    const x = axisX(svg);
+    const ticks = findAll(svg, (e) => e.attrs.class === "op");
+    expect(ticks.map((t) => [Math.round(Number(t.attrs.x)), t.attrs.fill])).toEqual([
+      [Math.round(x(2000)), COLOURS.opOk],
+      [Math.round(x(8000)), COLOURS.opFailed],
+    ]);
+    expect(tooltip(ticks[0] as XmlElement)).toBe('0:02.000 deleteService {"name":"svc-1"}: ok after 100 ms');
+    expect(tooltip(ticks[1] as XmlElement)).toContain(
+      'setPoolDisabled {"disabled":true}: failed: 422 Invalid',
+    );
+    expect(tooltip(ticks[1] as XmlElement)).toContain('deleteService {"name":"svc-2"}: ok');
+  });
+
+  test("past the lane limit the probed addresses keep their lanes and the header says how many were left out", () => {
+    const r = emptyRecord(20_000);
+    for (let i = 0; i < LANE_LIMIT + 50; i++) {
+      r.wire.push({
+        t: 100,
+        address: `198.51.${Math.floor(i / 250)}.${i % 250}`,
+        mac: MAC1,
+        kind: "arp-reply",
+      });
+    }
+    r.probes.push({
+      address: "203.0.113.5",
+      port: 80,
+      fromMs: 0,
+      toMs: 1000,
+      probes: 1,
+      ok: 1,
+      okPerSecond: [1],
+      failedPerSecond: [0],
+    });
+    const svg = draw(r);
+    const drawn = lanes(svg).map((l) => l.attrs["data-address"]);
+    expect(drawn).toHaveLength(LANE_LIMIT);
+    expect(drawn[drawn.length - 1]).toBe("203.0.113.5");
+    expect(
+      findAll(svg, (e) => e.name === "text" && visibleText(e).includes("(51 more not drawn)")),
+    ).toHaveLength(1);
   });
 
   test("ticks every 10 s for a few minutes, every minute for 30; ARP buckets of 250 ms, coarser past 2000 per lane", () => {

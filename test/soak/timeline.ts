@@ -385,13 +385,29 @@ function faults(frame: Frame, list: FaultRecord[], out: string[], top: number, b
   out.push(`<g class="faults">${parts.join("")}</g>`);
 }
 
+/** One tick per op; ops on one pixel share a tick (red if any failed), so output stays bounded. */
 function ops(frame: Frame, record: SoakRecord, out: string[], top: number): void {
-  const parts = record.ops.map((o) => {
-    const { kind, ...rest } = o.op;
-    const tip =
-      `${formatTime(o.startMs, true)} ${kind} ${JSON.stringify(rest)}: ` +
-      `${o.ok ? "ok" : `failed${o.error === undefined ? "" : `: ${o.error}`}`} after ${Math.round(o.endMs - o.startMs)} ms`;
-    return `<rect class="op" x="${num(frame.x(o.startMs))}" y="${top + 2}" width="1.5" height="${STRIP_H - 4}" fill="${o.ok ? COLOURS.opOk : COLOURS.opFailed}"><title>${escapeXml(tip)}</title></rect>`;
+  const ticks = new Map<number, { x: number; failed: boolean; lines: string[]; count: number }>();
+  for (const o of record.ops) {
+    const x = frame.x(o.startMs);
+    let t = ticks.get(Math.round(x));
+    if (t === undefined) {
+      t = { x, failed: false, lines: [], count: 0 };
+      ticks.set(Math.round(x), t);
+    }
+    t.failed ||= !o.ok;
+    t.count++;
+    if (t.lines.length < 5) {
+      const { kind, ...rest } = o.op;
+      const result = o.ok ? "ok" : `failed${o.error === undefined ? "" : `: ${o.error}`}`;
+      t.lines.push(
+        `${formatTime(o.startMs, true)} ${kind} ${JSON.stringify(rest)}: ${result} after ${Math.round(o.endMs - o.startMs)} ms`,
+      );
+    }
+  }
+  const parts = [...ticks.values()].map((t) => {
+    const more = t.count > t.lines.length ? `\n... and ${t.count - t.lines.length} more` : "";
+    return `<rect class="op" x="${num(t.x)}" y="${top + 2}" width="1.5" height="${STRIP_H - 4}" fill="${t.failed ? COLOURS.opFailed : COLOURS.opOk}"><title>${escapeXml(t.lines.join("\n") + more)}</title></rect>`;
   });
   out.push(`<g class="ops">${parts.join("")}</g>`);
 }
