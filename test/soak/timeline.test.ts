@@ -1,8 +1,9 @@
 import { describe, expect, test } from "@jest/globals";
 import type { SoakRecord, Verdict } from "./model.js";
-import { COLOURS, FAULT_COLOURS, nodeColour, renderTimeline, tickStepMs } from "./timeline.js";
+import { renderTimeline } from "./timeline.js";
 import { emptyRecord, longRun } from "./timeline-fixtures.js";
 import { bucketMsFor, LANE_LIMIT } from "./timeline-lanes.js";
+import { COLOURS, FAULT_COLOURS, nodeColour, tickStepMs } from "./timeline-style.js";
 import { findAll, parseXml, tooltip, visibleText, type XmlElement } from "./xml-tree.js";
 
 const MAC1 = "02:00:00:00:00:01";

@@ -5,6 +5,15 @@
 // so a 30-minute run stays a few hundred kilobytes rather than one element per sighting.
 import type { FaultKind, FaultRecord, SoakRecord, Verdict, Violation } from "./model.js";
 import { type ArpRun, buildLanes, describeMacs, type Lane, laneKey } from "./timeline-lanes.js";
+import {
+  COLOURS,
+  escapeXml,
+  FAULT_COLOURS,
+  formatTime,
+  nodeColour,
+  num,
+  tickStepMs,
+} from "./timeline-style.js";
 
 const WIDTH = 1600;
 const RIGHT = 16;
@@ -20,69 +29,6 @@ const FAULT_ROW_H = 12;
 const SKIPPED_H = 10;
 const STRIP_H = 14;
 const CHAR_W = 6.2;
-
-export const COLOURS = {
-  foreign: "#d62728",
-  conflict: "#000000",
-  ok: "#2ca02c",
-  failed: "#d62728",
-  notProbed: "#d9d9d9",
-  violation: "#ff1a1a",
-  opOk: "#4d4d4d",
-  opFailed: "#d62728",
-} as const;
-
-const NODE_PALETTE = ["#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79"];
-
-export const FAULT_COLOURS: Record<FaultKind, string> = {
-  speakerKill: "#e6550d",
-  speakerTerm: "#fd8d3c",
-  controllerKill: "#756bb1",
-  controllerStop: "#9e9ac8",
-  linkCut: "#3182bd",
-  heartbeatBlock: "#6baed6",
-  apiServerStop: "#636363",
-  foreignClaim: "#e7298a",
-  diskFull: "#8c6d31",
-};
-
-/** The colour of the i-th node (in record.nodes order): a fixed palette, then spread hues. */
-export function nodeColour(i: number): string {
-  return NODE_PALETTE[i] ?? `hsl(${Math.round((i * 137.5) % 360)},55%,40%)`;
-}
-
-/** Text made safe for XML content and attribute values; characters XML forbids become U+FFFD. */
-export function escapeXml(text: string): string {
-  return text
-    .replace(
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters XML 1.0 forbids
-      /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
-      "\ufffd",
-    )
-    .replace(/[&<>"']/g, (c) => `&${{ "&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos" }[c]};`);
-}
-
-const TICK_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 7200];
-
-/** The tick step: the smallest sensible one that leaves room for each label. */
-export function tickStepMs(durationMs: number, plotWidth: number): number {
-  const maxTicks = Math.max(2, Math.floor(plotWidth / 45));
-  for (const s of TICK_STEPS_S) if (durationMs / (s * 1000) <= maxTicks) return s * 1000;
-  return Math.ceil(durationMs / maxTicks / 3_600_000) * 3_600_000;
-}
-
-/** m:ss (h:mm:ss past an hour), with milliseconds when `precise`. */
-export function formatTime(ms: number, precise = false): string {
-  const total = Math.max(0, ms);
-  const s = Math.floor(total / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, "0");
-  const frac = precise ? `.${String(Math.floor(total % 1000)).padStart(3, "0")}` : "";
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}${frac}` : `${m}:${ss}${frac}`;
-}
-
-const num = (v: number): string => String(Math.round(v * 10) / 10);
 
 interface Frame {
   left: number;
