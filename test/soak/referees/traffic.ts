@@ -134,6 +134,10 @@ export function judgeTraffic(record: SoakRecord): Verdict {
 function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cause[] {
   const address = canon(outage.address);
   const causes: Cause[] = [];
+  /** A cause counts only when its window overlaps the outage: [start, end + budget]. */
+  const push = (window: Interval, cause: Cause): void => {
+    if (window.from < outage.toMs && outage.fromMs < window.to) causes.push(cause);
+  };
   record.faults.forEach((f, index) => {
     if (f.skipped !== undefined) return;
     const end = faultEnd(record, f);
@@ -146,7 +150,8 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
     };
     if (f.kind === "foreignClaim") {
       if (f.address !== undefined && canon(f.address) === address) {
-        causes.push({ ...base, allowed: [span(f.startMs, end + FOREIGN_CLAIM_BUDGET_MS)] });
+        const allowed = span(f.startMs, end + FOREIGN_CLAIM_BUDGET_MS);
+        push(allowed, { ...base, allowed: [allowed] });
       }
       return;
     }
@@ -164,18 +169,19 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
             span(f.startMs, f.startMs + FAILOVER_BUDGET_MS),
             ...(f.endMs !== undefined ? [span(f.endMs, f.endMs + FAILOVER_BUDGET_MS)] : []),
           ];
-    causes.push({ ...base, allowed });
+    push(span(f.startMs, end + FAILOVER_BUDGET_MS), { ...base, allowed });
   });
   record.ops.forEach((op, index) => {
     const o = op.op;
     const base = { by: "op" as const, index, kind: o.kind, startMs: op.startMs };
-    const allowed = [span(op.startMs, op.endMs + OP_BUDGET_MS)];
-    if (GLOBAL_OPS.has(o.kind)) causes.push({ ...base, allowed });
+    const window = span(op.startMs, op.endMs + OP_BUDGET_MS);
+    const allowed = [window];
+    if (GLOBAL_OPS.has(o.kind)) push(window, { ...base, allowed });
     else if (
       "name" in o &&
       serviceAddresses(record, o.name, op.startMs, op.endMs + OP_BUDGET_MS).has(address)
     ) {
-      causes.push({ ...base, name: o.name, allowed });
+      push(window, { ...base, name: o.name, allowed });
     }
   });
   return causes;
