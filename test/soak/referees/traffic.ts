@@ -13,6 +13,7 @@ import {
   mergeIntervals,
   NODE_FAULT_KINDS,
   SETTLE_MS,
+  snapshotIndexAt,
   uncovered,
   viewAt,
 } from "./windows.js";
@@ -134,10 +135,8 @@ export function judgeTraffic(record: SoakRecord): Verdict {
 function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cause[] {
   const address = canon(outage.address);
   const causes: Cause[] = [];
-  /** A cause counts only when its window overlaps the outage: [start, end + budget]. */
-  const push = (window: Interval, cause: Cause): void => {
-    if (window.from < outage.toMs && outage.fromMs < window.to) causes.push(cause);
-  };
+  /** A cause counts only when its window, [start, end + budget], overlaps the outage. */
+  const overlaps = (w: Interval): boolean => w.from < outage.toMs && outage.fromMs < w.to;
   record.faults.forEach((f, index) => {
     if (f.skipped !== undefined) return;
     const end = faultEnd(record, f);
@@ -149,17 +148,19 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       ...(f.node ? { node: f.node } : {}),
     };
     if (f.kind === "foreignClaim") {
-      if (f.address !== undefined && canon(f.address) === address) {
-        const allowed = span(f.startMs, end + FOREIGN_CLAIM_BUDGET_MS);
-        push(allowed, { ...base, allowed: [allowed] });
+      const allowed = span(f.startMs, end + FOREIGN_CLAIM_BUDGET_MS);
+      if (f.address !== undefined && canon(f.address) === address && overlaps(allowed)) {
+        causes.push({ ...base, allowed: [allowed] });
       }
       return;
     }
     if (!NODE_FAULT_KINDS.includes(f.kind) || f.node === undefined) return;
+    if (!overlaps(span(f.startMs, end + FAILOVER_BUDGET_MS))) return;
     const mac = record.macs[f.node]?.toLowerCase();
+    const during = seen.slice(firstAtOrAfter(seen, outage.fromMs), firstAtOrAfter(seen, outage.toMs + 1));
     const answered =
-      lastBefore(seen, f.startMs)?.mac.toLowerCase() === mac ||
-      seen.some((s) => s.t >= outage.fromMs && s.t <= outage.toMs && s.mac.toLowerCase() === mac);
+      seen[firstAtOrAfter(seen, f.startMs) - 1]?.mac.toLowerCase() === mac ||
+      during.some((s) => s.mac.toLowerCase() === mac);
     const local = localPods(record, address, f.startMs, f.node);
     if (!answered && local === "none") return;
     const allowed =
@@ -169,19 +170,19 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
             span(f.startMs, f.startMs + FAILOVER_BUDGET_MS),
             ...(f.endMs !== undefined ? [span(f.endMs, f.endMs + FAILOVER_BUDGET_MS)] : []),
           ];
-    push(span(f.startMs, end + FAILOVER_BUDGET_MS), { ...base, allowed });
+    causes.push({ ...base, allowed });
   });
   record.ops.forEach((op, index) => {
     const o = op.op;
-    const base = { by: "op" as const, index, kind: o.kind, startMs: op.startMs };
     const window = span(op.startMs, op.endMs + OP_BUDGET_MS);
-    const allowed = [window];
-    if (GLOBAL_OPS.has(o.kind)) push(window, { ...base, allowed });
+    if (!overlaps(window)) return;
+    const base = { by: "op" as const, index, kind: o.kind, startMs: op.startMs, allowed: [window] };
+    if (GLOBAL_OPS.has(o.kind)) causes.push(base);
     else if (
       "name" in o &&
       serviceAddresses(record, o.name, op.startMs, op.endMs + OP_BUDGET_MS).has(address)
     ) {
-      push(window, { ...base, name: o.name, allowed });
+      causes.push({ ...base, name: o.name });
     }
   });
   return causes;
@@ -215,10 +216,10 @@ function localPods(record: SoakRecord, address: string, t: number, node: string)
 /** Addresses the Services called `name` held in the views in effect during [from, to]. */
 function serviceAddresses(record: SoakRecord, name: string, from: number, to: number): Set<string> {
   const out = new Set<string>();
-  const views = record.snapshots.filter((s) => s.t > from && s.t <= to);
-  const first = viewAt(record, from);
-  for (const view of first ? [first, ...views] : views)
-    for (const s of view.services) if (s.name === name) for (const a of s.addresses) out.add(canon(a));
+  const last = snapshotIndexAt(record.snapshots, to);
+  for (let i = Math.max(0, snapshotIndexAt(record.snapshots, from)); i <= last; i++)
+    for (const s of record.snapshots[i]?.services ?? [])
+      if (s.name === name) for (const a of s.addresses) out.add(canon(a));
   return out;
 }
 
@@ -234,13 +235,16 @@ function sightingsByAddress(record: SoakRecord): Map<string, WireSighting[]> {
   return map;
 }
 
-function lastBefore(list: WireSighting[], t: number): WireSighting | undefined {
-  let found: WireSighting | undefined;
-  for (const s of list) {
-    if (s.t >= t) break;
-    found = s;
+/** Index of the first sighting at or after t (sightings sorted by t). */
+function firstAtOrAfter(list: WireSighting[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((list[mid] as WireSighting).t < t) lo = mid + 1;
+    else hi = mid;
   }
-  return found;
+  return lo;
 }
 
 function errorsText(errors: Record<string, number>): string {
