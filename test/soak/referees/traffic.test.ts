@@ -5,7 +5,11 @@ import { chargeOutages, judgeTraffic } from "./traffic.js";
 
 const X = "192.0.2.1";
 const Y = "192.0.2.2";
-const snapshots = [snap(0, [svc({ addresses: [X] }), svc({ name: "b", addresses: [Y] })])];
+const pods = [
+  { name: "pa", node: "node-3", app: "a", ready: true },
+  { name: "pb", node: "node-3", app: "b", ready: true },
+];
+const snapshots = [snap(0, [svc({ addresses: [X] }), svc({ name: "b", addresses: [Y] })], { pods })];
 const wire = [...steady(X, "node-1", 0, 10_000), ...steady(Y, "node-2", 0, 10_000)];
 const kill = fault("speakerKill", 10_000, 20_000, { node: "node-1" });
 
@@ -143,7 +147,9 @@ describe("operations explain outages within OP_BUDGET_MS of their answer", () =>
     );
     const views = [
       ...snapshots,
-      snap(5300, [...(snapshots[0]?.services ?? []), svc({ name: "c", addresses: ["192.0.2.3"] })]),
+      snap(5300, [...(snapshots[0]?.services ?? []), svc({ name: "c", addresses: ["192.0.2.3"] })], {
+        pods: [...pods, { name: "pc", node: "node-3", app: "c", ready: true }],
+      }),
     ];
     expect(judge({ snapshots: views, ops: [create], outages: [outage("192.0.2.3", 5400, 6000)] }).pass).toBe(
       true,
@@ -158,6 +164,38 @@ describe("operations explain outages within OP_BUDGET_MS of their answer", () =>
     { kind: "setL2Exclusion", node: "node-2" },
   ])("$kind explains every address", (o) => {
     expect(judge({ ops: [op(o, 5000, 5100)], outages: [outage(Y, 5050, 8000)] }).pass).toBe(true);
+  });
+});
+
+describe("a Service without a Ready Pod has nothing to serve", () => {
+  const idle = [
+    snap(0, [svc({ addresses: [X] })], { pods: [{ name: "pa", node: "node-1", app: "a", ready: false }] }),
+    snap(10_000, [svc({ addresses: [X] })], {
+      pods: [{ name: "pa", node: "node-1", app: "a", ready: true }],
+    }),
+  ];
+  test.each([
+    [10_000 + OP_BUDGET_MS, true],
+    [10_000 + OP_BUDGET_MS + 1, false],
+  ])("until its Pod is Ready at 10 s, an outage until %i ms: pass=%s", (to, pass) => {
+    const v = judge({ snapshots: idle, outages: [outage(X, 2000, to)] });
+    expect(v.pass).toBe(pass);
+    if (!pass) expect(v.violations[0]?.message).toContain("budget of no Ready Pod from 0.000 s");
+  });
+
+  test("only the Service serving the failed port counts", () => {
+    const shared = [
+      snap(
+        0,
+        [
+          svc({ addresses: [X], sharingKey: "k" }),
+          svc({ name: "b", addresses: [X], sharingKey: "k", ports: [{ protocol: "TCP", port: 443 }] }),
+        ],
+        { pods: [{ name: "pa", node: "node-1", app: "a", ready: true }] },
+      ),
+    ];
+    expect(judge({ snapshots: shared, outages: [outage(X, 2000, 3000, 443)] }).pass).toBe(true);
+    expect(judge({ snapshots: shared, outages: [outage(X, 2000, 3000, 80)] }).pass).toBe(false);
   });
 });
 

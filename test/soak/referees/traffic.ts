@@ -1,7 +1,16 @@
 // The traffic referee: every stretch of failed probes is charged to a fault or an operation that
 // could cause it, and none lasts longer than that cause's budget. From the probes, the capture,
 // the API view and the harness's own log of what it did.
-import type { FaultKind, Outage, SoakRecord, Verdict, Violation, WireSighting } from "../model.js";
+import type {
+  ApiSnapshot,
+  FaultKind,
+  Outage,
+  ServiceView,
+  SoakRecord,
+  Verdict,
+  Violation,
+  WireSighting,
+} from "../model.js";
 import {
   appliedFaults,
   at,
@@ -38,8 +47,9 @@ export const NO_TRAFFIC_FAULT_KINDS: readonly FaultKind[] = [
 const GLOBAL_OPS = new Set(["createPod", "deletePod", "setPoolRanges", "setPoolDisabled", "setL2Exclusion"]);
 
 export interface ChargedTo {
-  by: "fault" | "op";
-  /** Index into record.faults or record.ops. */
+  /** "endpoints": the Service had no Ready Pod to send the traffic to (kind "noReadyPods"). */
+  by: "fault" | "op" | "endpoints";
+  /** Index into record.faults or record.ops (-1 for "endpoints"). */
   index: number;
   kind: string;
   node?: string;
@@ -92,6 +102,7 @@ export function judgeTraffic(record: SoakRecord): Verdict {
     outages: record.outages.length,
     chargedToFault: 0,
     chargedToOp: 0,
+    chargedToNoReadyPods: 0,
     unexplained: 0,
     tooLong: 0,
   };
@@ -114,7 +125,8 @@ export function judgeTraffic(record: SoakRecord): Verdict {
       continue;
     }
     if (c.chargedTo.by === "fault") checked.chargedToFault++;
-    else checked.chargedToOp++;
+    else if (c.chargedTo.by === "op") checked.chargedToOp++;
+    else checked.chargedToNoReadyPods++;
     if (c.excessMs > 0) {
       checked.tooLong++;
       violations.push({
@@ -185,6 +197,16 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       causes.push({ ...base, name: o.name });
     }
   });
+  const idle = withoutReadyPods(record, outage, address);
+  if (idle.length > 0) {
+    causes.push({
+      by: "endpoints",
+      index: -1,
+      kind: "noReadyPods",
+      startMs: idle[0]?.from ?? 0,
+      allowed: idle,
+    });
+  }
   return causes;
 }
 
@@ -203,14 +225,38 @@ function localPods(record: SoakRecord, address: string, t: number, node: string)
   let result: "only" | "some" | "none" = "none";
   for (const s of view.services) {
     if (s.policy !== "Local" || !s.addresses.some((a) => canon(a) === address)) continue;
-    const ready = view.pods.filter(
-      (p) => p.ready && Object.entries(s.selector).every(([k, v]) => k === "app" && p.app === v),
-    );
+    const ready = readyPods(view, s);
     if (!ready.some((p) => p.node === node)) continue;
     if (ready.every((p) => p.node === node)) return "only";
     result = "some";
   }
   return result;
+}
+
+function readyPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
+  const selector = Object.entries(s.selector);
+  return view.pods.filter((p) => p.ready && selector.every(([k, v]) => k === "app" && p.app === v));
+}
+
+/**
+ * When the Services serving the outage's address:port had no Ready Pod in the view (nothing to
+ * send the traffic to: not Herald's unavailability), each stretch extended by OP_BUDGET_MS for
+ * endpoints to come back.
+ */
+function withoutReadyPods(record: SoakRecord, outage: Outage, address: string): Interval[] {
+  const out: Interval[] = [];
+  const snapshots = record.snapshots;
+  const last = snapshotIndexAt(snapshots, outage.toMs);
+  for (let i = Math.max(0, snapshotIndexAt(snapshots, outage.fromMs)); i <= last; i++) {
+    const view = snapshots[i] as ApiSnapshot;
+    const holding = view.services.filter((s) => s.addresses.some((a) => canon(a) === address));
+    const serving = holding.filter((s) => s.ports.some((p) => p.port === outage.port));
+    const services = serving.length > 0 ? serving : holding;
+    if (services.length === 0 || services.some((s) => readyPods(view, s).length > 0)) continue;
+    const until = snapshots[i + 1]?.t ?? record.durationMs;
+    out.push({ from: view.t, to: until + OP_BUDGET_MS });
+  }
+  return mergeIntervals(out);
 }
 
 /** Addresses the Services called `name` held in the views in effect during [from, to]. */
@@ -253,6 +299,7 @@ function errorsText(errors: Record<string, number>): string {
 }
 
 function causeText(c: ChargedTo): string {
+  if (c.by === "endpoints") return `no Ready Pod from ${at(c.startMs)}`;
   const who = c.node ? ` of ${c.node}` : c.name ? ` of Service ${c.name}` : "";
   return `${c.by === "fault" ? "fault" : "operation"} ${c.kind}${who} at ${at(c.startMs)}`;
 }
