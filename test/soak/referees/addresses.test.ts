@@ -152,6 +152,13 @@ describe("a Service keeps its address until something releases it", () => {
     expect(v.pass).toBe(released);
   });
 
+  test("without the pool annotation, the loss is released only when no pool contains the address", () => {
+    const bare = (addresses: string[]) => svc({ addresses, pool: undefined });
+    expect(judge([snap(0, [bare([X])]), snap(1000, [bare([])])]).pass).toBe(false);
+    const other = { ...POOL, addresses: ["198.51.100.0/24"] };
+    expect(judge([snap(0, [bare([X])]), snap(1000, [bare([])], { pools: [other] })]).pass).toBe(true);
+  });
+
   test("the pool losing an IPv6 address releases it", () => {
     const six = svc({ addresses: [V6] });
     const shrunk = { ...POOL, addresses: ["2001:db8::8/125"] };

@@ -168,9 +168,11 @@ function releaseCause(
   sharers: ServiceView[],
 ): ReleaseCause {
   if (s.type !== "LoadBalancer") return `type is ${s.type}`;
+  // The pool it came from; without the annotation, any pool (no pool containing it releases it).
   const poolName = s.pool ?? h.pool;
-  const pool = view.pools.find((p) => p.name === poolName);
-  if (pool === undefined || !poolContains(pool.addresses, x)) return `pool ${poolName} no longer contains it`;
+  const pools = poolName === undefined ? view.pools : view.pools.filter((p) => p.name === poolName);
+  if (!pools.some((p) => poolContains(p.addresses, x)))
+    return `pool ${poolName ?? "(any)"} no longer contains it`;
   if (requestKey(s) !== h.request) return "request changed";
   if ((s.sharingKey ?? "") !== h.sharingKey) return "sharing key changed";
   const broken = sharers.find((o) => o.uid !== s.uid && !sharesLegitimately(s, o));
