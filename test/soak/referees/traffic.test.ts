@@ -1,0 +1,227 @@
+import type { Op } from "../model.js";
+import { FAILOVER_BUDGET_MS, OP_BUDGET_MS, PROBE_IN_FLIGHT_MS, SETTLE_MS } from "./index.js";
+import { fault, op, outage, record, snap, steady, svc } from "./record-builder.js";
+import { chargeOutages, judgeTraffic } from "./traffic.js";
+
+const X = "192.0.2.1";
+const Y = "192.0.2.2";
+const pods = [
+  { name: "pa", node: "node-3", app: "a", ready: true },
+  { name: "pb", node: "node-3", app: "b", ready: true },
+];
+const snapshots = [snap(0, [svc({ addresses: [X] }), svc({ name: "b", addresses: [Y] })], { pods })];
+const wire = [...steady(X, "node-1", 0, 10_000), ...steady(Y, "node-2", 0, 10_000)];
+const kill = fault("speakerKill", 10_000, 20_000, { node: "node-1" });
+
+const judge = (parts: Parameters<typeof record>[0]) => judgeTraffic(record({ snapshots, wire, ...parts }));
+
+describe("a node fault explains outages of the addresses its node answered", () => {
+  test.each([
+    [10_000 + FAILOVER_BUDGET_MS, true],
+    [10_000 + FAILOVER_BUDGET_MS + 1, false],
+  ])("after the fault goes in, an outage until %i ms: pass=%s", (to, pass) => {
+    const v = judge({ faults: [kill], outages: [outage(X, 10_010, to)] });
+    expect(v.pass).toBe(pass);
+    if (!pass) {
+      expect(v.violations[0]?.message).toContain(`${X}:80 failed`);
+      expect(v.violations[0]?.message).toContain(
+        "1 ms longer than the budget of fault speakerKill of node-1 at 10.000 s",
+      );
+    }
+  });
+
+  test("and again when it is taken back", () => {
+    expect(judge({ faults: [kill], outages: [outage(X, 20_000, 21_000)] }).pass).toBe(true);
+    expect(judge({ faults: [kill], outages: [outage(X, 20_000, 21_001)] }).pass).toBe(false);
+  });
+
+  test("but not in between", () => {
+    const v = judge({ faults: [kill], outages: [outage(X, 15_000, 15_500)] });
+    expect(v.violations[0]?.message).toContain("500 ms longer than the budget");
+  });
+
+  test.each([
+    [10_000 - PROBE_IN_FLIGHT_MS, true],
+    [10_000 - PROBE_IN_FLIGHT_MS - 1, false],
+  ])("a probe in flight when the fault went in, started at %i ms: pass=%s", (from, pass) => {
+    expect(judge({ faults: [kill], outages: [outage(X, from, 10_500)] }).pass).toBe(pass);
+  });
+
+  test("a node fault does not explain another node's address", () => {
+    const v = judge({ faults: [kill], outages: [outage(Y, 10_010, 10_500)] });
+    expect(v.pass).toBe(false);
+    expect(v.violations[0]?.message).toContain(`${Y}:80 failed`);
+    expect(v.violations[0]?.message).toContain(
+      "no fault or operation that could affect this address explains it",
+    );
+  });
+
+  test("the node seen answering during the outage counts too", () => {
+    const moved = [...wire, ...steady(Y, "node-1", 10_100, 10_400, 100)];
+    expect(judge({ wire: moved, faults: [kill], outages: [outage(Y, 10_010, 10_500)] }).pass).toBe(true);
+  });
+
+  test("a skipped fault explains nothing", () => {
+    const skipped = { ...kill, skipped: "no speaker Pod" };
+    expect(judge({ faults: [skipped], outages: [outage(X, 10_010, 10_500)] }).pass).toBe(false);
+  });
+});
+
+describe("a Local Service served only from the faulted node may be down for the whole fault", () => {
+  const local = [
+    snap(0, [svc({ addresses: [X], policy: "Local" })], {
+      pods: [
+        { name: "p1", node: "node-2", app: "a", ready: true },
+        { name: "p2", node: "node-3", app: "a", ready: false },
+      ],
+    }),
+  ];
+  const cut = fault("linkCut", 10_000, 20_000, { node: "node-2" });
+  test.each([
+    [20_000 + FAILOVER_BUDGET_MS, true],
+    [20_000 + FAILOVER_BUDGET_MS + 1, false],
+  ])("an outage until %i ms: pass=%s", (to, pass) => {
+    expect(judge({ snapshots: local, faults: [cut], outages: [outage(X, 10_000, to)] }).pass).toBe(pass);
+  });
+
+  test("with a Ready Pod elsewhere only the failover budget applies", () => {
+    const both = [
+      snap(0, [svc({ addresses: [X], policy: "Local" })], {
+        pods: [
+          { name: "p1", node: "node-2", app: "a", ready: true },
+          { name: "p2", node: "node-3", app: "a", ready: true },
+        ],
+      }),
+    ];
+    expect(judge({ snapshots: both, faults: [cut], outages: [outage(X, 10_000, 15_000)] }).pass).toBe(false);
+    expect(judge({ snapshots: both, faults: [cut], outages: [outage(X, 10_000, 10_900)] }).pass).toBe(true);
+  });
+});
+
+describe("control-plane and disk faults cost no traffic", () => {
+  test.each(["apiServerStop", "controllerKill", "controllerStop", "diskFull"] as const)("%s", (kind) => {
+    const v = judge({ faults: [fault(kind, 10_000, 20_000)], outages: [outage(X, 10_010, 10_050)] });
+    expect(v.pass).toBe(false);
+    expect(v.violations[0]?.message).toContain(`during ${kind}, which must cost no traffic`);
+  });
+});
+
+describe("a foreign claim explains only its own address, for the claim plus SETTLE_MS", () => {
+  const claim = fault("foreignClaim", 10_000, 15_000, { address: X });
+  test.each([
+    [15_000 + SETTLE_MS, true],
+    [15_000 + SETTLE_MS + 1, false],
+  ])("until %i ms: pass=%s", (to, pass) => {
+    expect(judge({ faults: [claim], outages: [outage(X, 10_000, to)] }).pass).toBe(pass);
+  });
+
+  test("not another address", () => {
+    expect(judge({ faults: [claim], outages: [outage(Y, 10_000, 10_100)] }).pass).toBe(false);
+  });
+});
+
+describe("operations explain outages within OP_BUDGET_MS of their answer", () => {
+  const change = op({ kind: "changePorts", name: "a", ports: [81] }, 5000, 5100);
+  test.each([
+    [5100 + OP_BUDGET_MS, true],
+    [5100 + OP_BUDGET_MS + 1, false],
+  ])("their own Service's address until %i ms: pass=%s", (to, pass) => {
+    const v = judge({ ops: [change], outages: [outage(X, 5000, to)] });
+    expect(v.pass).toBe(pass);
+    if (!pass) expect(v.violations[0]?.message).toContain("operation changePorts of Service a at 5.000 s");
+  });
+
+  test("not another Service's address", () => {
+    expect(judge({ ops: [change], outages: [outage(Y, 5000, 5200)] }).pass).toBe(false);
+  });
+
+  test("a Service created during the op is mapped through the view after it", () => {
+    const create = op(
+      {
+        kind: "createService",
+        name: "c",
+        shape: { dualStack: false, policy: "Cluster", ports: [80], app: "c" },
+      },
+      5000,
+      5100,
+    );
+    const views = [
+      ...snapshots,
+      snap(5300, [...(snapshots[0]?.services ?? []), svc({ name: "c", addresses: ["192.0.2.3"] })], {
+        pods: [...pods, { name: "pc", node: "node-3", app: "c", ready: true }],
+      }),
+    ];
+    expect(judge({ snapshots: views, ops: [create], outages: [outage("192.0.2.3", 5400, 6000)] }).pass).toBe(
+      true,
+    );
+  });
+
+  test.each<Op>([
+    { kind: "createPod", name: "p", node: "node-1", app: "a" },
+    { kind: "deletePod", name: "p" },
+    { kind: "setPoolRanges", ranges: ["192.0.2.0/28"] },
+    { kind: "setPoolDisabled", disabled: true },
+    { kind: "setL2Exclusion", node: "node-2" },
+  ])("$kind explains every address", (o) => {
+    expect(judge({ ops: [op(o, 5000, 5100)], outages: [outage(Y, 5050, 8000)] }).pass).toBe(true);
+  });
+});
+
+describe("a Service without a Ready Pod has nothing to serve", () => {
+  const idle = [
+    snap(0, [svc({ addresses: [X] })], { pods: [{ name: "pa", node: "node-1", app: "a", ready: false }] }),
+    snap(10_000, [svc({ addresses: [X] })], {
+      pods: [{ name: "pa", node: "node-1", app: "a", ready: true }],
+    }),
+  ];
+  test.each([
+    [10_000 + OP_BUDGET_MS, true],
+    [10_000 + OP_BUDGET_MS + 1, false],
+  ])("until its Pod is Ready at 10 s, an outage until %i ms: pass=%s", (to, pass) => {
+    const v = judge({ snapshots: idle, outages: [outage(X, 2000, to)] });
+    expect(v.pass).toBe(pass);
+    if (!pass) expect(v.violations[0]?.message).toContain("budget of no Ready Pod from 0.000 s");
+  });
+
+  test("only the Service serving the failed port counts", () => {
+    const shared = [
+      snap(
+        0,
+        [
+          svc({ addresses: [X], sharingKey: "k" }),
+          svc({ name: "b", addresses: [X], sharingKey: "k", ports: [{ protocol: "TCP", port: 443 }] }),
+        ],
+        { pods: [{ name: "pa", node: "node-1", app: "a", ready: true }] },
+      ),
+    ];
+    expect(judge({ snapshots: shared, outages: [outage(X, 2000, 3000, 443)] }).pass).toBe(true);
+    expect(judge({ snapshots: shared, outages: [outage(X, 2000, 3000, 80)] }).pass).toBe(false);
+  });
+});
+
+test("chargeOutages names the cause and the excess, for the report", () => {
+  const r = record({
+    snapshots,
+    wire,
+    faults: [kill],
+    ops: [op({ kind: "deletePod", name: "p" }, 30_000, 30_100)],
+    outages: [outage(X, 10_010, 11_500), outage(Y, 30_000, 30_500), outage(Y, 50_000, 50_100)],
+  });
+  const charges = chargeOutages(r);
+  expect(charges.map((c) => [c.chargedTo?.kind, c.chargedTo?.node, c.lengthMs, c.excessMs])).toEqual([
+    ["speakerKill", "node-1", 1490, 500],
+    ["deletePod", undefined, 500, 0],
+    [undefined, undefined, 100, 100],
+  ]);
+  expect(judgeTraffic(r).checked).toMatchObject({
+    outages: 3,
+    chargedToFault: 1,
+    chargedToOp: 1,
+    unexplained: 1,
+    tooLong: 1,
+  });
+});
+
+test("no outages, no violations", () => {
+  expect(judge({ faults: [kill] }).pass).toBe(true);
+});

@@ -1,0 +1,305 @@
+// The traffic referee: every stretch of failed probes is charged to a fault or an operation that
+// could cause it, and none lasts longer than that cause's budget. From the probes, the capture,
+// the API view and the harness's own log of what it did.
+import type {
+  ApiSnapshot,
+  FaultKind,
+  Outage,
+  ServiceView,
+  SoakRecord,
+  Verdict,
+  Violation,
+  WireSighting,
+} from "../model.js";
+import {
+  appliedFaults,
+  at,
+  canon,
+  capViolations,
+  faultEnd,
+  type Interval,
+  inEffect,
+  mergeIntervals,
+  NODE_FAULT_KINDS,
+  SETTLE_MS,
+  snapshotIndexAt,
+  uncovered,
+  viewAt,
+} from "./windows.js";
+
+/** A node fault's addresses move within this after it goes in, and again after it is taken back (heartbeats: well under 1 s). */
+export const FAILOVER_BUDGET_MS = 1000;
+/** After an operation is answered: status written, speakers and nftables follow, endpoints move. */
+export const OP_BUDGET_MS = 3000;
+/** A probe in flight when a fault went in started up to this long before it (10 ms interval plus a timed-out connect's wait). */
+export const PROBE_IN_FLIGHT_MS = 100;
+/** A foreign claim may take its address for the whole claim and this long after (the client's cache follows Herald's answer back). */
+export const FOREIGN_CLAIM_BUDGET_MS = SETTLE_MS;
+/** Faults that must cost no traffic at all: the data path does not depend on the control plane or the audit disk. */
+export const NO_TRAFFIC_FAULT_KINDS: readonly FaultKind[] = [
+  "apiServerStop",
+  "controllerKill",
+  "controllerStop",
+  "diskFull",
+];
+
+/** Operations that may disturb every address (endpoints, pools, advertisement move things around). */
+const GLOBAL_OPS = new Set(["createPod", "deletePod", "setPoolRanges", "setPoolDisabled", "setL2Exclusion"]);
+
+export interface ChargedTo {
+  /** "endpoints": the Service had no Ready Pod to send the traffic to (kind "noReadyPods"). */
+  by: "fault" | "op" | "endpoints";
+  /** Index into record.faults or record.ops (-1 for "endpoints"). */
+  index: number;
+  kind: string;
+  node?: string;
+  /** The Service an operation names. */
+  name?: string;
+  startMs: number;
+}
+
+export interface OutageCharge {
+  outage: Outage;
+  lengthMs: number;
+  /** The cause whose budget covers most of the outage; undefined when nothing could cause it. */
+  chargedTo?: ChargedTo;
+  /** How much of the outage no cause's budget covers (0 when within budget). */
+  excessMs: number;
+}
+
+interface Cause extends ChargedTo {
+  allowed: Interval[];
+}
+
+/** Per outage: what it is charged to and how far it went past every budget that applies. */
+export function chargeOutages(record: SoakRecord): OutageCharge[] {
+  const sightings = sightingsByAddress(record);
+  return record.outages.map((outage) => {
+    const causes = causesOf(record, outage, sightings.get(canon(outage.address)) ?? []);
+    const lengthMs = Math.max(0, outage.toMs - outage.fromMs);
+    const union = mergeIntervals(causes.flatMap((c) => c.allowed));
+    const excessMs = uncovered(union, outage.fromMs, outage.toMs);
+    let best: Cause | undefined;
+    let bestCover = -1;
+    for (const c of causes) {
+      const cover = lengthMs - uncovered(mergeIntervals(c.allowed), outage.fromMs, outage.toMs);
+      if (cover > bestCover) {
+        best = c;
+        bestCover = cover;
+      }
+    }
+    if (best === undefined) return { outage, lengthMs, excessMs };
+    const { allowed: _, ...chargedTo } = best;
+    return { outage, lengthMs, chargedTo, excessMs };
+  });
+}
+
+export function judgeTraffic(record: SoakRecord): Verdict {
+  const violations: Violation[] = [];
+  const checked = {
+    targets: record.probes.length,
+    probes: record.probes.reduce((n, p) => n + p.probes, 0),
+    outages: record.outages.length,
+    chargedToFault: 0,
+    chargedToOp: 0,
+    chargedToNoReadyPods: 0,
+    unexplained: 0,
+    tooLong: 0,
+  };
+  for (const c of chargeOutages(record)) {
+    const o = c.outage;
+    const what = `${o.address}:${o.port} failed ${o.failures} probes (${errorsText(o.errors)}) from ${at(o.fromMs)} to ${at(o.toMs)} (${c.lengthMs} ms)`;
+    if (c.chargedTo === undefined) {
+      checked.unexplained++;
+      const quiet = appliedFaults(record).filter(
+        (f) => NO_TRAFFIC_FAULT_KINDS.includes(f.kind) && (inEffect(f, o.fromMs) || inEffect(f, o.toMs - 1)),
+      );
+      const during = quiet.length
+        ? ` during ${quiet.map((f) => f.kind).join(", ")}, which must cost no traffic`
+        : "";
+      violations.push({
+        t: o.fromMs,
+        address: o.address,
+        message: `${what}${during}; no fault or operation that could affect this address explains it`,
+      });
+      continue;
+    }
+    if (c.chargedTo.by === "fault") checked.chargedToFault++;
+    else if (c.chargedTo.by === "op") checked.chargedToOp++;
+    else checked.chargedToNoReadyPods++;
+    if (c.excessMs > 0) {
+      checked.tooLong++;
+      violations.push({
+        t: o.fromMs,
+        address: o.address,
+        message: `${what}, ${c.excessMs} ms longer than the budget of ${causeText(c.chargedTo)}`,
+      });
+    }
+  }
+  return {
+    referee: "traffic",
+    pass: violations.length === 0,
+    checked: { ...checked, violations: violations.length },
+    violations: capViolations(violations),
+  };
+}
+
+function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cause[] {
+  const address = canon(outage.address);
+  const causes: Cause[] = [];
+  /** A cause counts only when its window, [start, end + budget], overlaps the outage. */
+  const overlaps = (w: Interval): boolean => w.from < outage.toMs && outage.fromMs < w.to;
+  record.faults.forEach((f, index) => {
+    if (f.skipped !== undefined) return;
+    const end = faultEnd(record, f);
+    const base = {
+      by: "fault" as const,
+      index,
+      kind: f.kind,
+      startMs: f.startMs,
+      ...(f.node ? { node: f.node } : {}),
+    };
+    if (f.kind === "foreignClaim") {
+      const allowed = span(f.startMs, end + FOREIGN_CLAIM_BUDGET_MS);
+      if (f.address !== undefined && canon(f.address) === address && overlaps(allowed)) {
+        causes.push({ ...base, allowed: [allowed] });
+      }
+      return;
+    }
+    if (!NODE_FAULT_KINDS.includes(f.kind) || f.node === undefined) return;
+    if (!overlaps(span(f.startMs, end + FAILOVER_BUDGET_MS))) return;
+    const mac = record.macs[f.node]?.toLowerCase();
+    const during = seen.slice(firstAtOrAfter(seen, outage.fromMs), firstAtOrAfter(seen, outage.toMs + 1));
+    const answered =
+      seen[firstAtOrAfter(seen, f.startMs) - 1]?.mac.toLowerCase() === mac ||
+      during.some((s) => s.mac.toLowerCase() === mac);
+    const local = localPods(record, address, f.startMs, f.node);
+    if (!answered && local === "none") return;
+    const allowed =
+      local === "only"
+        ? [span(f.startMs, end + FAILOVER_BUDGET_MS)]
+        : [
+            span(f.startMs, f.startMs + FAILOVER_BUDGET_MS),
+            ...(f.endMs !== undefined ? [span(f.endMs, f.endMs + FAILOVER_BUDGET_MS)] : []),
+          ];
+    causes.push({ ...base, allowed });
+  });
+  record.ops.forEach((op, index) => {
+    const o = op.op;
+    const window = span(op.startMs, op.endMs + OP_BUDGET_MS);
+    if (!overlaps(window)) return;
+    const base = { by: "op" as const, index, kind: o.kind, startMs: op.startMs, allowed: [window] };
+    if (GLOBAL_OPS.has(o.kind)) causes.push(base);
+    else if (
+      "name" in o &&
+      serviceAddresses(record, o.name, op.startMs, op.endMs + OP_BUDGET_MS).has(address)
+    ) {
+      causes.push({ ...base, name: o.name });
+    }
+  });
+  const idle = withoutReadyPods(record, outage, address);
+  if (idle.length > 0) {
+    causes.push({
+      by: "endpoints",
+      index: -1,
+      kind: "noReadyPods",
+      startMs: idle[0]?.from ?? 0,
+      allowed: idle,
+    });
+  }
+  return causes;
+}
+
+/** An allowance from `from` (less a probe in flight) to `to`, exclusive. */
+function span(from: number, to: number): Interval {
+  return { from: from - PROBE_IN_FLIGHT_MS, to };
+}
+
+/**
+ * Whether a Local Service holding the address (in the view at t) has Ready Pods on the node:
+ * "only" when all of them are there (nowhere else can serve it), "some", or "none".
+ */
+function localPods(record: SoakRecord, address: string, t: number, node: string): "only" | "some" | "none" {
+  const view = viewAt(record, t);
+  if (view === undefined) return "none";
+  let result: "only" | "some" | "none" = "none";
+  for (const s of view.services) {
+    if (s.policy !== "Local" || !s.addresses.some((a) => canon(a) === address)) continue;
+    const ready = readyPods(view, s);
+    if (!ready.some((p) => p.node === node)) continue;
+    if (ready.every((p) => p.node === node)) return "only";
+    result = "some";
+  }
+  return result;
+}
+
+function readyPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
+  const selector = Object.entries(s.selector);
+  return view.pods.filter((p) => p.ready && selector.every(([k, v]) => k === "app" && p.app === v));
+}
+
+/**
+ * When the Services serving the outage's address:port had no Ready Pod in the view (nothing to
+ * send the traffic to: not Herald's unavailability), each stretch extended by OP_BUDGET_MS for
+ * endpoints to come back.
+ */
+function withoutReadyPods(record: SoakRecord, outage: Outage, address: string): Interval[] {
+  const out: Interval[] = [];
+  const snapshots = record.snapshots;
+  const last = snapshotIndexAt(snapshots, outage.toMs);
+  for (let i = Math.max(0, snapshotIndexAt(snapshots, outage.fromMs)); i <= last; i++) {
+    const view = snapshots[i] as ApiSnapshot;
+    const holding = view.services.filter((s) => s.addresses.some((a) => canon(a) === address));
+    const serving = holding.filter((s) => s.ports.some((p) => p.port === outage.port));
+    const services = serving.length > 0 ? serving : holding;
+    if (services.length === 0 || services.some((s) => readyPods(view, s).length > 0)) continue;
+    const until = snapshots[i + 1]?.t ?? record.durationMs;
+    out.push({ from: view.t, to: until + OP_BUDGET_MS });
+  }
+  return mergeIntervals(out);
+}
+
+/** Addresses the Services called `name` held in the views in effect during [from, to]. */
+function serviceAddresses(record: SoakRecord, name: string, from: number, to: number): Set<string> {
+  const out = new Set<string>();
+  const last = snapshotIndexAt(record.snapshots, to);
+  for (let i = Math.max(0, snapshotIndexAt(record.snapshots, from)); i <= last; i++)
+    for (const s of record.snapshots[i]?.services ?? [])
+      if (s.name === name) for (const a of s.addresses) out.add(canon(a));
+  return out;
+}
+
+function sightingsByAddress(record: SoakRecord): Map<string, WireSighting[]> {
+  const map = new Map<string, WireSighting[]>();
+  for (const s of record.wire) {
+    const a = canon(s.address);
+    const list = map.get(a);
+    if (list === undefined) map.set(a, [s]);
+    else list.push(s);
+  }
+  for (const list of map.values()) list.sort((a, b) => a.t - b.t);
+  return map;
+}
+
+/** Index of the first sighting at or after t (sightings sorted by t). */
+function firstAtOrAfter(list: WireSighting[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((list[mid] as WireSighting).t < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function errorsText(errors: Record<string, number>): string {
+  const parts = Object.entries(errors).map(([k, n]) => `${k} x${n}`);
+  return parts.length ? parts.join(", ") : "no error codes";
+}
+
+function causeText(c: ChargedTo): string {
+  if (c.by === "endpoints") return `no Ready Pod from ${at(c.startMs)}`;
+  const who = c.node ? ` of ${c.node}` : c.name ? ` of Service ${c.name}` : "";
+  return `${c.by === "fault" ? "fault" : "operation"} ${c.kind}${who} at ${at(c.startMs)}`;
+}
