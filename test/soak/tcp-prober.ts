@@ -28,7 +28,12 @@ const finished: ProbeTarget[] = [];
 function probe(ledger: TargetLedger, start: number): void {
   let socket: Socket | undefined;
   const p = ledger.begin(start, () => socket?.destroy());
-  socket = connect({ host: ledger.address, port: ledger.port });
+  try {
+    socket = connect({ host: ledger.address, port: ledger.port });
+  } catch (err) {
+    ledger.settle(p, epochMs(), (err as NodeJS.ErrnoException).code ?? "EUNKNOWN");
+    return;
+  }
   socket.once("connect", () => {
     ledger.settle(p, epochMs());
     // RST instead of FIN: hundreds of connections a second leave no TIME_WAIT behind.
@@ -95,5 +100,7 @@ function stop(): void {
 }
 
 createInterface({ input: process.stdin }).on("line", replace).on("close", stop);
+// The reader went away: nobody is left to tell.
+process.stdout.on("error", () => process.exit(1));
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -70,6 +70,8 @@ createInterface({ input: process.stdin })
     frames = queryFrames(set.value, mac, sourceV4, sourceV6);
   })
   .on("close", stop);
+// The reader went away: nobody is left to tell.
+process.stdout.on("error", () => process.exit(1));
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 process.stdout.write("ready\n");
