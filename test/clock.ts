@@ -42,14 +42,21 @@ export class FakeClock implements Clock {
     this.time = end;
     await settle();
   }
-  /** Runs the first timer due by `end`, moving time to it; false when none is due. */
+  /**
+   * A stalled event loop: time moves on by `ms` and no timer runs; the next advance runs the
+   * overdue ones late, at the time it is then.
+   */
+  stall(ms: number) {
+    this.time += ms;
+  }
+  /** Runs the first timer due by `end`, moving time to it (never back); false when none is due. */
   private runNext(end: number): boolean {
     const next = [...this.timers.entries()]
       .filter(([, t]) => t.at <= end)
       .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
     if (!next) return false;
     this.timers.delete(next[0]);
-    this.time = next[1].at;
+    this.time = Math.max(this.time, next[1].at);
     next[1].fn();
     return true;
   }

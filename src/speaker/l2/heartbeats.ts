@@ -4,6 +4,11 @@
 //
 // One timer ticks every `tickMs` (20 ms): it sends the heartbeats that are due and expires
 // peers, so a peer is declared dead at most one tick after its deadline (300-320 ms at 100 ms).
+// A tick that runs late (this node's own event loop stalled: CPU starvation, a long GC) does not
+// expire anyone: timers run before pending I/O, so the heartbeats that arrived during the stall
+// are still unread, and a deadline that passed while this node was not looking is no evidence
+// against its peers. The next tick, after they are read, decides (at most one tick is skipped in
+// a row, so a node that is late on every tick still notices dead peers).
 //
 // Each heartbeat names its receiver and carries the sender's wall clock; receivers refuse one
 // sent more than Membership's windowMs (30 s) from their own clock. That assumes the nodes'
@@ -61,6 +66,8 @@ export interface HeartbeatsStats {
   dropped: Partial<Record<HeartbeatDropReason | "keyChanged" | "tableFull", number>>;
   /** Packets dropped unread: their source, or all unknown sources, over the input limit. */
   rateLimited: Record<LimitReason, number>;
+  /** Ticks that ran more than a tick late, so that expiring peers waited for the next one. */
+  lateTicks: number;
 }
 
 export class Heartbeats {
@@ -87,7 +94,11 @@ export class Heartbeats {
     unkeyed: 0,
     dropped: {},
     rateLimited: { source: 0, global: 0 },
+    lateTicks: 0,
   };
+  /** When the pending tick is due, and whether the last one skipped expiring peers. */
+  private tickDueAt = 0;
+  private expiryDeferred = false;
   private readonly limiter: SourceLimiter<string>;
   private readonly listeners: ((changes: MembershipChange[]) => void)[] = [];
   /** The peers' heartbeat addresses: sources exempt from the global bound. */
@@ -179,11 +190,18 @@ export class Heartbeats {
   }
 
   private schedule(): void {
+    this.tickDueAt = this.o.clock.now() + this.tick;
     this.timer = this.o.clock.setTimeout(() => {
       const now = this.o.clock.now();
       this.sendDue(now);
-      const changes = this.o.membership.expire(now);
-      if (changes.length) this.changed(changes);
+      if (now - this.tickDueAt > this.tick && !this.expiryDeferred) {
+        this.expiryDeferred = true;
+        this.counts.lateTicks++;
+      } else {
+        this.expiryDeferred = false;
+        const changes = this.o.membership.expire(now);
+        if (changes.length) this.changed(changes);
+      }
       this.schedule();
     }, this.tick);
   }

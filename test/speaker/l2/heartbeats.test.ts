@@ -298,3 +298,47 @@ test("no heartbeats go to a peer that has published no key; they start once it h
   clock.advance(1000);
   expect(net.captured.some((p) => p.to === "192.0.2.13")).toBe(true);
 });
+
+test("a node whose own event loop stalled does not declare its peers dead for the heartbeats it has not read yet", () => {
+  // Two clocks: b stalls while a keeps sending; what a sends meanwhile waits in b's socket.
+  const net = new FakeNetwork();
+  const clockA = new FakeClock();
+  const clockB = new FakeClock();
+  const a = speaker("a", net, clockA);
+  const b = speaker("b", net, clockB);
+  a.hb.setPlan(new Map([["b", 100]]));
+  b.hb.setPlan(new Map([["a", 100]]));
+  a.hb.start();
+  b.hb.start();
+  const both = (ms: number) => {
+    for (let t = 0; t < ms; t++) {
+      clockA.advance(1);
+      clockB.advance(1);
+    }
+  };
+  both(1000);
+  expect(b.membership.liveNodes(clockB.now())).toEqual(["a", "b"]);
+  const inboxB = inboxOf(net, "192.0.2.12");
+  const queued: Uint8Array[] = [];
+  net.inboxes.set("192.0.2.12", (p) => queued.push(p));
+  for (let t = 0; t < 500; t++) clockA.advance(1);
+  clockB.stall(500);
+  expect(queued.length).toBeGreaterThanOrEqual(4);
+  // The loop resumes: the overdue tick runs first, then the socket is read.
+  clockB.advance(0);
+  net.inboxes.set("192.0.2.12", inboxB);
+  for (const p of queued) inboxB(p, { address: "192.0.2.11", port: 7946 });
+  both(200);
+  expect(b.changes.filter((c) => c.node === "a" && c.to === "dead")).toEqual([]);
+  expect(b.membership.liveNodes(clockB.now())).toEqual(["a", "b"]);
+  expect(b.hb.stats().lateTicks).toBe(1);
+  // A peer that really went quiet is still declared dead, within a tick more than before.
+  net.cut.add("192.0.2.11");
+  const cutAt = clockB.now();
+  let deadAt: number | undefined;
+  for (let t = 0; t < 1000 && deadAt === undefined; t++) {
+    both(1);
+    if (b.changes.some((c) => c.node === "a" && c.to === "dead")) deadAt = clockB.now();
+  }
+  expect((deadAt as number) - cutAt).toBeLessThanOrEqual(320);
+});
