@@ -126,6 +126,14 @@ export function speakerMetrics(registry: Registry, src: SpeakerSources): Speaker
       ]);
     },
   });
+  new Counter({
+    name: "herald_heartbeat_late_ticks_total",
+    help: "Heartbeat ticks that ran more than a tick late (this speaker's event loop stalled), so that declaring peers dead waited for the next tick",
+    registers,
+    collect() {
+      absolute(this, [[{}, src.heartbeats().lateTicks]]);
+    },
+  });
   new Gauge({
     name: "herald_heartbeat_socket_up",
     help: "1 while the heartbeat socket is bound; 0 while it cannot bind (retried every second; the speaker is not ready meanwhile)",

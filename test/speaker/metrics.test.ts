@@ -16,6 +16,7 @@ const idle = {
     replayed: 0,
     dropped: {},
     rateLimited: { source: 0, global: 0 },
+    lateTicks: 0,
     unkeyed: 0,
   }),
 };
@@ -48,6 +49,7 @@ test("scrapes show the layer-2 counters per interface as the parts count them", 
       unkeyed: 4,
       dropped: { badMagic: 2, outsideWindow: 3 },
       rateLimited: { source: 8, global: 0 },
+      lateTicks: 2,
     }),
   });
   const text = await registry.metrics();
@@ -58,6 +60,7 @@ test("scrapes show the layer-2 counters per interface as the parts count them", 
   expect(text).toContain('herald_heartbeats_total{outcome="badMagic"} 2');
   expect(text).toContain('herald_heartbeats_total{outcome="outsideWindow"} 3');
   expect(text).toContain('herald_heartbeats_total{outcome="notSentNoPeerKey"} 4');
+  expect(text).toContain("herald_heartbeat_late_ticks_total 2");
   expect(text).toContain("herald_speaker_owned_addresses 2");
   expect(text).toContain('herald_input_rate_limited_total{input="arp",reason="source"} 6');
   expect(text).toContain('herald_input_rate_limited_total{input="ndp",reason="global"} 1');
