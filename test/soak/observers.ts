@@ -66,6 +66,8 @@ export class ApiWatcher {
   private timer: NodeJS.Timeout | undefined;
   private last = "";
   private busy = false;
+  /** When the last poll that the API server answered was sent. */
+  lastAnsweredPollAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly api: Rest,
@@ -101,6 +103,7 @@ export class ApiWatcher {
           `/apis/herald.dev/v1alpha1/l2advertisements/${L2ADVERTISEMENT}`,
         ),
       ]);
+      this.lastAnsweredPollAt = t;
       const snapshot: Omit<ApiSnapshot, "t"> = {
         services: svcs.items.filter((s) => s.metadata?.name !== "kubernetes").map(serviceView),
         pools: [

@@ -91,10 +91,19 @@ try {
   const t0 = Date.now();
   const now = () => Date.now() - t0;
   const observers = startClientObservers(s.lab, t0, now);
-  // Services with an op in flight that changes what to probe (ports, address, existence).
-  const suppressed = new Map<string, number>();
-  const watcher = new ApiWatcher(s.api, now, (snap) => observers.update(snap, new Set(suppressed.keys())));
-  const refresh = () => observers.update(watcher.latest, new Set(suppressed.keys()));
+  // Services with an op in flight that changes what to probe (ports, address, existence), and
+  // until the API view is from after the op: a stale view would probe what is no longer there.
+  const inFlightOn = new Map<string, number>();
+  const doneAt = new Map<string, number>();
+  const suppressed = () => {
+    const names = new Set(inFlightOn.keys());
+    for (const [name, at] of doneAt)
+      if (watcher.lastAnsweredPollAt > at) doneAt.delete(name);
+      else names.add(name);
+    return names;
+  };
+  const watcher = new ApiWatcher(s.api, now, (snap) => observers.update(snap, suppressed()));
+  const refresh = () => observers.update(watcher.latest, suppressed());
   await watcher.poll();
   watcher.start();
   const tick = setInterval(refresh, 1000);
@@ -127,14 +136,15 @@ try {
       const name =
         "name" in o.op && o.op.kind !== "createPod" && o.op.kind !== "deletePod" ? o.op.name : undefined;
       const hides = name !== undefined && o.op.kind !== "changePolicy";
-      if (hides) suppressed.set(name, (suppressed.get(name) ?? 0) + 1);
+      if (hides) inFlightOn.set(name, (inFlightOn.get(name) ?? 0) + 1);
       refresh();
       const p = recordedOp(opContext, o.op, now).then((r) => {
         ops.push(r);
         if (hides) {
-          const n = (suppressed.get(name) ?? 1) - 1;
-          if (n > 0) suppressed.set(name, n);
-          else suppressed.delete(name);
+          const n = (inFlightOn.get(name) ?? 1) - 1;
+          if (n > 0) inFlightOn.set(name, n);
+          else inFlightOn.delete(name);
+          doneAt.set(name, r.endMs);
         }
         // The view catches up before the Service is probed again.
         void watcher.poll().then(refresh);
