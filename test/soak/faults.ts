@@ -73,12 +73,17 @@ async function putIn(
       return () => s.lab.restoreLink(fault.node);
     case "heartbeatBlock": {
       const ns = s.lab.netnsOf(fault.node);
+      const drop = [`    udp dport ${HEARTBEAT_PORT} drop`, `    udp sport ${HEARTBEAT_PORT} drop`];
       const rules = [
         `table inet ${BLOCK_TABLE} {`,
-        "  chain in { type filter hook input priority -300; policy accept;",
-        `    udp dport ${HEARTBEAT_PORT} drop; udp sport ${HEARTBEAT_PORT} drop }`,
-        "  chain out { type filter hook output priority -300; policy accept;",
-        `    udp dport ${HEARTBEAT_PORT} drop; udp sport ${HEARTBEAT_PORT} drop }`,
+        "  chain in {",
+        "    type filter hook input priority -300; policy accept;",
+        ...drop,
+        "  }",
+        "  chain out {",
+        "    type filter hook output priority -300; policy accept;",
+        ...drop,
+        "  }",
         "}",
       ].join("\n");
       await exec("ip", ["netns", "exec", ns, "nft", "-f", "-"], { input: rules });

@@ -231,10 +231,15 @@ export function startClientObservers(lab: Lab, t0: number, now: () => number): C
       for (const [a, at] of released) if (t - at > RELEASED_WATCH_MS) released.delete(a);
       held = nowHeld;
       watcher.setTargets([...nowHeld, ...released.keys()].sort());
-      const targets = lb
-        .filter((s) => !suppressed.has(s.name))
-        .flatMap((s) => s.addresses.flatMap((address) => s.ports.map((p) => ({ address, port: p.port }))))
-        .sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`));
+      // Every address once, on the lowest port a Service serves there (Services sharing an
+      // address each have their own ports: the first one's is enough to see the address work).
+      const port = new Map<string, number>();
+      for (const s of lb.filter((v) => !suppressed.has(v.name)))
+        for (const address of s.addresses)
+          for (const p of s.ports) port.set(address, Math.min(port.get(address) ?? p.port, p.port));
+      const targets = [...port]
+        .map(([address, p]) => ({ address, port: p }))
+        .sort((a, b) => a.address.localeCompare(b.address));
       prober.setTargets(targets);
     },
     async stop() {
