@@ -10,7 +10,19 @@
 // clock being ahead): inside that time the sequence check holds, after it the time check does.
 // A node that restarted with a clock that went backwards gets a lower incarnation; it is
 // accepted again once that state is forgotten.
+//
+// A peer declared dead that is heard again soon, under the same incarnation (it did not restart),
+// was late, not dead: a stalled event loop on a loaded machine. Each such flap doubles the time
+// that peer may stay quiet (up to MAX_PATIENCE times), and a minute without one brings it back:
+// a peer that proved slow is not failed over on every hiccup, and the others keep 300 ms.
 import type { Heartbeat } from "./heartbeat.js";
+
+/** A peer's quiet allowance grows at most to this many times the usual one. */
+export const MAX_PATIENCE = 8;
+/** How long a grown allowance lasts after the last flap. */
+export const PATIENCE_MS = 60_000;
+/** Heard again within this many times its allowance after the last heartbeat: a flap, not a return. */
+const FLAP_GAP_FACTOR = 4;
 
 /** "joining": heard, but starting up and not to be elected yet (it becomes live when it says so). */
 export type PeerState = "live" | "dead" | "left" | "joining";
@@ -27,6 +39,9 @@ export interface Peer {
   ownedDigest: string;
   /** The id of the key its heartbeats were authenticated with (node-identity.ts keyId). */
   keyId?: string;
+  /** Its quiet allowance is `patience` times the usual one until `patientUntil` (flaps seen). */
+  patience: number;
+  patientUntil: number;
 }
 
 export interface MembershipOptions {
@@ -90,16 +105,28 @@ export class Membership {
     }
     const state: PeerState = h.joining ? "joining" : h.leaving ? "left" : "live";
     const interval = Math.max(h.intervalMs, this.minInterval);
+    let patience = known && now < known.patientUntil ? known.patience : 1;
+    let patientUntil = known?.patientUntil ?? 0;
+    const flapped =
+      known?.state === "dead" &&
+      h.incarnation === known.incarnation &&
+      now - known.lastSeen < FLAP_GAP_FACTOR * (known.deadline - known.lastSeen);
+    if (flapped) {
+      patience = Math.min(patience * 2, MAX_PATIENCE);
+      patientUntil = now + PATIENCE_MS;
+    }
     this.peers.set(h.node, {
       node: h.node,
       state,
       incarnation: h.incarnation,
       sequence: h.sequence,
       lastSeen: now,
-      deadline: now + this.missed * interval,
+      deadline: now + this.missed * interval * patience,
       ownedCount: h.ownedCount,
       ownedDigest: h.ownedDigest,
       keyId,
+      patience,
+      patientUntil,
     });
     const from = known?.state ?? "unknown";
     return from === state

@@ -166,3 +166,47 @@ test("a joining peer is heard but not live until it says it is available; silent
   c.observe(hb("b", 1, { joining: true, intervalMs: 100 }), 0);
   expect(c.expire(301)).toEqual([{ node: "b", from: "joining", to: "dead" }]);
 });
+
+test("a peer declared dead and heard again soon (it was late, not gone) gets a longer allowance, for a minute", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 1), 0);
+  // 450 ms without a heartbeat (its event loop stalled): dead at 301, heard again at 450.
+  expect(m.expire(301)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  expect(m.observe(hb("b", 2), 450).change).toEqual({ node: "b", from: "dead", to: "live" });
+  // The next stall of 450 ms passes: the allowance is 600 ms now.
+  expect(m.expire(900)).toEqual([]);
+  m.observe(hb("b", 3), 900);
+  // It still dies when it really goes quiet, within the longer allowance.
+  expect(m.expire(1500)).toEqual([]);
+  expect(m.expire(1501)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  // A minute after its last flap, regular heartbeats bring the usual 300 ms back.
+  m.observe(hb("b", 4), 1600);
+  for (let t = 1700, seq = 5; t <= 70_000; t += 100, seq++) m.observe(hb("b", seq), t);
+  expect(m.expire(70_300)).toEqual([]);
+  expect(m.expire(70_301)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+});
+
+test("a return after a long silence, or as a restarted process, is not a flap; the allowance is bounded", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 1), 0);
+  m.expire(301);
+  // Back after 5 s (a cut cable restored): the usual allowance.
+  m.observe(hb("b", 2), 5000);
+  expect(m.expire(5301)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  // Back soon but restarted (higher incarnation): the usual allowance too.
+  m.observe(hb("b", 1, { incarnation: 2000 }), 5400);
+  expect(m.expire(5701)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  // Flapping over and over: never more than MAX_PATIENCE (8) times 300 ms.
+  let t = 5800;
+  let seq = 2;
+  for (let i = 0; i < 20; i++) {
+    m.observe(hb("b", seq++, { incarnation: 2000 }), t);
+    const deadAt = (m.snapshot().find((p) => p.node === "b")?.deadline ?? 0) + 1;
+    expect(deadAt - t).toBeLessThanOrEqual(8 * 300 + 1);
+    expect(m.expire(deadAt)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+    t = deadAt + 10;
+  }
+  expect((m.snapshot().find((p) => p.node === "b")?.deadline ?? 0) - (t - 10 - 1)).toBeLessThanOrEqual(
+    8 * 300,
+  );
+});
