@@ -122,7 +122,11 @@ export async function removeLab(prefix: string, stateRoot = defaultStateRoot()):
 export function mountsUnder(dir: string, mounts = tryRead("/proc/self/mounts") ?? ""): string[] {
   return mounts
     .split("\n")
-    .map((line) => (line.split(" ")[1] ?? "").replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8))))
+    .map((line) =>
+      (line.split(" ")[1] ?? "").replace(/\\([0-7]{3})/g, (_, o) =>
+        String.fromCharCode(Number.parseInt(o, 8)),
+      ),
+    )
     .filter((m) => m === dir || m.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
 }

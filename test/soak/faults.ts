@@ -13,6 +13,7 @@ const HEARTBEAT_PORT = 7946;
 /** Gratuitous ARPs a second from the foreign host, besides its kernel answering requests. */
 const CLAIM_PER_SECOND = 5;
 const BLOCK_TABLE = "soak_heartbeat_block";
+const AFTER_THE_COMMAND = new Set(["linkCut", "heartbeatBlock", "foreignClaim", "diskFull"]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,6 +28,9 @@ export async function runFault(
   try {
     const undo = await putIn(s, f, record, o.heldAddresses);
     if (!undo) return record;
+    // A signal acts when sent; a command (nft, ip, a filled disk) once it has run, which on a
+    // loaded machine can be most of a second later.
+    if (AFTER_THE_COMMAND.has(f.fault.kind)) record.startMs = o.now();
     await sleep(f.durationMs);
     await undo();
     record.endMs = o.now();

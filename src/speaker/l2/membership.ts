@@ -12,13 +12,14 @@
 // accepted again once that state is forgotten.
 //
 // A peer declared dead that is heard again soon, under the same incarnation (it did not restart),
-// was late, not dead: a stalled event loop on a loaded machine. Each such flap doubles the time
-// that peer may stay quiet (up to MAX_PATIENCE times), and a minute without one brings it back:
-// a peer that proved slow is not failed over on every hiccup, and the others keep 300 ms.
+// was late, not dead: a stalled event loop on a loaded machine. Each such flap lets that peer stay
+// quiet longer (twice, then MAX_PATIENCE times the usual allowance: 600, 900 ms at 100 ms), and a
+// minute without one brings it back: a peer that proved slow is not failed over on every hiccup,
+// it is still failed over within a second, and the others keep 300 ms.
 import type { Heartbeat } from "./heartbeat.js";
 
 /** A peer's quiet allowance grows at most to this many times the usual one. */
-export const MAX_PATIENCE = 8;
+export const MAX_PATIENCE = 3;
 /** How long a grown allowance lasts after the last flap. */
 export const PATIENCE_MS = 60_000;
 /** Heard again within this many times its allowance after the last heartbeat: a flap, not a return. */

@@ -47,13 +47,26 @@ describe("a node fault explains outages of the addresses its node answered", () 
     expect(judge({ faults: [kill], outages: [outage(X, from, 10_500)] }).pass).toBe(pass);
   });
 
-  test("a node fault does not explain another node's address", () => {
-    const v = judge({ faults: [kill], outages: [outage(Y, 10_010, 10_500)] });
+  test("a node fault does not explain another node's Local address without a Pod on it", () => {
+    const local = [
+      snap(0, [svc({ addresses: [X] }), svc({ name: "b", addresses: [Y], policy: "Local" })], { pods }),
+    ];
+    const v = judgeTraffic(
+      record({ snapshots: local, wire, faults: [kill], outages: [outage(Y, 10_010, 10_500)] }),
+    );
     expect(v.pass).toBe(false);
     expect(v.violations[0]?.message).toContain(`${Y}:80 failed`);
     expect(v.violations[0]?.message).toContain(
       "no fault or operation that could affect this address explains it",
     );
+  });
+
+  test("another node's Cluster address loses the connections sent through the failed node, within the budget", () => {
+    expect(judge({ faults: [kill], outages: [outage(Y, 10_010, 10_000 + FAILOVER_BUDGET_MS)] }).pass).toBe(
+      true,
+    );
+    const v = judge({ faults: [kill], outages: [outage(Y, 10_010, 10_000 + FAILOVER_BUDGET_MS + 1)] });
+    expect(v.violations[0]?.message).toContain("1 ms longer than the budget of fault speakerKill of node-1");
   });
 
   test("the node seen answering during the outage counts too", () => {

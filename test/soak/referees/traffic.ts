@@ -174,7 +174,16 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       seen[firstAtOrAfter(seen, f.startMs) - 1]?.mac.toLowerCase() === mac ||
       during.some((s) => s.mac.toLowerCase() === mac);
     const local = localPods(record, address, f.startMs, f.node);
-    if (!answered && local === "none") return;
+    // Cluster traffic is spread over every eligible node's NodePort: connections sent through a
+    // node that just failed are lost until it is counted dead, whoever answers the address.
+    const spread =
+      viewAt(record, f.startMs)?.services.some(
+        (v) =>
+          v.type === "LoadBalancer" &&
+          v.policy === "Cluster" &&
+          v.addresses.some((a) => canon(a) === address),
+      ) ?? false;
+    if (!answered && local === "none" && !spread) return;
     const allowed =
       local === "only"
         ? [span(f.startMs, end + FAILOVER_BUDGET_MS)]

@@ -196,13 +196,13 @@ test("a return after a long silence, or as a restarted process, is not a flap; t
   // Back soon but restarted (higher incarnation): the usual allowance too.
   m.observe(hb("b", 1, { incarnation: 2000 }), 5400);
   expect(m.expire(5701)).toEqual([{ node: "b", from: "live", to: "dead" }]);
-  // Flapping over and over: never more than MAX_PATIENCE (8) times 300 ms.
+  // Flapping over and over: never more than MAX_PATIENCE (3) times 300 ms.
   let t = 5800;
   let seq = 2;
   for (let i = 0; i < 20; i++) {
     m.observe(hb("b", seq++, { incarnation: 2000 }), t);
     const deadAt = (m.snapshot().find((p) => p.node === "b")?.deadline ?? 0) + 1;
-    expect(deadAt - t).toBeLessThanOrEqual(8 * 300 + 1);
+    expect(deadAt - t).toBeLessThanOrEqual(3 * 300 + 1);
     expect(m.expire(deadAt)).toEqual([{ node: "b", from: "live", to: "dead" }]);
     t = deadAt + 10;
   }
