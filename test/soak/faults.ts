@@ -13,7 +13,7 @@ const HEARTBEAT_PORT = 7946;
 /** Gratuitous ARPs a second from the foreign host, besides its kernel answering requests. */
 const CLAIM_PER_SECOND = 5;
 const BLOCK_TABLE = "soak_heartbeat_block";
-const AFTER_THE_COMMAND = new Set(["linkCut", "heartbeatBlock", "foreignClaim", "diskFull"]);
+const AFTER_THE_COMMAND = new Set(["linkCut", "heartbeatBlock", "diskFull"]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -31,6 +31,7 @@ export {
 } from "./traffic.js";
 export {
   CONTROLLER_FAULT_KINDS,
+  HEARTBEAT_BLOCK_SETTLE_MS,
   liveNodes,
   MAX_VIOLATIONS,
   NODE_DOWN_KINDS,

@@ -1,6 +1,7 @@
 import { fault, op, record, snap } from "./record-builder.js";
 import {
   covers,
+  HEARTBEAT_BLOCK_SETTLE_MS,
   liveNodes,
   macToNode,
   mergeIntervals,
@@ -88,4 +89,12 @@ test("intervals merge, and what they leave uncovered is measured", () => {
     { from: 20, to: 30 },
   ]);
   expect(uncovered(merged, 8, 25)).toBe(10);
+});
+
+test("a heartbeat block settles longer after it goes in (the Lease evidence), as usual after it ends", () => {
+  const r = record({ faults: [fault("heartbeatBlock", 1000, 20_000, { node: "node-3" })] });
+  expect(settleWindows(r)).toEqual([
+    { from: 1000, to: 1000 + HEARTBEAT_BLOCK_SETTLE_MS },
+    { from: 20_000, to: 20_000 + SETTLE_MS },
+  ]);
 });
