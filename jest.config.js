@@ -5,11 +5,13 @@
 //   unit (default)  test/**/*.test.ts        no root, no network, no clock
 //   root            test/**/*.root.test.ts   root: network namespaces, nft, AF_PACKET
 //   lab             test/**/*.lab.test.ts    root plus the lab's Kubernetes binaries
+//   soak            test/**/*.soak.test.ts   whole soak runs (each starts its own lab)
 const kind = process.env.HERALD_TESTS ?? "unit";
 const patterns = {
-  unit: ["**/*.test.ts", "!**/*.root.test.ts", "!**/*.lab.test.ts"],
+  unit: ["**/*.test.ts", "!**/*.root.test.ts", "!**/*.lab.test.ts", "!**/*.soak.test.ts"],
   root: ["**/*.root.test.ts"],
   lab: ["**/*.lab.test.ts"],
+  soak: ["**/*.soak.test.ts"],
 };
 if (!(kind in patterns)) throw new Error(`HERALD_TESTS must be one of ${Object.keys(patterns)}`);
 

@@ -112,12 +112,16 @@ async function setUp(lab: Lab, poolRanges: string[]): Promise<SoakLab> {
     auditDirs,
     async startSpeaker(node) {
       if (speakers.get(node)?.running()) return;
-      speakers.set(node, startSpeaker(lab, node, keyFile));
+      const p = startSpeaker(lab, node, keyFile);
+      speakers.set(node, p);
       await eventually(
         `speaker on ${node} ready`,
         async () => (await speakerState(lab, node).catch(() => undefined))?.node === node,
         30_000,
-      );
+      ).catch((error: Error) => {
+        // The run directory may go with the lab: say here what the speaker said last.
+        throw new Error(`${error.message}; its last output:\n${p.output().slice(-3000)}`);
+      });
     },
     async startController(name) {
       if (controllers.get(name)?.proc.running()) return;

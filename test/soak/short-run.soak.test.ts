@@ -1,5 +1,5 @@
-// The soak inside the check: a short run with a fixed seed (every fault kind at least once,
-// operations all along), all referees passing. `npm run soak` runs longer ones.
+// A short soak with a fixed seed (every fault kind at least once, operations all along) in which
+// every referee must pass: `npm run test:soak`. `npm run soak` runs longer ones.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
