@@ -73,11 +73,7 @@ try {
   const shapes = new Map<string, ServiceShape & { type: ServiceType }>();
   const opContext = { lab: s.lab, api: s.api, shapes };
   await Promise.all(
-    s.lab.nodes.length
-      ? schedule.initialPods.map((p) =>
-          s.lab.createPod({ name: p.name, node: p.node, labels: { app: p.app } }),
-        )
-      : [],
+    schedule.initialPods.map((p) => s.lab.createPod({ name: p.name, node: p.node, labels: { app: p.app } })),
   );
   for (const svc of schedule.initialServices)
     await recordedOp(opContext, { kind: "createService", name: svc.name, shape: svc.shape }, () => 0);
