@@ -110,7 +110,8 @@ try {
     (watcher.latest?.services ?? []).filter((v) => v.type === "LoadBalancer").flatMap((v) => v.addresses);
   const firstFault = schedule.faults[0]?.atMs ?? schedule.durationMs;
   const startSample = (async () => {
-    await sleep(Math.max(1000, firstFault - 1000) - now());
+    // Before the first fault, and early also in a run without faults.
+    await sleep(Math.max(1000, Math.min(10_000, firstFault - 1000)) - now());
     return s.sampleResources();
   })();
 
