@@ -21,6 +21,7 @@ import { LeaderElector } from "../k8s/leader.js";
 import { untilReachable } from "../k8s/reachable.js";
 import { type KubeObject, restFromKubeConfig } from "../k8s/rest.js";
 import { controllerWrites } from "../k8s/writes.js";
+import { watchLoopStalls } from "../loop-sampler.js";
 import type { Command } from "./command.js";
 import { FlagError, flagHelp, helpRequested, parseFlags, portFlag } from "./flags.js";
 import { debugAccess, parseServing, type Serving, servingFlags } from "./serving.js";
@@ -77,6 +78,7 @@ export const controller: Command = async (argv, io) => {
   const sleep = (ms: number, signal: AbortSignal) => sleepTimer(ms, undefined, { signal });
 
   collectDefaultMetrics({ register: registry });
+  const stalls = watchLoopStalls({ clock: systemClock, log, registry });
   let ctl: Controller | undefined;
   const metrics = controllerMetrics(registry, () => ctl?.queue.depth ?? 0);
   const auditDir = flags["audit-dir"] ?? "/var/lib/herald/audit";
@@ -194,6 +196,7 @@ export const controller: Command = async (argv, io) => {
     process.once("SIGINT", () => shutdown("SIGINT"));
   });
   c.stop();
+  stalls.stop();
   stop.abort();
   await Promise.allSettled(running);
   await http.close();
