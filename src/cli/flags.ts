@@ -91,3 +91,11 @@ export function durationFlag(name: string, value: string | undefined): number | 
   if (!Number.isSafeInteger(n)) throw new FlagError(`--${name}: "${value}" is too large`);
   return n === 0 ? undefined : n;
 }
+
+/** A whole number in [min, max], written in decimal digits only. */
+export function integerFlag(name: string, value: string | undefined, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d{1,9}$/.test(value ?? "") || n < min || n > max)
+    throw new FlagError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}

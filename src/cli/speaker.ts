@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { V1Node } from "@kubernetes/client-node";
-import pino from "pino";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import pino, { type Logger } from "pino";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { workerConverter } from "../audit/converter.js";
 import { AuditLog } from "../audit/log.js";
 import { systemClock } from "../clock.js";
@@ -15,12 +15,15 @@ import { endpointSliceVersion } from "../k8s/discovery.js";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { untilReachable } from "../k8s/reachable.js";
 import { restFromKubeConfig } from "../k8s/rest.js";
+import { watchLoopStalls } from "../loop-sampler.js";
 import { assembleSpeaker } from "../speaker/assemble.js";
+import { MAX_REALTIME_PRIORITY, type RunCommand, raiseToRealtime } from "../speaker/cpu-priority.js";
+import { nftExec } from "../speaker/forward/nft.js";
 import { SpeakerHealth } from "../speaker/health.js";
 import { internalAddresses } from "../speaker/inputs.js";
 import { NodeLease } from "../speaker/node-lease.js";
 import type { Command } from "./command.js";
-import { FlagError, flagHelp, helpRequested, parseFlags, portFlag } from "./flags.js";
+import { FlagError, flagHelp, helpRequested, integerFlag, parseFlags, portFlag } from "./flags.js";
 import { debugAccess, parseServing, type Serving, servingFlags } from "./serving.js";
 
 const FLAGS = {
@@ -44,6 +47,10 @@ const FLAGS = {
     default: "herald-system",
     help: "namespace of the per-node Leases (herald-speaker-<node>)",
   },
+  "realtime-priority": {
+    default: "10",
+    help: "SCHED_RR priority of the event loop, 1-99, so a busy node does not delay heartbeats (0: none; needs CAP_SYS_NICE)",
+  },
   ...servingFlags("1Gi"),
 } as const;
 
@@ -55,6 +62,7 @@ interface Parsed {
   httpPort: number;
   heartbeatPort: number;
   key: Buffer;
+  realtimePriority: number;
   serving: Serving;
 }
 
@@ -72,7 +80,30 @@ function parse(argv: string[]): Parsed {
     throw new FlagError(`cannot read the heartbeat key from ${file}: ${(e as Error).message}`);
   }
   if (key.length < 32) throw new FlagError(`the heartbeat key in ${file} is shorter than 32 bytes`);
-  return { flags, node, httpPort, heartbeatPort, key, serving: parseServing(flags) };
+  const realtimePriority = integerFlag(
+    "realtime-priority",
+    flags["realtime-priority"],
+    0,
+    MAX_REALTIME_PRIORITY,
+  );
+  return { flags, node, httpPort, heartbeatPort, key, realtimePriority, serving: parseServing(flags) };
+}
+
+/** The event loop to SCHED_RR (cpu-priority.ts says why); a refusal is logged, never fatal. */
+async function raisePriority(priority: number, log: Logger, registry: Registry): Promise<void> {
+  const run: RunCommand = (file, args) => nftExec([file])(args);
+  const outcome = await raiseToRealtime(run, process.pid, priority);
+  new Gauge({
+    name: "herald_speaker_realtime_priority",
+    help: "SCHED_RR priority of the speaker's event loop (0: normal scheduling)",
+    registers: [registry],
+  }).set(outcome.raised ? outcome.priority : 0);
+  if (outcome.raised) log.info({ priority }, "event loop runs at real-time priority");
+  else if (outcome.reason === "refused")
+    log.warn(
+      { priority, err: outcome.detail },
+      "real-time priority refused (CAP_SYS_NICE?): on a busy node peers may take this node's addresses while it waits for a CPU",
+    );
 }
 
 export const speaker: Command = async (argv, io) => {
@@ -123,6 +154,8 @@ export const speaker: Command = async (argv, io) => {
   }
 
   collectDefaultMetrics({ register: registry });
+  await raisePriority(p.realtimePriority, log, registry);
+  const stalls = watchLoopStalls({ clock: systemClock, log, registry });
   const auditDir = flags["audit-dir"] ?? "/var/lib/herald/audit";
   const audit = new AuditLog({
     dir: auditDir,
@@ -225,6 +258,7 @@ export const speaker: Command = async (argv, io) => {
   l2.stop();
   stop.abort();
   health.stop();
+  stalls.stop();
   await Promise.allSettled(running);
   await http.close();
   await audit.stop();

@@ -13,6 +13,8 @@ function capture(): CliIo & { stderr: string[]; stdout: string[] } {
 const dir = mkdtempSync(join(tmpdir(), "herald-speaker-cli-"));
 const shortKey = join(dir, "short");
 writeFileSync(shortKey, "too-short\n");
+const goodKey = join(dir, "good");
+writeFileSync(goodKey, `${"k".repeat(32)}\n`);
 
 test.each([
   ["no node name", ["--heartbeat-key-file", shortKey], "--node-name (or NODE_NAME) is required"],
@@ -30,6 +32,16 @@ test.each([
     "a bad port",
     ["--node-name", "n1", "--heartbeat-port", "99999"],
     "--heartbeat-port must be a port number",
+  ],
+  [
+    "a real-time priority above 99",
+    ["--node-name", "n1", "--heartbeat-key-file", goodKey, "--realtime-priority", "100"],
+    "--realtime-priority must be a whole number from 0 to 99",
+  ],
+  [
+    "a real-time priority that is not a number",
+    ["--node-name", "n1", "--heartbeat-key-file", goodKey, "--realtime-priority", "high"],
+    "--realtime-priority must be a whole number from 0 to 99",
   ],
 ])("herald speaker with %s exits 2 and says why", async (_what, args, message) => {
   const saved = process.env.NODE_NAME;

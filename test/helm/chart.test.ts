@@ -154,18 +154,26 @@ describe("the controller", () => {
 });
 
 describe("the speaker", () => {
-  test("uses the host network with exactly NET_RAW and NET_ADMIN and a read-only root filesystem", () => {
+  test("uses the host network with exactly NET_RAW, NET_ADMIN and SYS_NICE and a read-only root filesystem", () => {
     for (const objects of [defaults, allOn]) {
       const spec = podSpec(objects, "DaemonSet", "herald-speaker");
       expect(spec.hostNetwork).toBe(true);
       expect(spec.dnsPolicy).toBe("ClusterFirstWithHostNet");
       const sc = container(objects, "DaemonSet", "herald-speaker").securityContext;
-      expect([...sc.capabilities.add].sort()).toEqual(["NET_ADMIN", "NET_RAW"]);
+      expect([...sc.capabilities.add].sort()).toEqual(["NET_ADMIN", "NET_RAW", "SYS_NICE"]);
       expect(sc.capabilities.drop).toEqual(["ALL"]);
       expect(sc.readOnlyRootFilesystem).toBe(true);
       expect(sc.allowPrivilegeEscalation).toBe(false);
       expect(sc.privileged).toBeUndefined();
     }
+  });
+
+  test("raises its event loop to the real-time priority asked; 0 asks none and drops SYS_NICE", () => {
+    expect(container(defaults, "DaemonSet", "herald-speaker").args).toContain("--realtime-priority=10");
+    const normal = render({ values: "speaker: {realtimePriority: 0}\n" });
+    const c = container(normal, "DaemonSet", "herald-speaker");
+    expect(c.args).toContain("--realtime-priority=0");
+    expect([...c.securityContext.capabilities.add].sort()).toEqual(["NET_ADMIN", "NET_RAW"]);
   });
 
   test("learns its node from spec.nodeName and runs `herald speaker`", () => {

@@ -84,12 +84,16 @@ test("`herald validate` accepts the example pools and rejects an overlapping pai
   expect(bad.code).not.toBe(0);
 });
 
-test("the speaker's tools run as root with NET_RAW and NET_ADMIN only: nft and ip", async () => {
+test("the speaker's tools run as root with NET_RAW and NET_ADMIN only: nft, ip and chrt", async () => {
   const nft = await run(["--user", "0", "--entrypoint", "nft"], ["--version"]);
   expect(nft.code).toBe(0);
   expect(nft.stdout).toMatch(/^nftables v\d/);
   const ip = await run(["--user", "0", "--entrypoint", "ip"], ["-V"]);
   expect(ip.code).toBe(0);
+  // chrt raises the event loop to real-time priority (--realtime-priority).
+  const chrt = await run(["--user", "0", "--entrypoint", "chrt"], ["--version"]);
+  expect(chrt.code).toBe(0);
+  expect(chrt.stdout).toMatch(/util-linux/);
   // The read-only root holds: nothing can be written outside the mounted volumes.
   const write = await run(["--user", "0", "--entrypoint", "sh"], ["-c", "touch /app/x"]);
   expect(write.code).not.toBe(0);

@@ -40,11 +40,11 @@ const values = (args: readonly string[], flag: string) =>
 
 const clone = (o: K8sObject): K8sObject => structuredClone(o);
 
-test("the speaker runs as root with only NET_RAW and NET_ADMIN, read-only, in the node's namespace", () => {
+test("the speaker runs as root with only NET_RAW, NET_ADMIN and SYS_NICE, read-only, in the node's namespace", () => {
   const { args, graceSeconds } = containerPlan(speaker, placement(), 1000);
   expect(values(args, "--user")).toEqual(["0"]);
   expect(values(args, "--cap-drop")).toEqual(["ALL"]);
-  expect(values(args, "--cap-add").sort()).toEqual(["NET_ADMIN", "NET_RAW"]);
+  expect(values(args, "--cap-add").sort()).toEqual(["NET_ADMIN", "NET_RAW", "SYS_NICE"]);
   expect(args).toContain("--read-only");
   expect(values(args, "--security-opt")).toEqual(["no-new-privileges"]);
   expect(args).not.toContain("--privileged");
