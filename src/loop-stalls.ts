@@ -2,8 +2,8 @@
 // speaker does on time (heartbeats, ARP replies, the handover), so peers may take its addresses;
 // the operator needs to know whether to give the process CPU, memory or a fix.
 //
-// A timer ticks every `tickMs`; when it runs more than `boundMs` late, the interval it covers is
-// split by what the kernel and V8 counted meanwhile:
+// A timer ticks every `tickMs`; when it runs more than `boundMs` late, the time since the last tick
+// is split by what the kernel and V8 counted meanwhile:
 // - gc: V8's pauses took most of it (the heap is too big or too full);
 // - starved: the main thread was runnable but waited for a CPU (/proc/self/schedstat), i.e. the
 //   node is oversubscribed or the container's CPU is too low;
@@ -23,8 +23,6 @@ export type StallCause = "gc" | "starved" | "busy" | "blocked";
 export interface Stall {
   /** How much later than planned the tick ran. */
   lateMs: number;
-  /** The interval the counters cover (the tick plus its lateness). */
-  intervalMs: number;
   cpuMs: number;
   waitMs: number | undefined;
   gcMs: number;
@@ -32,7 +30,7 @@ export interface Stall {
 }
 
 /** Pure: what took at least half of the lateness names the cause. */
-export function classifyStall(intervalMs: number, lateMs: number, from: LoopSample, to: LoopSample): Stall {
+export function classifyStall(lateMs: number, from: LoopSample, to: LoopSample): Stall {
   const cpuMs = Math.max(0, to.cpuMs - from.cpuMs);
   const gcMs = Math.max(0, to.gcMs - from.gcMs);
   const waitMs =
@@ -42,7 +40,7 @@ export function classifyStall(intervalMs: number, lateMs: number, from: LoopSamp
   const half = lateMs / 2;
   const cause: StallCause =
     (waitMs ?? 0) >= half ? "starved" : gcMs >= half ? "gc" : cpuMs - gcMs >= half ? "busy" : "blocked";
-  return { lateMs, intervalMs, cpuMs, waitMs, gcMs, cause };
+  return { lateMs, cpuMs, waitMs, gcMs, cause };
 }
 
 export interface LoopStallsOptions {
@@ -78,10 +76,9 @@ export class LoopStalls {
       const at = this.o.clock.now();
       const sample = this.o.sample();
       const last = this.last ?? { at, sample };
-      const interval = at - last.at;
-      const late = interval - tick;
+      const late = at - last.at - tick;
       this.last = { at, sample };
-      if (late > (this.o.boundMs ?? 200)) this.o.onStall(classifyStall(interval, late, last.sample, sample));
+      if (late > (this.o.boundMs ?? 200)) this.o.onStall(classifyStall(late, last.sample, sample));
       this.schedule();
     }, tick);
   }

@@ -37,16 +37,3 @@ export async function raiseToRealtime(
     return { raised: false, reason: "refused", detail: (r.stderr || r.stdout).trim() || `exit ${r.code}` };
   return { raised: true, priority };
 }
-
-/** Policy and real-time priority of a thread from its /proc/<pid>/task/<tid>/stat line. */
-export function schedulingFromStat(text: string): { policy: number; rtPriority: number } | undefined {
-  // The command name (field 2) is in parentheses and may hold spaces: count from its end.
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // Fields 40 (rt_priority) and 41 (policy), counted from field 3 on.
-  const rtPriority = Number(rest[40 - 3]);
-  const policy = Number(rest[41 - 3]);
-  if (!Number.isInteger(rtPriority) || !Number.isInteger(policy)) return undefined;
-  return { policy, rtPriority };
-}
-
-export const SCHED_RR = 2;

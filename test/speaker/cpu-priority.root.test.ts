@@ -4,10 +4,10 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, expect, test } from "@jest/globals";
-import { raiseToRealtime, SCHED_RR, schedulingFromStat } from "../../src/speaker/cpu-priority.js";
+import { raiseToRealtime } from "../../src/speaker/cpu-priority.js";
 import { nftExec } from "../../src/speaker/forward/nft.js";
+import { SCHED_OTHER, SCHED_RR, schedulingFromStat } from "./scheduling.js";
 
-const SCHED_OTHER = 0;
 const children: number[] = [];
 afterAll(() => {
   for (const pid of children) {

@@ -1,10 +1,6 @@
 import { expect, test } from "@jest/globals";
-import {
-  type RunCommand,
-  raiseToRealtime,
-  SCHED_RR,
-  schedulingFromStat,
-} from "../../src/speaker/cpu-priority.js";
+import { type RunCommand, raiseToRealtime } from "../../src/speaker/cpu-priority.js";
+import { SCHED_RR, schedulingFromStat } from "./scheduling.js";
 
 function recorder(result: { code: number; stdout?: string; stderr?: string }) {
   const calls: [string, readonly string[]][] = [];
