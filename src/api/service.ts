@@ -15,6 +15,14 @@ export const ANNOTATION = {
   ignoreAddressConflicts: "herald.dev/ignore-address-conflicts",
 } as const;
 
+/**
+ * Herald's finalizer on a Service that holds addresses: the Service is not gone from the API until
+ * a leading controller has released them (and recorded it), even when it was deleted while no
+ * controller led. The Kubernetes service controller keeps cloud load balancers the same way
+ * (`service.kubernetes.io/load-balancer-cleanup`).
+ */
+export const FINALIZER = "herald.dev/load-balancer-cleanup";
+
 export type IPMode = "VIP" | "Proxy";
 
 export function serviceKey(svc: V1Service): string {
@@ -97,10 +105,35 @@ export interface ServiceStatusPatch {
   readonly status: object | undefined;
 }
 
+/** True once the Service is being deleted (it stays in the API until its finalizers are gone). */
+export function isTerminating(svc: V1Service): boolean {
+  return svc.metadata?.deletionTimestamp != null;
+}
+
+export function hasFinalizer(svc: V1Service): boolean {
+  return (svc.metadata?.finalizers ?? []).includes(FINALIZER);
+}
+
 /**
- * The status (and pool annotation) the Service should have for this
- * assignment; undefined parts are already correct, so steady state writes nothing.
- * ipMode is set only where the API server knows the field (1.29+).
+ * The finalizer list with Herald's added or taken out, for a merge patch. A merge patch replaces a
+ * list whole, so the patch carries the resourceVersion it was computed from: the API server
+ * answers 409 (retried) rather than drop a finalizer another controller added meanwhile.
+ */
+export function finalizersPatch(
+  svc: V1Service,
+  want: boolean,
+): { resourceVersion?: string; finalizers: string[] } {
+  const others = (svc.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER);
+  const rv = svc.metadata?.resourceVersion;
+  return { ...(rv ? { resourceVersion: rv } : {}), finalizers: want ? [...others, FINALIZER] : others };
+}
+
+/**
+ * The status (and pool annotation, and finalizer) the Service should have for this assignment;
+ * undefined parts are already correct, so steady state writes nothing. The finalizer goes on with
+ * the first address and comes off with the last. ipMode is set only where the API server knows
+ * the field (1.29+). The status subresource takes metadata too, as it does for the Kubernetes
+ * service controller's finalizer.
  */
 export function statusPatch(
   svc: V1Service,
@@ -115,10 +148,15 @@ export function statusPatch(
   const poolWanted = assignment?.pool;
   const poolHave = allocatedPool(svc);
   const ingressSame = isDeepStrictEqual(want, have);
-  if (ingressSame && poolWanted === poolHave) return { status: undefined };
+  const finalizerWanted = assignment !== undefined;
+  const finalizerSame = hasFinalizer(svc) === finalizerWanted;
+  if (ingressSame && poolWanted === poolHave && finalizerSame) return { status: undefined };
   return {
     status: {
-      metadata: { annotations: { [ANNOTATION.allocatedFromPool]: poolWanted ?? null } },
+      metadata: {
+        annotations: { [ANNOTATION.allocatedFromPool]: poolWanted ?? null },
+        ...(finalizerSame ? {} : finalizersPatch(svc, finalizerWanted)),
+      },
       status: { loadBalancer: { ingress: want } },
     },
   };

@@ -5,9 +5,13 @@
 import type { V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import {
+  ANNOTATION,
   allocatedPool,
+  finalizersPatch,
+  hasFinalizer,
   ignoresAddressConflicts,
   isHandled,
+  isTerminating,
   serviceKey,
   statusPatch,
   toServiceRequest,
@@ -43,6 +47,24 @@ export class ServiceReconciler {
     const state = this.ctx.state();
     const svc = o.stores.services.get(key);
     const before = state.allocator.assignmentOf(key);
+    if (svc !== undefined && isTerminating(svc)) {
+      // Deleted: the addresses stay held until the finalizer is off, so that the release is
+      // recorded before another Service can be given them.
+      if (hasFinalizer(svc)) {
+        const removed = await this.removeFinalizer(svc, log);
+        if (removed === "refused") return { kind: "requeueAfter", ms: REFUSED_RETRY_MS };
+        if (removed !== "removed") return done;
+      }
+      state.pending.delete(key);
+      this.annotationErrors.delete(key);
+      this.refused.delete(key);
+      if (before !== undefined) {
+        state.allocator.release(key);
+        this.afterRelease(before);
+      }
+      this.reports.gone(key, svc);
+      return done;
+    }
     if (svc === undefined || !isHandled(svc, o.lbClass)) {
       state.pending.delete(key);
       this.annotationErrors.delete(key);
@@ -133,6 +155,34 @@ export class ServiceReconciler {
     this.refused.delete(key);
     o.metrics.statusWrites.inc({ kind: "Service" });
     return true;
+  }
+
+  /**
+   * Takes Herald's finalizer (and the addresses) off a Service being deleted. A retryable failure throws (the queue
+   * retries); "gone" means someone took it off by hand, and the deletion itself releases.
+   */
+  private async removeFinalizer(
+    svc: V1Service,
+    log: Logger,
+  ): Promise<"removed" | "not-leader" | "gone" | "refused"> {
+    const { o } = this.ctx;
+    if (!o.isLeader()) return "not-leader";
+    try {
+      // The status is cleared with it: should another finalizer keep the Service a while longer,
+      // it no longer shows the address that someone else may get now.
+      await o.writes.patchServiceStatus(svc.metadata?.namespace ?? "", svc.metadata?.name ?? "", {
+        metadata: { annotations: { [ANNOTATION.allocatedFromPool]: null }, ...finalizersPatch(svc, false) },
+        status: { loadBalancer: { ingress: [] } },
+      });
+    } catch (e) {
+      const failure = terminalWriteFailure(e, "removing Herald's finalizer from the Service");
+      if (failure.kind === "gone") return "gone";
+      log.warn(failure.log, failure.rejection.message);
+      this.ctx.event(serviceTarget(svc), "Warning", REJECTED_EVENT_REASON, failure.rejection.message);
+      return "refused";
+    }
+    o.metrics.statusWrites.inc({ kind: "Service" });
+    return "removed";
   }
 
   /** Herald's conditions on the Service: a speaker's address conflict, a refused status write. */

@@ -4,7 +4,7 @@
 // new, so each (uid, decision) is said once, however often a write failed and was retried.
 import type { V1Service } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { serviceKey } from "../api/service.js";
+import { isTerminating, serviceKey } from "../api/service.js";
 import type { Assignment, AssignResult } from "../domain/allocator.js";
 import type { ControllerContext } from "./context.js";
 import type { EventTarget } from "./ports.js";
@@ -36,7 +36,7 @@ export class ServiceReports {
     });
   }
 
-  /** The Service is gone, or no longer Herald's and its status says so: its last addresses are released. */
+  /** The Service is gone or being deleted, or no longer Herald's and its status says so: its last addresses are released. */
   gone(key: string, svc: V1Service | undefined): void {
     const last = this.reported.get(key);
     this.reported.delete(key);
@@ -116,7 +116,7 @@ export class ServiceReports {
     const { o } = this.ctx;
     const addresses = last.assignment?.addresses ?? [];
     const why =
-      svc === undefined
+      svc === undefined || isTerminating(svc)
         ? "the Service was deleted"
         : "the Service is no longer a LoadBalancer Herald handles";
     o.metrics.allocations.inc({ result: "released" });

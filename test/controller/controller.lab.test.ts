@@ -1,7 +1,8 @@
 // `herald controller` against the lab's real API server: what a user sees with
 // kubectl (status, annotations, events, pool status), and what survives
 // crashes, leader changes, API server restarts and expired watches.
-import { MERGE_PATCH } from "../../src/k8s/rest.js";
+import { FINALIZER } from "../../src/api/service.js";
+import { isStatus, MERGE_PATCH } from "../../src/k8s/rest.js";
 import { Lab } from "../lab/lab.js";
 import {
   apiOf,
@@ -291,3 +292,31 @@ test("a leader paused past its Lease writes nothing when it wakes up", async () 
   await ctl.proc.stop();
   ctl = other;
 }, 60_000);
+
+test("a Service deleted while no controller runs keeps its address until the next leader released and recorded it", async () => {
+  await createService(api, "team-b", lbService("leaves", { loadBalancerIP: "192.0.2.219" }));
+  await has("team-b", "leaves", ["192.0.2.219"]);
+  expect((await getService(api, "team-b", "leaves")).metadata?.finalizers).toEqual([FINALIZER]);
+  await ctl.proc.kill();
+  await deleteService(api, "team-b", "leaves");
+  // The finalizer holds it: still listed, with its address, marked for deletion.
+  const held = await getService(api, "team-b", "leaves");
+  expect(held.metadata?.deletionTimestamp).toBeDefined();
+  expect(ingressOf(held)).toEqual(["192.0.2.219"]);
+  const next = startController(lab, "controller-3", 7476);
+  await eventually("next controller leading", () => leading(next), 30_000);
+  await eventually("the Service gone", async () =>
+    getService(api, "team-b", "leaves").then(
+      () => false,
+      (e: unknown) => isStatus(e, 404),
+    ),
+  );
+  const released = await eventually("released row", async () => {
+    const page = JSON.parse(await next.get("/audit?address=192.0.2.219&kind=released")) as {
+      events: { service: { name: string }; message: string }[];
+    };
+    return page.events.length > 0 ? page.events : undefined;
+  });
+  expect(released.map((e) => [e.service.name, e.message])).toEqual([["leaves", "the Service was deleted"]]);
+  ctl = next;
+}, 90_000);

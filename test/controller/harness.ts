@@ -97,7 +97,9 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
         const cur = services.get(`${ns}/${name}`);
         if (!cur) return;
         const next = mergePatch(cur, patch) as V1Service;
-        services.put(next);
+        if (next.metadata?.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
+          services.items.delete(`${ns}/${name}`); // the last finalizer of a deleted object: gone
+        } else services.put(next);
         controller.serviceChanged(next); // as the informer would report it
       },
       async patchPoolStatus(name, patch) {
@@ -178,10 +180,17 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
       controller.serviceChanged(svc);
       await settle();
     },
+    /** As the API server deletes: at once, or only marked while finalizers remain. */
     async deleteService(key: string) {
       const svc = services.get(key);
-      services.items.delete(key);
-      if (svc) controller.serviceChanged(svc);
+      if (svc && (svc.metadata?.finalizers ?? []).length > 0) {
+        const marked = { ...svc, metadata: { ...svc.metadata, deletionTimestamp: new Date(clock.wall()) } };
+        services.put(marked);
+        controller.serviceChanged(marked);
+      } else {
+        services.items.delete(key);
+        if (svc) controller.serviceChanged(svc);
+      }
       await settle();
     },
     async addPool(pool: PoolObject) {

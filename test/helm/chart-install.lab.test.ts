@@ -2,10 +2,11 @@
 // rolls out and keeps the heartbeat key, uninstall that leaves only what the chart keeps, and a
 // second install that takes the kept key back (the chart's `lookup`, which `helm template`
 // cannot do). The lab has no kubelet: Pods never run, so nothing here waits for them.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { stringify } from "yaml";
-import { waitFor } from "../lab/exec.js";
+import { FINALIZER } from "../../src/api/service.js";
+import { exec, waitFor } from "../lab/exec.js";
 import { Lab } from "../lab/lab.js";
 import { CHART } from "./helm-tool.js";
 import { labHelm } from "./lab-helm.js";
@@ -163,6 +164,30 @@ test("helm uninstall removes every object but the heartbeat Secret; the CRDs sta
   expect(await lab.kubectlRun(["get", "crd", "-o", "name"])).toContain("ipaddresspools.herald.dev");
   const releases = await helm(["list", "-n", NS, "-q"]);
   expect(releases.trim()).toBe("");
+});
+
+test("after uninstalling, the guide's command takes Herald's finalizer off every Service, and only it", async () => {
+  await lab.kubectlRun(["create", "namespace", "kept"]);
+  await lab.kubectlRun(["-n", "kept", "create", "service", "loadbalancer", "web", "--tcp=80:8080"]);
+  await lab.kubectlRun([
+    "-n",
+    "kept",
+    "patch",
+    "svc",
+    "web",
+    "--type=merge",
+    "-p",
+    JSON.stringify({ metadata: { finalizers: [FINALIZER, "example.com/keep"] } }),
+  ]);
+  const guide = readFileSync("docs/install.md", "utf8");
+  const from = guide.indexOf("remove Herald's finalizer from them");
+  const block = /```sh\n([\s\S]*?)```/.exec(guide.slice(from))?.[1];
+  expect(from > 0 && block?.includes(FINALIZER)).toBe(true);
+  await exec("sh", ["-c", block ?? "false"], {
+    env: { ...process.env, KUBECONFIG: lab.kubeconfig, PATH: `${dirname(lab.kubectl)}:${process.env.PATH}` },
+  });
+  const svc = await getJson(["-n", "kept", "svc", "web"]);
+  expect((svc.metadata as { finalizers?: string[] }).finalizers).toEqual(["example.com/keep"]);
 });
 
 test("a second helm install takes the kept key back, so speakers of both installs trust each other", async () => {
