@@ -17,8 +17,8 @@ import { untilReachable } from "../k8s/reachable.js";
 import { restFromKubeConfig } from "../k8s/rest.js";
 import { watchLoopStalls } from "../loop-sampler.js";
 import { assembleSpeaker } from "../speaker/assemble.js";
-import { MAX_REALTIME_PRIORITY, type RunCommand, raiseToRealtime } from "../speaker/cpu-priority.js";
-import { nftExec } from "../speaker/forward/nft.js";
+import { CommandWorker, type RunCommand } from "../speaker/commands.js";
+import { MAX_REALTIME_PRIORITY, raiseToRealtime } from "../speaker/cpu-priority.js";
 import { SpeakerHealth } from "../speaker/health.js";
 import { internalAddresses } from "../speaker/inputs.js";
 import { NodeLease } from "../speaker/node-lease.js";
@@ -90,8 +90,12 @@ function parse(argv: string[]): Parsed {
 }
 
 /** The event loop to SCHED_RR (cpu-priority.ts says why); a refusal is logged, never fatal. */
-async function raisePriority(priority: number, log: Logger, registry: Registry): Promise<void> {
-  const run: RunCommand = (file, args) => nftExec([file])(args);
+async function raisePriority(
+  priority: number,
+  run: RunCommand,
+  log: Logger,
+  registry: Registry,
+): Promise<void> {
   const outcome = await raiseToRealtime(run, process.pid, priority);
   new Gauge({
     name: "herald_speaker_realtime_priority",
@@ -154,7 +158,9 @@ export const speaker: Command = async (argv, io) => {
   }
 
   collectDefaultMetrics({ register: registry });
-  await raisePriority(p.realtimePriority, log, registry);
+  // Before the priority goes up: the worker thread that starts nft, conntrack and ip runs at normal priority.
+  const commands = new CommandWorker();
+  await raisePriority(p.realtimePriority, commands.run, log, registry);
   const stalls = watchLoopStalls({ clock: systemClock, log, registry });
   const auditDir = flags["audit-dir"] ?? "/var/lib/herald/audit";
   const audit = new AuditLog({
@@ -182,6 +188,7 @@ export const speaker: Command = async (argv, io) => {
     namespace,
     sliceVersion,
     lbClass: flags["lb-class"],
+    run: commands.run,
   });
   const { speaker: core, layer, applier, writer } = g;
   const { l2, links, membership, transport } = layer;
@@ -262,5 +269,6 @@ export const speaker: Command = async (argv, io) => {
   await Promise.allSettled(running);
   await http.close();
   await audit.stop();
+  await commands.close();
   return 0;
 };

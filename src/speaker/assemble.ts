@@ -12,9 +12,11 @@ import { Informer, type InformerHandlers } from "../k8s/informer.js";
 import type { KubeObject, Rest } from "../k8s/rest.js";
 import { AnnouncementWriter, type ServiceAnnouncement } from "./announcements.js";
 import { ClusterView } from "./cluster-view.js";
+import type { RunCommand } from "./commands.js";
 import { ForwardingApplier } from "./forward/applier.js";
 import type { ForwardingEvent } from "./forward/applier-options.js";
 import type { HandoverWindow } from "./forward/handover-window.js";
+import { nftExec } from "./forward/nft.js";
 import type { EndpointSliceObject, LeaseObject, PoolObject } from "./inputs.js";
 import type { L2Listener } from "./l2/l2-interface.js";
 import { buildLayerTwo, type LayerTwo } from "./l2/layer-two.js";
@@ -44,6 +46,8 @@ export interface SpeakerGraphDeps {
   /** discovery.k8s.io version of EndpointSlices (v1 or v1beta1). */
   sliceVersion: string;
   lbClass?: string | undefined;
+  /** Starts nft, conntrack and ip (the command worker; default: from this thread). */
+  run?: RunCommand;
 }
 
 export interface SpeakerGraph {
@@ -84,7 +88,11 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
   const view = new ClusterView(sanns);
   const applied = new Listeners<[ForwardingEvent]>();
   // One nftables pipeline: the handover tables go in the same transactions as the forwarding table.
-  const applier = new ForwardingApplier({ onEvent: applied.emit, nodeMacs: () => view.speakerMacList() });
+  const applier = new ForwardingApplier({
+    onEvent: applied.emit,
+    nodeMacs: () => view.speakerMacList(),
+    ...(d.run ? { exec: nftExec(["nft"], d.run), conntrack: nftExec(["conntrack"], d.run) } : {}),
+  });
   // This start's own heartbeat key pair, never stored: its public half goes into the Lease.
   const identity = NodeIdentity.generate();
   const hooks = handoverHooks(applier.handover, view, log);
@@ -97,6 +105,7 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
     bind: d.bind,
     port: d.port,
     speakers: view,
+    ...(d.run ? { run: d.run } : {}),
     isFirstAnnouncement: (address) => view.isFirstAnnouncement(address),
     prepareTakeover: hooks.prepareTakeover,
   });

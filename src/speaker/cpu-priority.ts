@@ -10,9 +10,7 @@
 // The kernel's real-time throttling (sched_rt_runtime_us, 95 % by default) keeps a runaway loop
 // from taking a whole CPU, and /healthz fails when the loop stops turning. chrt (util-linux) does
 // the system call; it needs CAP_SYS_NICE. Without it the speaker says so and runs as before.
-import type { ExecResult } from "./forward/nft.js";
-
-export type RunCommand = (file: string, args: readonly string[]) => Promise<ExecResult>;
+import type { RunCommand } from "./commands.js";
 
 export const MAX_REALTIME_PRIORITY = 99;
 

@@ -4,8 +4,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, expect, test } from "@jest/globals";
+import { spawnCommand } from "../../src/speaker/commands.js";
 import { raiseToRealtime } from "../../src/speaker/cpu-priority.js";
-import { nftExec } from "../../src/speaker/forward/nft.js";
 import { SCHED_OTHER, SCHED_RR, schedulingFromStat } from "./scheduling.js";
 
 const children: number[] = [];
@@ -24,7 +24,7 @@ test("a raised process runs SCHED_RR at the priority asked, and its later childr
   const sh = spawn("sh", ["-c", "sleep 0.5; sleep 30"], { detached: true, stdio: "ignore" });
   const pid = sh.pid ?? 0;
   children.push(pid);
-  const outcome = await raiseToRealtime((file, args) => nftExec([file])(args), pid, 7);
+  const outcome = await raiseToRealtime(spawnCommand, pid, 7);
   expect(outcome).toEqual({ raised: true, priority: 7 });
   expect(scheduling(pid)).toEqual({ policy: SCHED_RR, rtPriority: 7 });
   await sleep(1_000);

@@ -1,5 +1,6 @@
 import { expect, test } from "@jest/globals";
-import { type RunCommand, raiseToRealtime } from "../../src/speaker/cpu-priority.js";
+import type { RunCommand } from "../../src/speaker/commands.js";
+import { raiseToRealtime } from "../../src/speaker/cpu-priority.js";
 import { SCHED_RR, schedulingFromStat } from "./scheduling.js";
 
 function recorder(result: { code: number; stdout?: string; stderr?: string }) {

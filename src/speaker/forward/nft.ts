@@ -1,41 +1,21 @@
 // The narrow I/O edge of forwarding: running `nft`, and reading back what the kernel
 // holds in a form that can be compared with the Ruleset we rendered.
-import { spawn } from "node:child_process";
+import { type ExecResult, type RunCommand, spawnCommand } from "../commands.js";
 import type { Chain, NamedSet } from "./ruleset-model.js";
 
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { ExecResult };
 
 /** Runs nft with these arguments and this standard input. */
 export type NftExec = (args: readonly string[], stdin?: string) => Promise<ExecResult>;
 
 /**
  * The real thing. `command` is what runs nft, such as `["nft"]` or, in tests,
- * `["ip", "netns", "exec", "ns1", "nft"]`.
+ * `["ip", "netns", "exec", "ns1", "nft"]`; `run` starts it (the speaker's command worker, or
+ * from this thread).
  */
-export function nftExec(command: readonly string[] = ["nft"]): NftExec {
+export function nftExec(command: readonly string[] = ["nft"], run: RunCommand = spawnCommand): NftExec {
   const [file = "nft", ...pre] = command;
-  return (args, stdin) =>
-    new Promise((resolve) => {
-      const child = spawn(file, [...pre, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on("data", (b: Buffer) => out.push(b));
-      child.stderr.on("data", (b: Buffer) => err.push(b));
-      child.on("error", (e) => resolve({ code: 127, stdout: "", stderr: e.message }));
-      child.on("close", (code) =>
-        resolve({
-          code: code ?? 1,
-          stdout: Buffer.concat(out).toString(),
-          stderr: Buffer.concat(err).toString(),
-        }),
-      );
-      child.stdin.on("error", () => {});
-      child.stdin.end(stdin ?? "");
-    });
+  return (args, stdin) => run(file, [...pre, ...args], stdin);
 }
 
 /** What a table holds, counted: rules per chain, elements per (non-dynamic) set. */

@@ -3,6 +3,7 @@
 // namespace tests' speaker build it here, so both run the same wiring.
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import type { RunCommand } from "../commands.js";
 import { Heartbeats } from "./heartbeats.js";
 import type { L2SpeakerOptions } from "./l2-interface.js";
 import { L2Speaker } from "./l2-speaker.js";
@@ -25,6 +26,8 @@ export interface LayerTwoOptions {
   /** Only these interface names (default: every announceable link). */
   select?: (name: string) => boolean;
   isFirstAnnouncement?: L2SpeakerOptions["isFirstAnnouncement"];
+  /** Starts the node's commands (`ip`; default: from this thread). */
+  run?: RunCommand;
   prepareTakeover?: L2SpeakerOptions["prepareTakeover"];
   /** Also told when the node's links stop or start working (after the L2 speaker is). */
   onWorking?: (working: boolean) => void;
@@ -80,6 +83,7 @@ export function buildLayerTwo(o: LayerTwoOptions): LayerTwo {
     log,
     speakers: o.speakers,
     ...(o.select ? { select: o.select } : {}),
+    ...(o.run ? { run: o.run } : {}),
     onPeerClaim: (address, node) => l2.peerClaimed(address, node),
     onConflict: (address, mac) => l2.foreignClaim(address, mac),
     onLinks: (current) => l2.setLinks(current),

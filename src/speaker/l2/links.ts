@@ -1,6 +1,6 @@
 // The node's interfaces as `ip -j -d addr show` reports them, reduced to what the announcement
 // rules ask (interfaces.ts). Parsing is pure; only `listLinks` runs the command.
-import { execFile } from "node:child_process";
+import { type RunCommand, spawnCommand } from "../commands.js";
 import { type InterfaceInfo, interfaceAllowed } from "./interfaces.js";
 
 interface IpLink {
@@ -51,10 +51,9 @@ export function announceableLinks(links: readonly InterfaceInfo[]): string[] {
   return links.filter((l) => interfaceAllowed(l, []) === "").map((l) => l.name);
 }
 
-export function listLinks(): Promise<InterfaceInfo[]> {
-  return new Promise((resolve, reject) => {
-    execFile("ip", ["-j", "-d", "addr", "show"], (err, stdout) =>
-      err ? reject(err) : resolve(parseLinks(stdout)),
-    );
-  });
+export async function listLinks(run: RunCommand = spawnCommand): Promise<InterfaceInfo[]> {
+  const r = await run("ip", ["-j", "-d", "addr", "show"]);
+  if (r.code !== 0)
+    throw new Error(`ip -j -d addr show: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`);
+  return parseLinks(r.stdout);
 }

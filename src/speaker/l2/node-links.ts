@@ -4,6 +4,7 @@
 // reopened sockets. What the links hear that matters beyond them goes to the callbacks.
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import type { RunCommand } from "../commands.js";
 import { Announcer } from "./announcer.js";
 import type { L2Link } from "./l2-interface.js";
 import { macToString } from "./link-address.js";
@@ -34,6 +35,8 @@ export interface NodeLinksOptions {
   onConflict: (address: string, mac: string) => void;
   onLinks: (links: readonly NodeLink[]) => void;
   onWorking: (working: boolean) => void;
+  /** Starts `ip` (default: from this thread). */
+  run?: RunCommand;
 }
 
 export class NodeLinks {
@@ -46,7 +49,7 @@ export class NodeLinks {
   constructor(private readonly o: NodeLinksOptions) {
     this.set = new LinkSet<NodeLink>({
       clock: o.clock,
-      list: listLinks,
+      list: () => listLinks(o.run),
       ...(o.select ? { select: o.select } : {}),
       open: (name, onError) => this.open(name, onError),
       // The layer-2 speaker stops (and closes) the links it lets go; their counts are kept.
