@@ -111,6 +111,46 @@ describe("a Local Service served only from the faulted node may be down for the 
   });
 });
 
+describe("a cut cable cuts off the Pods on its node: a Cluster Service with one there may lose connections for the whole cut", () => {
+  const cluster = (ready: boolean) => [
+    snap(0, [svc({ addresses: [X] })], {
+      pods: [
+        { name: "p1", node: "node-2", app: "a", ready },
+        { name: "p2", node: "node-3", app: "a", ready: true },
+      ],
+    }),
+  ];
+  const cut = fault("linkCut", 10_000, 20_000, { node: "node-2" });
+  test.each([
+    [20_000 + FAILOVER_BUDGET_MS, true],
+    [20_000 + FAILOVER_BUDGET_MS + 1, false],
+  ])("single connections failing at 15 s, until %i ms: pass=%s", (to, pass) => {
+    const outages = [outage(X, 15_000, 15_010), outage(X, to - 10, to)];
+    expect(judge({ snapshots: cluster(true), faults: [cut], outages }).pass).toBe(pass);
+  });
+
+  test("without a Ready Pod on the cut node only the failover budget applies", () => {
+    const v = judge({ snapshots: cluster(false), faults: [cut], outages: [outage(X, 15_000, 15_010)] });
+    expect(v.violations[0]?.message).toContain("10 ms longer than the budget of fault linkCut of node-2");
+  });
+
+  test("a killed speaker is not a cut cable: its Pods still serve, so the failover budget applies", () => {
+    const killed = fault("speakerKill", 10_000, 20_000, { node: "node-2" });
+    expect(
+      judge({ snapshots: cluster(true), faults: [killed], outages: [outage(X, 15_000, 15_010)] }).pass,
+    ).toBe(false);
+  });
+
+  test("only the Service serving the failed port counts", () => {
+    const other = [
+      snap(0, [svc({ addresses: [X], ports: [{ protocol: "TCP", port: 81 }] })], {
+        pods: [{ name: "p1", node: "node-2", app: "a", ready: true }],
+      }),
+    ];
+    expect(judge({ snapshots: other, faults: [cut], outages: [outage(X, 15_000, 15_010)] }).pass).toBe(false);
+  });
+});
+
 describe("control-plane and disk faults cost no traffic", () => {
   test.each(["apiServerStop", "controllerKill", "controllerStop", "diskFull"] as const)("%s", (kind) => {
     const v = judge({ faults: [fault(kind, 10_000, 20_000)], outages: [outage(X, 10_010, 10_050)] });

@@ -183,9 +183,13 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
           v.policy === "Cluster" &&
           v.addresses.some((a) => canon(a) === address),
       ) ?? false;
+    // A cut cable also cuts the Pods on that node off, and kube-proxy on every node keeps sending
+    // Cluster connections to them until their endpoints go (the node-monitor grace period, 40 s
+    // by default; the lab has no node lifecycle at all): no load balancer avoids that loss.
+    const backends = f.kind === "linkCut" && clusterPodsOn(record, address, outage.port, f.startMs, f.node);
     if (!answered && local === "none" && !spread) return;
     const allowed =
-      local === "only"
+      local === "only" || backends
         ? [span(f.startMs, end + FAILOVER_BUDGET_MS)]
         : [
             span(f.startMs, f.startMs + FAILOVER_BUDGET_MS),
@@ -240,6 +244,21 @@ function localPods(record: SoakRecord, address: string, t: number, node: string)
     result = "some";
   }
   return result;
+}
+
+/** Whether a Cluster Service serving address:port (in the view at t) has a Ready Pod on the node. */
+function clusterPodsOn(record: SoakRecord, address: string, port: number, t: number, node: string): boolean {
+  const view = viewAt(record, t);
+  return (
+    view?.services.some(
+      (s) =>
+        s.type === "LoadBalancer" &&
+        s.policy === "Cluster" &&
+        s.addresses.some((a) => canon(a) === address) &&
+        s.ports.some((p) => p.port === port) &&
+        readyPods(view, s).some((p) => p.node === node),
+    ) ?? false
+  );
 }
 
 function readyPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
