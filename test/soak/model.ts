@@ -183,6 +183,11 @@ export interface ApiSnapshot {
   pods: { name: string; node: NodeName; app: string; ready: boolean }[];
   /** Nodes the L2Advertisement leaves out. */
   l2Excluded: NodeName[];
+  /**
+   * What the EndpointSlices say, per Service: the Pod behind each endpoint and whether the slice
+   * calls it ready. Absent in reports written before it was recorded.
+   */
+  endpoints?: { service: string; pod: string; ready: boolean }[];
 }
 
 /** One audit row as DuckDB read it from a component's Parquet files. */

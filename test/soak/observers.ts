@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { endpointSliceVersion } from "../../src/k8s/discovery.js";
 import type { Rest } from "../../src/k8s/rest.js";
 import { REPO } from "../controller/lab-controller.js";
 import type { Lab } from "../lab/lab.js";
@@ -37,6 +38,9 @@ interface ServiceItem extends Item {
   };
   status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
 }
+interface SliceItem extends Item {
+  endpoints?: { targetRef?: { kind?: string; name?: string }; conditions?: { ready?: boolean } }[];
+}
 interface PodItem extends Item {
   spec?: { nodeName?: string };
   status?: { conditions?: { type: string; status: string }[] };
@@ -66,6 +70,7 @@ export class ApiWatcher {
   private timer: NodeJS.Timeout | undefined;
   private last = "";
   private busy = false;
+  private slicesPath: string | undefined;
   /** When the last poll that the API server answered was sent. */
   lastAnsweredPollAt = Number.NEGATIVE_INFINITY;
 
@@ -93,7 +98,8 @@ export class ApiWatcher {
     try {
       const t = this.now();
       const get = <T>(path: string) => this.api.request<T>("GET", path);
-      const [svcs, pool, pods, l2] = await Promise.all([
+      this.slicesPath ??= `/apis/discovery.k8s.io/${await endpointSliceVersion(this.api)}/namespaces/${SOAK_NAMESPACE}/endpointslices`;
+      const [svcs, pool, pods, l2, slices] = await Promise.all([
         get<{ items: ServiceItem[] }>(`/api/v1/namespaces/${SOAK_NAMESPACE}/services`),
         get<{ metadata?: { name?: string }; spec?: { addresses?: string[]; disabled?: boolean } }>(
           `/apis/herald.dev/v1alpha1/ipaddresspools/${POOL}`,
@@ -102,6 +108,7 @@ export class ApiWatcher {
         get<{ spec?: { nodeSelector?: { matchExpressions?: { values?: string[] }[] } } }>(
           `/apis/herald.dev/v1alpha1/l2advertisements/${L2ADVERTISEMENT}`,
         ),
+        get<{ items: SliceItem[] }>(this.slicesPath),
       ]);
       this.lastAnsweredPollAt = t;
       const snapshot: Omit<ApiSnapshot, "t"> = {
@@ -116,6 +123,14 @@ export class ApiWatcher {
           ready: (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
         })),
         l2Excluded: (l2.spec?.nodeSelector?.matchExpressions ?? []).flatMap((e) => e.values ?? []),
+        endpoints: slices.items.flatMap((slice) =>
+          (slice.endpoints ?? []).map((e) => ({
+            service: slice.metadata?.labels?.["kubernetes.io/service-name"] ?? "",
+            pod: e.targetRef?.kind === "Pod" ? (e.targetRef.name ?? "") : "",
+            // Unset means ready (discovery.k8s.io: "should be interpreted as ready").
+            ready: e.conditions?.ready !== false,
+          })),
+        ),
       };
       const text = JSON.stringify(snapshot);
       if (text !== this.last) {

@@ -151,6 +151,47 @@ describe("a cut cable cuts off the Pods on its node: a Cluster Service with one 
   });
 });
 
+describe("EndpointSlices still naming a Pod that is gone explain lost connections to that Service", () => {
+  const withSlices = (endpoints: NonNullable<Parameters<typeof snap>[2]>["endpoints"]) => [
+    snap(0, [svc({ addresses: [X] }), svc({ name: "b", addresses: [Y] })], { pods, endpoints }),
+    snap(20_000, [svc({ addresses: [X] }), svc({ name: "b", addresses: [Y] })], {
+      pods,
+      endpoints: [{ service: "a", pod: "pa", ready: true }],
+    }),
+  ];
+  const gone = withSlices([
+    { service: "a", pod: "pa", ready: true },
+    { service: "a", pod: "p-gone", ready: true },
+  ]);
+  test.each([
+    [20_000 + OP_BUDGET_MS, true],
+    [20_000 + OP_BUDGET_MS + 1, false],
+  ])("single connections failing until %i ms: pass=%s", (to, pass) => {
+    const outages = [outage(X, 5_000, 5_010), outage(X, to - 10, to)];
+    const v = judge({ snapshots: gone, outages });
+    expect(v.pass).toBe(pass);
+    if (pass) expect(v.checked.chargedToStaleEndpoints).toBe(2);
+  });
+
+  test("an endpoint the slice calls not ready, or a Pod that is there and Ready, explains nothing", () => {
+    for (const endpoints of [
+      [{ service: "a", pod: "p-gone", ready: false }],
+      [{ service: "a", pod: "pa", ready: true }],
+    ]) {
+      expect(judge({ snapshots: withSlices(endpoints), outages: [outage(X, 5_000, 5_010)] }).pass).toBe(
+        false,
+      );
+    }
+  });
+
+  test("another Service's stale slice explains nothing", () => {
+    const v = judge({ snapshots: gone, outages: [outage(Y, 5_000, 5_010)] });
+    expect(v.violations[0]?.message).toContain(
+      "no fault or operation that could affect this address explains it",
+    );
+  });
+});
+
 describe("control-plane and disk faults cost no traffic", () => {
   test.each(["apiServerStop", "controllerKill", "controllerStop", "diskFull"] as const)("%s", (kind) => {
     const v = judge({ faults: [fault(kind, 10_000, 20_000)], outages: [outage(X, 10_010, 10_050)] });
@@ -234,6 +275,10 @@ describe("a Service without a Ready Pod has nothing to serve", () => {
     const v = judge({ snapshots: idle, outages: [outage(X, 2000, to)] });
     expect(v.pass).toBe(pass);
     if (!pass) expect(v.violations[0]?.message).toContain("budget of no Ready Pod from 0.000 s");
+  });
+
+  test("an outage that starts after the Pod is Ready, within the budget, is still explained", () => {
+    expect(judge({ snapshots: idle, outages: [outage(X, 11_000, 12_000)] }).pass).toBe(true);
   });
 
   test("only the Service serving the failed port counts", () => {

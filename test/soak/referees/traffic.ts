@@ -47,7 +47,11 @@ export const NO_TRAFFIC_FAULT_KINDS: readonly FaultKind[] = [
 const GLOBAL_OPS = new Set(["createPod", "deletePod", "setPoolRanges", "setPoolDisabled", "setL2Exclusion"]);
 
 export interface ChargedTo {
-  /** "endpoints": the Service had no Ready Pod to send the traffic to (kind "noReadyPods"). */
+  /**
+   * "endpoints": the Service had no Ready Pod to send the traffic to (kind "noReadyPods"), or its
+   * EndpointSlices still named as ready a Pod that was gone or not Ready (kind "staleEndpoints":
+   * the control plane's view, which kube-proxy and Herald both follow).
+   */
   by: "fault" | "op" | "endpoints";
   /** Index into record.faults or record.ops (-1 for "endpoints"). */
   index: number;
@@ -103,6 +107,7 @@ export function judgeTraffic(record: SoakRecord): Verdict {
     chargedToFault: 0,
     chargedToOp: 0,
     chargedToNoReadyPods: 0,
+    chargedToStaleEndpoints: 0,
     unexplained: 0,
     tooLong: 0,
   };
@@ -126,6 +131,7 @@ export function judgeTraffic(record: SoakRecord): Verdict {
     }
     if (c.chargedTo.by === "fault") checked.chargedToFault++;
     else if (c.chargedTo.by === "op") checked.chargedToOp++;
+    else if (c.chargedTo.kind === "staleEndpoints") checked.chargedToStaleEndpoints++;
     else checked.chargedToNoReadyPods++;
     if (c.excessMs > 0) {
       checked.tooLong++;
@@ -220,7 +226,45 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       allowed: idle,
     });
   }
+  const stale = staleEndpoints(record, outage, address);
+  if (stale.length > 0) {
+    causes.push({
+      by: "endpoints",
+      index: -1,
+      kind: "staleEndpoints",
+      startMs: stale[0]?.from ?? 0,
+      allowed: stale,
+    });
+  }
   return causes;
+}
+
+/**
+ * When an EndpointSlice of a Service serving the outage's address:port called ready a Pod the
+ * view shows gone or not Ready: connections sent there are lost whoever forwards them. Each
+ * stretch is extended by OP_BUDGET_MS, as for endpoints coming back.
+ */
+function staleEndpoints(record: SoakRecord, outage: Outage, address: string): Interval[] {
+  const out: Interval[] = [];
+  const snapshots = record.snapshots;
+  const last = snapshotIndexAt(snapshots, outage.toMs);
+  // From the view in effect OP_BUDGET_MS earlier: its stretch reaches that far past the next view.
+  for (let i = Math.max(0, snapshotIndexAt(snapshots, outage.fromMs - OP_BUDGET_MS)); i <= last; i++) {
+    const view = snapshots[i] as ApiSnapshot;
+    const ready = new Set(view.pods.filter((p) => p.ready).map((p) => p.name));
+    const serving = view.services.filter(
+      (s) => s.addresses.some((a) => canon(a) === address) && s.ports.some((p) => p.port === outage.port),
+    );
+    const stale = serving.some((s) =>
+      (view.endpoints ?? []).some(
+        (e) => e.service === s.name && e.ready && e.pod !== "" && !ready.has(e.pod),
+      ),
+    );
+    if (!stale) continue;
+    const until = snapshots[i + 1]?.t ?? record.durationMs;
+    out.push({ from: view.t, to: until + OP_BUDGET_MS });
+  }
+  return mergeIntervals(out);
 }
 
 /** An allowance from `from` (less a probe in flight) to `to`, exclusive. */
@@ -275,7 +319,8 @@ function withoutReadyPods(record: SoakRecord, outage: Outage, address: string): 
   const out: Interval[] = [];
   const snapshots = record.snapshots;
   const last = snapshotIndexAt(snapshots, outage.toMs);
-  for (let i = Math.max(0, snapshotIndexAt(snapshots, outage.fromMs)); i <= last; i++) {
+  // From the view in effect OP_BUDGET_MS earlier: its stretch reaches that far past the next view.
+  for (let i = Math.max(0, snapshotIndexAt(snapshots, outage.fromMs - OP_BUDGET_MS)); i <= last; i++) {
     const view = snapshots[i] as ApiSnapshot;
     const holding = view.services.filter((s) => s.addresses.some((a) => canon(a) === address));
     const serving = holding.filter((s) => s.ports.some((p) => p.port === outage.port));
@@ -327,7 +372,10 @@ function errorsText(errors: Record<string, number>): string {
 }
 
 function causeText(c: ChargedTo): string {
-  if (c.by === "endpoints") return `no Ready Pod from ${at(c.startMs)}`;
+  if (c.by === "endpoints")
+    return c.kind === "staleEndpoints"
+      ? `EndpointSlices naming a Pod that is gone from ${at(c.startMs)}`
+      : `no Ready Pod from ${at(c.startMs)}`;
   const who = c.node ? ` of ${c.node}` : c.name ? ` of Service ${c.name}` : "";
   return `${c.by === "fault" ? "fault" : "operation"} ${c.kind}${who} at ${at(c.startMs)}`;
 }
