@@ -216,55 +216,31 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       causes.push({ ...base, name: o.name });
     }
   });
-  const idle = withoutReadyPods(record, outage, address);
-  if (idle.length > 0) {
-    causes.push({
-      by: "endpoints",
-      index: -1,
-      kind: "noReadyPods",
-      startMs: idle[0]?.from ?? 0,
-      allowed: idle,
-    });
-  }
-  const stale = staleEndpoints(record, outage, address);
-  if (stale.length > 0) {
-    causes.push({
-      by: "endpoints",
-      index: -1,
-      kind: "staleEndpoints",
-      startMs: stale[0]?.from ?? 0,
-      allowed: stale,
-    });
+  for (const [kind, test] of [
+    ["noReadyPods", withoutReadyPods],
+    ["staleEndpoints", staleEndpoints],
+  ] as const) {
+    const allowed = endpointStretches(record, outage, (view) => test(view, address, outage.port));
+    if (allowed.length > 0)
+      causes.push({ by: "endpoints", index: -1, kind, startMs: allowed[0]?.from ?? 0, allowed });
   }
   return causes;
 }
 
 /**
- * When an EndpointSlice of a Service serving the outage's address:port called ready a Pod the
- * view shows gone or not Ready: connections sent there are lost whoever forwards them. Each
- * stretch is extended by OP_BUDGET_MS, as for endpoints coming back.
+ * Whether an EndpointSlice of a Service serving address:port called ready a Pod the view shows
+ * gone or not Ready: connections sent there are lost whoever forwards them.
  */
-function staleEndpoints(record: SoakRecord, outage: Outage, address: string): Interval[] {
-  const out: Interval[] = [];
-  const snapshots = record.snapshots;
-  const last = snapshotIndexAt(snapshots, outage.toMs);
-  // From the view in effect OP_BUDGET_MS earlier: its stretch reaches that far past the next view.
-  for (let i = Math.max(0, snapshotIndexAt(snapshots, outage.fromMs - OP_BUDGET_MS)); i <= last; i++) {
-    const view = snapshots[i] as ApiSnapshot;
-    const ready = new Set(view.pods.filter((p) => p.ready).map((p) => p.name));
-    const serving = view.services.filter(
-      (s) => s.addresses.some((a) => canon(a) === address) && s.ports.some((p) => p.port === outage.port),
-    );
-    const stale = serving.some((s) =>
+function staleEndpoints(view: ApiSnapshot, address: string, port: number): boolean {
+  const ready = new Set(view.pods.filter((p) => p.ready).map((p) => p.name));
+  return view.services.some(
+    (s) =>
+      s.addresses.some((a) => canon(a) === address) &&
+      s.ports.some((p) => p.port === port) &&
       (view.endpoints ?? []).some(
         (e) => e.service === s.name && e.ready && e.pod !== "" && !ready.has(e.pod),
       ),
-    );
-    if (!stale) continue;
-    const until = snapshots[i + 1]?.t ?? record.durationMs;
-    out.push({ from: view.t, to: until + OP_BUDGET_MS });
-  }
-  return mergeIntervals(out);
+  );
 }
 
 /** An allowance from `from` (less a probe in flight) to `to`, exclusive. */
@@ -310,22 +286,31 @@ function readyPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
   return view.pods.filter((p) => p.ready && selector.every(([k, v]) => k === "app" && p.app === v));
 }
 
+/** Whether the Services serving address:port (or, when none serves it, holding it) have no Ready Pod. */
+function withoutReadyPods(view: ApiSnapshot, address: string, port: number): boolean {
+  const holding = view.services.filter((s) => s.addresses.some((a) => canon(a) === address));
+  const serving = holding.filter((s) => s.ports.some((p) => p.port === port));
+  const services = serving.length > 0 ? serving : holding;
+  return services.length > 0 && services.every((s) => readyPods(view, s).length === 0);
+}
+
 /**
- * When the Services serving the outage's address:port had no Ready Pod in the view (nothing to
- * send the traffic to: not Herald's unavailability), each stretch extended by OP_BUDGET_MS for
- * endpoints to come back.
+ * The stretches of the views around the outage for which `holds` is true, each extended by
+ * OP_BUDGET_MS for endpoints to come back (nothing to send the traffic to, or only a Pod that
+ * is gone: not Herald's unavailability).
  */
-function withoutReadyPods(record: SoakRecord, outage: Outage, address: string): Interval[] {
+function endpointStretches(
+  record: SoakRecord,
+  outage: Outage,
+  holds: (view: ApiSnapshot) => boolean,
+): Interval[] {
   const out: Interval[] = [];
   const snapshots = record.snapshots;
   const last = snapshotIndexAt(snapshots, outage.toMs);
   // From the view in effect OP_BUDGET_MS earlier: its stretch reaches that far past the next view.
   for (let i = Math.max(0, snapshotIndexAt(snapshots, outage.fromMs - OP_BUDGET_MS)); i <= last; i++) {
     const view = snapshots[i] as ApiSnapshot;
-    const holding = view.services.filter((s) => s.addresses.some((a) => canon(a) === address));
-    const serving = holding.filter((s) => s.ports.some((p) => p.port === outage.port));
-    const services = serving.length > 0 ? serving : holding;
-    if (services.length === 0 || services.some((s) => readyPods(view, s).length > 0)) continue;
+    if (!holds(view)) continue;
     const until = snapshots[i + 1]?.t ?? record.durationMs;
     out.push({ from: view.t, to: until + OP_BUDGET_MS });
   }
