@@ -55,23 +55,13 @@ export class ServiceReconciler {
         if (removed === "refused") return { kind: "requeueAfter", ms: REFUSED_RETRY_MS };
         if (removed !== "removed") return done;
       }
-      state.pending.delete(key);
-      this.annotationErrors.delete(key);
+      this.letGo(key, before);
       this.refused.delete(key);
-      if (before !== undefined) {
-        state.allocator.release(key);
-        this.afterRelease(before);
-      }
       this.reports.gone(key, svc);
       return done;
     }
     if (svc === undefined || !isHandled(svc, o.lbClass)) {
-      state.pending.delete(key);
-      this.annotationErrors.delete(key);
-      if (before !== undefined) {
-        state.allocator.release(key);
-        this.afterRelease(before);
-      }
+      this.letGo(key, before);
       // Clear what Herald wrote earlier (its pool annotation marks it), never another implementation's status.
       const clear = svc !== undefined && allocatedPool(svc) !== undefined;
       if (svc === undefined || !clear || (await this.writeStatus(svc, undefined, log))) {
@@ -203,6 +193,16 @@ export class ServiceReconciler {
       return;
     }
     o.metrics.statusWrites.inc({ kind: "Service" });
+  }
+
+  /** The Service is no longer Herald's to serve: it waits for nothing, and what it held is free. */
+  private letGo(key: string, held: Assignment | undefined): void {
+    const state = this.ctx.state();
+    state.pending.delete(key);
+    this.annotationErrors.delete(key);
+    if (held === undefined) return;
+    state.allocator.release(key);
+    this.afterRelease(held);
   }
 
   /** An address came free: its pool's counts change, and whoever waits for one may get it. */

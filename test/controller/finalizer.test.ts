@@ -4,16 +4,9 @@
 import type { V1Service } from "@kubernetes/client-node";
 import { FINALIZER, finalizersPatch, statusPatch } from "../../src/api/service.js";
 import { KubeError } from "../../src/k8s/rest.js";
-import { lbService, poolObject, world } from "./harness.js";
+import { lbService, poolObject, startedWorld, world } from "./harness.js";
 
-async function started() {
-  const w = world();
-  w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/31"] }));
-  w.controller.start();
-  await w.controller.warmStart();
-  await w.settle();
-  return w;
-}
+const started = () => startedWorld(["192.0.2.0/31"]);
 
 const finalizers = (svc: V1Service | undefined) => svc?.metadata?.finalizers ?? [];
 const rows = (w: Awaited<ReturnType<typeof started>>) =>

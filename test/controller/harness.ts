@@ -205,3 +205,13 @@ export function world(opts: { leader?: boolean; lbClass?: string } = {}) {
     },
   };
 }
+
+/** A leading controller, warm-started and settled, with one pool "lan" over `addresses`. */
+export async function startedWorld(addresses: string[]) {
+  const w = world();
+  w.pools.put(poolObject("lan", { addresses }));
+  w.controller.start();
+  await w.controller.warmStart();
+  await w.settle();
+  return w;
+}

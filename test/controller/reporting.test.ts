@@ -1,16 +1,9 @@
 // Reports (events, audit rows, metrics) follow from what the API shows against what was
 // decided, so a status write that fails and is retried still reports once.
 import { KubeError } from "../../src/k8s/rest.js";
-import { lbService, poolObject, world } from "./harness.js";
+import { lbService, startedWorld } from "./harness.js";
 
-async function started() {
-  const w = world();
-  w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/30"] }));
-  w.controller.start();
-  await w.controller.warmStart();
-  await w.settle();
-  return w;
-}
+const started = () => startedWorld(["192.0.2.0/30"]);
 
 const unavailable = () => new KubeError(503, "ServiceUnavailable", "PATCH: 503 ServiceUnavailable");
 

@@ -2,16 +2,12 @@
 // and a condition on the object, not a retry every 30 s for ever: it is tried again when the
 // object changes, and every ten minutes (what refused it may be fixed without touching it).
 import { KubeError } from "../../src/k8s/rest.js";
-import { lbService, poolObject, world } from "./harness.js";
+import { lbService, poolObject, startedWorld, world } from "./harness.js";
 
 type Cond = { type: string; status: string; reason: string; message: string };
 
 async function started() {
-  const w = world();
-  w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/30"] }));
-  w.controller.start();
-  await w.controller.warmStart();
-  await w.settle();
+  const w = await startedWorld(["192.0.2.0/30"]);
   w.requests.length = 0;
   return w;
 }
