@@ -251,8 +251,31 @@ describe("operations explain outages within OP_BUDGET_MS of their answer", () =>
   });
 
   test.each<Op>([
+    { kind: "createPod", name: "p", node: "node-1", app: "b" },
+    { kind: "deletePod", name: "pb" },
+  ])("$kind explains the addresses of the Services selecting the Pod", (o) => {
+    expect(judge({ ops: [op(o, 5000, 5100)], outages: [outage(Y, 5050, 8000)] }).pass).toBe(true);
+  });
+
+  test.each<Op>([
     { kind: "createPod", name: "p", node: "node-1", app: "a" },
-    { kind: "deletePod", name: "p" },
+    { kind: "deletePod", name: "pa" },
+  ])("$kind explains no other Service's address", (o) => {
+    const v = judge({ ops: [op(o, 5000, 5100)], outages: [outage(Y, 5050, 5200)] });
+    expect(v.pass).toBe(false);
+    expect(v.violations[0]?.message).toContain("no fault or operation");
+  });
+
+  test("a Pod deleted by name is found through the operation that created it", () => {
+    const ops = [
+      op({ kind: "createPod", name: "p", node: "node-1", app: "b" }, 1000, 1100),
+      op({ kind: "deletePod", name: "p" }, 20_000, 20_100),
+    ];
+    expect(judge({ ops, outages: [outage(Y, 20_050, 21_000)] }).pass).toBe(true);
+    expect(judge({ ops, outages: [outage(X, 20_050, 21_000)] }).pass).toBe(false);
+  });
+
+  test.each<Op>([
     { kind: "setPoolRanges", ranges: ["192.0.2.0/28"] },
     { kind: "setPoolDisabled", disabled: true },
     { kind: "setL2Exclusion", node: "node-2" },
@@ -302,7 +325,7 @@ test("chargeOutages names the cause and the excess, for the report", () => {
     snapshots,
     wire,
     faults: [kill],
-    ops: [op({ kind: "deletePod", name: "p" }, 30_000, 30_100)],
+    ops: [op({ kind: "deletePod", name: "pb" }, 30_000, 30_100)],
     outages: [outage(X, 10_010, 11_500), outage(Y, 30_000, 30_500), outage(Y, 50_000, 50_100)],
   });
   const charges = chargeOutages(r);

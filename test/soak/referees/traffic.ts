@@ -43,8 +43,8 @@ export const NO_TRAFFIC_FAULT_KINDS: readonly FaultKind[] = [
   "diskFull",
 ];
 
-/** Operations that may disturb every address (endpoints, pools, advertisement move things around). */
-const GLOBAL_OPS = new Set(["createPod", "deletePod", "setPoolRanges", "setPoolDisabled", "setL2Exclusion"]);
+/** Operations that may disturb every address (the pool and the advertisement move things around). */
+const GLOBAL_OPS = new Set(["setPoolRanges", "setPoolDisabled", "setL2Exclusion"]);
 
 export interface ChargedTo {
   /**
@@ -209,7 +209,13 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
     if (!overlaps(window)) return;
     const base = { by: "op" as const, index, kind: o.kind, startMs: op.startMs, allowed: [window] };
     if (GLOBAL_OPS.has(o.kind)) causes.push(base);
-    else if (
+    else if (o.kind === "createPod" || o.kind === "deletePod") {
+      // A Pod moves the endpoints of the Services selecting it, and only theirs.
+      const app = o.kind === "createPod" ? o.app : podApp(record, o.name, op.startMs);
+      const to = op.endMs + OP_BUDGET_MS;
+      if (app !== undefined && selectingAddresses(record, app, op.startMs, to).has(address))
+        causes.push({ ...base, name: o.name });
+    } else if (
       "name" in o &&
       serviceAddresses(record, o.name, op.startMs, op.endMs + OP_BUDGET_MS).has(address)
     ) {
@@ -319,12 +325,36 @@ function endpointStretches(
 
 /** Addresses the Services called `name` held in the views in effect during [from, to]. */
 function serviceAddresses(record: SoakRecord, name: string, from: number, to: number): Set<string> {
+  return addressesOf(record, from, to, (s) => s.name === name);
+}
+
+/** Addresses the Services selecting Pods of `app` held in the views in effect during [from, to]. */
+function selectingAddresses(record: SoakRecord, app: string, from: number, to: number): Set<string> {
+  return addressesOf(record, from, to, (s) => s.selector.app === app);
+}
+
+function addressesOf(
+  record: SoakRecord,
+  from: number,
+  to: number,
+  pick: (s: ServiceView) => boolean,
+): Set<string> {
   const out = new Set<string>();
   const last = snapshotIndexAt(record.snapshots, to);
   for (let i = Math.max(0, snapshotIndexAt(record.snapshots, from)); i <= last; i++)
     for (const s of record.snapshots[i]?.services ?? [])
-      if (s.name === name) for (const a of s.addresses) out.add(canon(a));
+      if (pick(s)) for (const a of s.addresses) out.add(canon(a));
   return out;
+}
+
+/** The app label of the Pod called `name`: from the operation that created it, else from the last view at or before t that lists it. */
+function podApp(record: SoakRecord, name: string, t: number): string | undefined {
+  for (const { op } of record.ops) if (op.kind === "createPod" && op.name === name) return op.app;
+  for (let i = snapshotIndexAt(record.snapshots, t); i >= 0; i--) {
+    const pod = record.snapshots[i]?.pods.find((p) => p.name === name);
+    if (pod !== undefined) return pod.app;
+  }
+  return undefined;
 }
 
 function sightingsByAddress(record: SoakRecord): Map<string, WireSighting[]> {
@@ -361,6 +391,7 @@ function causeText(c: ChargedTo): string {
     return c.kind === "staleEndpoints"
       ? `EndpointSlices naming a Pod that is gone from ${at(c.startMs)}`
       : `no Ready Pod from ${at(c.startMs)}`;
-  const who = c.node ? ` of ${c.node}` : c.name ? ` of Service ${c.name}` : "";
+  const named = c.kind === "createPod" || c.kind === "deletePod" ? "Pod" : "Service";
+  const who = c.node ? ` of ${c.node}` : c.name ? ` of ${named} ${c.name}` : "";
   return `${c.by === "fault" ? "fault" : "operation"} ${c.kind}${who} at ${at(c.startMs)}`;
 }
