@@ -29,6 +29,7 @@ import {
   type Refused,
   refusedAlready,
   terminalWriteFailure,
+  type WriteFailure,
 } from "./write-errors.js";
 
 export class ServiceReconciler {
@@ -125,15 +126,9 @@ export class ServiceReconciler {
     // Serialised only where a write was refused before: the common path stays as cheap as it was.
     if (last !== undefined && refusedAlready(last, uid, rv, JSON.stringify(patch.status), o.clock.now()))
       return false;
-    try {
-      await o.writes.patchServiceStatus(
-        svc.metadata?.namespace ?? "",
-        svc.metadata?.name ?? "",
-        patch.status,
-      );
-    } catch (e) {
-      const failure = terminalWriteFailure(e, "the Service's status write");
-      if (failure.kind === "gone") return false;
+    const failure = await this.patchStatus(svc, patch.status, "the Service's status write");
+    if (failure?.kind === "gone") return false;
+    if (failure !== undefined) {
       log.warn(failure.log, failure.rejection.message);
       const want = JSON.stringify(patch.status);
       const at = o.clock.now();
@@ -143,7 +138,6 @@ export class ServiceReconciler {
       return false;
     }
     this.refused.delete(key);
-    o.metrics.statusWrites.inc({ kind: "Service" });
     return true;
   }
 
@@ -157,22 +151,18 @@ export class ServiceReconciler {
   ): Promise<"removed" | "not-leader" | "gone" | "refused"> {
     const { o } = this.ctx;
     if (!o.isLeader()) return "not-leader";
-    try {
-      // The status is cleared with it: should another finalizer keep the Service a while longer,
-      // it no longer shows the address that someone else may get now.
-      await o.writes.patchServiceStatus(svc.metadata?.namespace ?? "", svc.metadata?.name ?? "", {
-        metadata: { annotations: { [ANNOTATION.allocatedFromPool]: null }, ...finalizersPatch(svc, false) },
-        status: { loadBalancer: { ingress: [] } },
-      });
-    } catch (e) {
-      const failure = terminalWriteFailure(e, "removing Herald's finalizer from the Service");
-      if (failure.kind === "gone") return "gone";
-      log.warn(failure.log, failure.rejection.message);
-      this.ctx.event(serviceTarget(svc), "Warning", REJECTED_EVENT_REASON, failure.rejection.message);
-      return "refused";
-    }
-    o.metrics.statusWrites.inc({ kind: "Service" });
-    return "removed";
+    // The status is cleared with it: should another finalizer keep the Service a while longer,
+    // it no longer shows the address that someone else may get now.
+    const body = {
+      metadata: { annotations: { [ANNOTATION.allocatedFromPool]: null }, ...finalizersPatch(svc, false) },
+      status: { loadBalancer: { ingress: [] } },
+    };
+    const failure = await this.patchStatus(svc, body, "removing Herald's finalizer from the Service");
+    if (failure === undefined) return "removed";
+    if (failure.kind === "gone") return "gone";
+    log.warn(failure.log, failure.rejection.message);
+    this.ctx.event(serviceTarget(svc), "Warning", REJECTED_EVENT_REASON, failure.rejection.message);
+    return "refused";
   }
 
   /** Herald's conditions on the Service: a speaker's address conflict, a refused status write. */
@@ -184,15 +174,24 @@ export class ServiceReconciler {
     const announcement = o.stores.announcements?.get(key);
     const conditions = serviceConditionsPatch(svc, { announcement, rejection }, wallTime(o.clock));
     if (conditions === undefined || !o.isLeader()) return;
+    const failure = await this.patchStatus(svc, conditions, "the Service's conditions");
+    // Said once in the log; the status write's own refusal already has its event.
+    if (failure?.kind === "rejected") log.warn(failure.log, failure.rejection.message);
+  }
+
+  /**
+   * One write through the status subresource, counted when it lands. A retryable failure throws
+   * (the queue retries); a terminal one is answered, for the caller to report its own way.
+   */
+  private async patchStatus(svc: V1Service, body: object, what: string): Promise<WriteFailure | undefined> {
+    const { o } = this.ctx;
     try {
-      await o.writes.patchServiceStatus(svc.metadata?.namespace ?? "", svc.metadata?.name ?? "", conditions);
+      await o.writes.patchServiceStatus(svc.metadata?.namespace ?? "", svc.metadata?.name ?? "", body);
     } catch (e) {
-      const failure = terminalWriteFailure(e, "the Service's conditions");
-      // Said once in the log; the status write's own refusal already has its event.
-      if (failure.kind === "rejected") log.warn(failure.log, failure.rejection.message);
-      return;
+      return terminalWriteFailure(e, what);
     }
     o.metrics.statusWrites.inc({ kind: "Service" });
+    return undefined;
   }
 
   /** The Service is no longer Herald's to serve: it waits for nothing, and what it held is free. */
