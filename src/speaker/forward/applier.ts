@@ -18,6 +18,9 @@
 // - Drift (drift.ts): every `driftIntervalMs` the chain names are listed, and every
 //   `driftFullEvery`-th time each table's shape is compared with what was applied. A missing
 //   or altered table is replaced whole.
+// - After a transaction, conntrack forgets what it made stale (stale.ts): UDP flows to targets
+//   that went, and entries of a new frontend's address and port that went untranslated
+//   before its rules were in.
 // - Nothing is written before the first update(), so a restarting speaker does not wipe
 //   the rules it left behind before it knows the desired state; when it has, it writes
 //   the same rules again and conntrack keeps the established connections on their
@@ -40,7 +43,7 @@ import { type NftExec, nftExec } from "./nft.js";
 import { renderRemoval, renderTable, renderUpdate } from "./render.js";
 import { type BuildMemo, buildRuleset } from "./ruleset.js";
 import { type Ruleset, tableName } from "./ruleset-model.js";
-import { conntrackDeleteArgs, type StaleFlow, staleUdpFlows } from "./stale.js";
+import { conntrackDeleteArgs, conntrackUntranslatedArgs, staleUdpFlows, untranslatedFlows } from "./stale.js";
 import { type ForwardingState, type Frontend, newPlanMemo, type PlanMemo, planForwarding } from "./state.js";
 
 export class ForwardingApplier {
@@ -297,7 +300,11 @@ export class ForwardingApplier {
       }
       this.applied = next;
       this.attempt = 0;
-      if (this.appliedFrontends) await this.forget(staleUdpFlows(this.appliedFrontends, frontends));
+      if (this.appliedFrontends)
+        await this.forget([
+          ...staleUdpFlows(this.appliedFrontends, frontends).map(conntrackDeleteArgs),
+          ...untranslatedFlows(this.appliedFrontends, frontends).map(conntrackUntranslatedArgs),
+        ]);
       this.appliedFrontends = frontends;
       this.stats.transactions[mode]++;
       this.stats.lastDurationMs = durationMs;
@@ -359,9 +366,10 @@ export class ForwardingApplier {
     return new Set(found.refused.keys());
   }
 
-  private async forget(flows: StaleFlow[]): Promise<void> {
-    for (const f of flows) {
-      const r = await this.runWith(this.conntrack, conntrackDeleteArgs(f));
+  /** Runs `conntrack` once per argument list (stale.ts says which entries and why). */
+  private async forget(deletions: string[][]): Promise<void> {
+    for (const args of deletions) {
+      const r = await this.runWith(this.conntrack, args);
       // conntrack exits 1 when there was nothing to delete.
       if (r.code !== 0 && !/0 flow entries/.test(r.stderr)) {
         this.onEvent({ type: "conntrackFailed", code: "CONNTRACK_FAILED", message: r.stderr.trim() });

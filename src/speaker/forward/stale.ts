@@ -1,7 +1,15 @@
-// UDP has no connection end: conntrack keeps sending a client's datagrams to the target it
-// was first translated to until the entry times out (30 s, 120 s once answered), even after
-// that target is gone. These are the flows to forget when targets go away, as kube-proxy
-// does with `conntrack -D`. TCP needs nothing: a dead target resets or times out.
+// Conntrack decides a flow's translation once, at its first packet, and keeps the decision for
+// every later packet of the same addresses and ports. Two kinds of entries outlive what they
+// were decided for, and are forgotten with `conntrack -D`, as kube-proxy does:
+// - UDP has no connection end: a client's datagrams keep going to the target they were first
+//   translated to until the entry times out (30 s, 120 s once answered), even after that
+//   target is gone. TCP needs nothing there: a dead target resets or times out.
+// - A new frontend: packets that reached this node for its address and port before its rules
+//   were in (the address announced a moment before the table, a client's cache still naming
+//   this node) were not translated, and went on untranslated. Their entries live on (TCP in
+//   SYN_SENT for 120 s, renewed by every retry; UDP for 30 s, renewed by every datagram), so
+//   when the client uses the same source port again, its connection is still not translated
+//   and fails although the rules are there.
 import type { Family, Frontend } from "./state.js";
 
 export interface StaleFlow {
@@ -47,5 +55,40 @@ export function conntrackDeleteArgs(f: StaleFlow): string[] {
     f.target.address,
     "--reply-port-src",
     String(f.target.port),
+  ];
+}
+
+export interface UntranslatedFlow {
+  family: Family;
+  protocol: "tcp" | "udp";
+  address: string;
+  port: number;
+}
+
+/** Frontends of `after` that `before` did not have: their untranslated entries are stale. */
+export function untranslatedFlows(
+  before: readonly Frontend[],
+  after: readonly Frontend[],
+): UntranslatedFlow[] {
+  const had = new Set(before.map((f) => f.id));
+  return after
+    .filter((f) => !had.has(f.id))
+    .map((f) => ({ family: f.family, protocol: f.protocol, address: f.address, port: f.port }));
+}
+
+/** The `conntrack` arguments that delete a frontend's untranslated entries (the reply comes from the address itself). */
+export function conntrackUntranslatedArgs(f: UntranslatedFlow): string[] {
+  return [
+    "-D",
+    "-f",
+    f.family === 4 ? "ipv4" : "ipv6",
+    "-p",
+    f.protocol,
+    "--orig-dst",
+    f.address,
+    "--orig-port-dst",
+    String(f.port),
+    "--reply-src",
+    f.address,
   ];
 }

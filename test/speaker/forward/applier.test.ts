@@ -146,6 +146,41 @@ test("UDP flows to a removed target are forgotten; TCP ones and kept targets are
   expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
 });
 
+test("a new frontend's untranslated entries are forgotten after its rules are in, the old frontends' are not", async () => {
+  applier.start();
+  applier.update(mixedState());
+  await clock.advanceAsync(200);
+  expect(conntrackCalls).toEqual([]);
+  const s = mixedState();
+  s.services.push(
+    service({
+      name: "default/new",
+      addresses: ["2001:db8::20"],
+      ports: [{ protocol: "UDP", port: 53, nodePort: 30053, targetPort: 5353 }],
+      localEndpoints: ["2001:db8:2::5"],
+    }),
+  );
+  applier.update(s);
+  await clock.advanceAsync(200);
+  expect(nft.transactions).toHaveLength(2);
+  expect(conntrackCalls).toEqual([
+    [
+      "-D",
+      "-f",
+      "ipv6",
+      "-p",
+      "udp",
+      "--orig-dst",
+      "2001:db8::20",
+      "--orig-port-dst",
+      "53",
+      "--reply-src",
+      "2001:db8::20",
+    ],
+  ]);
+  expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
+});
+
 describe("failures", () => {
   test("are reported with a code and retried with growing delays, then applied whole", async () => {
     nft.failNext = 3;

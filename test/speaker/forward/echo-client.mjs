@@ -19,7 +19,7 @@ function tcpOnce() {
       s.destroy();
       resolve({ ...o, ms: Math.round(performance.now() - t0) });
     };
-    const s = connect({ host, port, localAddress: source });
+    const s = connect({ host, port, localAddress: source, localPort: sourcePort });
     s.setEncoding("utf8");
     s.setTimeout(timeoutMs, () => done({ error: "TIMEOUT" }));
     s.on("connect", () => s.write("hello\n"));

@@ -135,6 +135,19 @@ test("scaling to zero refuses at once also for a UDP client that keeps its port;
   expect(again()).toEqual(["pod-b 192.0.2.100"]);
 });
 
+test("a client whose first tries came before the address's rules gets through from the same port once they are in", async () => {
+  // Before the rules, the node passed the packets on untranslated, and conntrack would keep
+  // doing so for that client port (TCP in SYN_SENT for 120 s, UDP for 30 s).
+  await apply();
+  const fromOnePort = (protocol: "tcp" | "udp") =>
+    replies(lab.request(protocol, protocol === "tcp" ? 80 : 53, 1, "192.0.2.100", lab.vip, 40_080));
+  expect(fromOnePort("tcp")).toEqual(["TIMEOUT"]);
+  expect(fromOnePort("udp")).toEqual(["TIMEOUT"]);
+  await apply(web({ localEndpoints: ["198.51.100.5"] }));
+  expect(fromOnePort("tcp")).toEqual(["pod-a 192.0.2.100"]);
+  expect(fromOnePort("udp")).toEqual(["pod-a 192.0.2.100"]);
+});
+
 test("a port change takes effect and the old port stops answering", async () => {
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
   await apply(
