@@ -229,6 +229,17 @@ describe("operations explain outages within OP_BUDGET_MS of their answer", () =>
     expect(judge({ ops: [change], outages: [outage(Y, 5000, 5200)] }).pass).toBe(false);
   });
 
+  test.each([
+    [20_000 + OP_BUDGET_MS, true],
+    [20_000 + OP_BUDGET_MS + 1, false],
+  ])(
+    "made while the API server is away, until OP_BUDGET_MS after it is back: to %i ms, pass=%s",
+    (to, pass) => {
+      const away = fault("apiServerStop", 1000, 20_000);
+      expect(judge({ faults: [away], ops: [change], outages: [outage(X, 21_000, to)] }).pass).toBe(pass);
+    },
+  );
+
   test("a Service created during the op is mapped through the view after it", () => {
     const create = op(
       {

@@ -22,6 +22,7 @@ import {
   mergeIntervals,
   NODE_FAULT_KINDS,
   SETTLE_MS,
+  settledBy,
   snapshotIndexAt,
   uncovered,
   viewAt,
@@ -205,20 +206,18 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
   });
   record.ops.forEach((op, index) => {
     const o = op.op;
-    const window = span(op.startMs, op.endMs + OP_BUDGET_MS);
+    // A change made while the API server or the controller is away reaches the data path only
+    // after they are back: kube-proxy, the speakers and the controller all follow the API.
+    const window = span(op.startMs, settledBy(record, op.endMs, OP_BUDGET_MS, OP_BUDGET_MS));
     if (!overlaps(window)) return;
     const base = { by: "op" as const, index, kind: o.kind, startMs: op.startMs, allowed: [window] };
     if (GLOBAL_OPS.has(o.kind)) causes.push(base);
     else if (o.kind === "createPod" || o.kind === "deletePod") {
       // A Pod moves the endpoints of the Services selecting it, and only theirs.
       const app = o.kind === "createPod" ? o.app : podApp(record, o.name, op.startMs);
-      const to = op.endMs + OP_BUDGET_MS;
-      if (app !== undefined && selectingAddresses(record, app, op.startMs, to).has(address))
+      if (app !== undefined && selectingAddresses(record, app, op.startMs, window.to).has(address))
         causes.push({ ...base, name: o.name });
-    } else if (
-      "name" in o &&
-      serviceAddresses(record, o.name, op.startMs, op.endMs + OP_BUDGET_MS).has(address)
-    ) {
+    } else if ("name" in o && serviceAddresses(record, o.name, op.startMs, window.to).has(address)) {
       causes.push({ ...base, name: o.name });
     }
   });

@@ -59,6 +59,9 @@ test("the controller's deadline moves to SETTLE_MS after a controller fault in e
   const r = record({ faults: [fault("controllerStop", 1500, 8000), fault("apiServerStop", 9000, 12_000)] });
   expect(settledBy(r, 1000)).toBe(12_000 + SETTLE_MS);
   expect(settledBy(r, 20_000)).toBe(20_000 + OP_SETTLE_MS);
+  expect(settledBy(r, 1000, 3000, 500)).toBe(8500);
+  expect(settledBy(r, 1000, 8000, 500)).toBe(12_500);
+  expect(settledBy(r, 20_000, 3000, 500)).toBe(23_000);
 });
 
 test("MACs map to nodes whatever their case", () => {

@@ -179,14 +179,15 @@ export function holders(view: ApiSnapshot, address: string): ServiceView[] {
 /**
  * By when the view should show the controller's answer to a change made at t: OP_SETTLE_MS later,
  * pushed back to SETTLE_MS after the end of a controller or API server fault in effect meanwhile.
+ * With `budget` and `after`, the same for another allowance (the data path's, say).
  */
-export function settledBy(record: SoakRecord, t: number): number {
-  let deadline = t + OP_SETTLE_MS;
+export function settledBy(record: SoakRecord, t: number, budget = OP_SETTLE_MS, after = SETTLE_MS): number {
+  let deadline = t + budget;
   const faults = appliedFaults(record).filter((f) => CONTROLLER_FAULT_KINDS.includes(f.kind));
   for (let changed = true; changed; ) {
     changed = false;
     for (const f of faults) {
-      const end = faultEnd(record, f) + SETTLE_MS;
+      const end = faultEnd(record, f) + after;
       if (f.startMs <= deadline && faultEnd(record, f) >= t && end > deadline) {
         deadline = end;
         changed = true;
