@@ -2,7 +2,7 @@
 // nodes keep their heartbeats until their link is cut, processes started in a node can be
 // stopped or killed, Pod readiness reaches Endpoints, and nothing of a lab outlives it,
 // not even after a crash.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
@@ -184,6 +184,21 @@ test("a Pod marked not Ready moves to the Service's not-ready addresses, and bac
   await waitFor("the pod as a not-ready address", want([], [pod.ip]), 15_000);
   await lab.setPodReady("flappy", true);
   await waitFor("the pod ready again", want([pod.ip], []), 15_000);
+});
+
+test("a deleted Pod's address goes to the next Pod on its node at once, though the kernel has not torn its namespace down yet", async () => {
+  const first = await lab.createPod({ name: "reuse-a", node: "node-1", labels: { app: "reuse" } });
+  // Something still inside the namespace keeps it, and its veth, alive after `ip netns delete`,
+  // as the kernel's deferred teardown does on a loaded machine.
+  const holder = spawn("ip", ["netns", "exec", first.netns, "sleep", "60"], { stdio: "ignore" });
+  try {
+    await lab.deletePod("reuse-a");
+    const next = await lab.createPod({ name: "reuse-b", node: "node-1", labels: { app: "reuse" } });
+    expect(next.ip).toBe(first.ip);
+    await lab.deletePod("reuse-b");
+  } finally {
+    holder.kill("SIGKILL");
+  }
 });
 
 test("a crashed run's lab is removed by the next start; stop() leaves nothing behind", async () => {

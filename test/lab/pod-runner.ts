@@ -69,6 +69,9 @@ export interface PodRunnerDeps {
   dualStack?: boolean;
 }
 
+/** The node's end of pod address n's veth. */
+const podLink = (n: number) => `pod${n}`;
+
 export class PodRunner {
   private readonly pods = new Map<string, LabPod>();
   private readonly usedAddresses = new Set<number>();
@@ -91,7 +94,7 @@ export class PodRunner {
     let createdObject = false;
     try {
       await this.ensureNamespace(namespace);
-      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: `pod${n}`, ip, ipv6 });
+      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: podLink(n), ip, ipv6 });
       const others = [
         ...this.deps
           .nodes()
@@ -161,7 +164,7 @@ export class PodRunner {
           .deleteNamespacedPod({ name: o.name, namespace, gracePeriodSeconds: 0 })
           .catch(() => undefined);
       }
-      await this.remove(namespace, o.name, n);
+      await this.remove(namespace, o.name, n, node.netns);
       throw e;
     }
   }
@@ -181,11 +184,12 @@ export class PodRunner {
         ...this.deps.nodes().map((x) => unroutePod(x.netns, ip)),
         unroutePod(this.deps.names.lab, ip),
       ]);
+      await tryExec("ip", ["-n", node.netns, "link", "del", podLink(n)]);
       await tryExec("ip", ["netns", "delete", netns]);
       this.usedAddresses.delete(n);
     };
     try {
-      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: `pod${n}`, ip });
+      await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: podLink(n), ip });
       await settleAll([
         ...this.deps
           .nodes()
@@ -235,10 +239,10 @@ export class PodRunner {
     const core = this.deps.kc.makeApiClient(CoreV1Api);
     // Grace period 0: without a kubelet to confirm, a graceful delete would never finish.
     await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
-    await this.remove(namespace, name, Number(pod.ip.split(".")[3]));
+    await this.remove(namespace, name, Number(pod.ip.split(".")[3]), this.deps.node(pod.node).netns);
   }
 
-  private async remove(namespace: string, name: string, n: number): Promise<void> {
+  private async remove(namespace: string, name: string, n: number, nodeNetns: string): Promise<void> {
     const pod = this.pods.get(`${namespace}/${name}`);
     if (pod) await pod.process.kill();
     this.pods.delete(`${namespace}/${name}`);
@@ -248,6 +252,9 @@ export class PodRunner {
         ips.map((ip) => unroutePod(netns, ip)),
       ),
     );
+    // The kernel tears a deleted namespace down later, veth and all: the node's end goes now, so
+    // that the next Pod given this address can make its own at once.
+    await tryExec("ip", ["-n", nodeNetns, "link", "del", podLink(n)]);
     await tryExec("ip", ["netns", "delete", this.deps.names.pod(n)]);
     this.usedAddresses.delete(n);
   }
