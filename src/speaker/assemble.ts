@@ -122,9 +122,11 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
     packetSockets: () => links.socketCounts(),
   });
   const writer = new AnnouncementWriter({ self, rest: d.rest, cache: sanns, log, timers: clock });
+  const informers = [services, slices, nodes, pools, advertisements, leases, sanns] as Informer<KubeObject>[];
   const speaker = new Speaker({
     self,
     view,
+    listed: () => informers.every((i) => i.hasSynced),
     objects: () => ({
       services: services.list(),
       slices: slices.list(),
@@ -157,7 +159,6 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
   l2.listen(hooks);
   applied.add((e) => forwardingEvent(e, { metrics, log, speaker, applier }));
 
-  const informers = [services, slices, nodes, pools, advertisements, leases, sanns] as Informer<KubeObject>[];
   return { speaker, layer, view, applier, writer, identity, metrics, informers };
 }
 

@@ -37,6 +37,11 @@ export interface SpeakerDeps {
   /** Where the last inputs are kept for the drivers (default: a view of its own). */
   view?: ClusterView;
   objects(): ClusterObjects;
+  /**
+   * False while the caches still fill (default: always true). A recompute then would see
+   * Services without their pools, and warn on every one of them at every start.
+   */
+  listed?: () => boolean;
   announcements: { get(key: string): ServiceAnnouncement | undefined; list(): ServiceAnnouncement[] };
   l2: LayerTwo;
   forwarding: { update(state: ForwardingState): void };
@@ -83,6 +88,7 @@ export class Speaker {
 
   /** Something in the caches changed. */
   clusterChanged(): void {
+    if (this.d.listed?.() === false) return;
     const inputs = speakerInputs(this.d.objects(), this.d.self);
     this.view.set(inputs);
     const problems = inputs.problems.join("\n");

@@ -80,6 +80,24 @@ function setup(self = "n1", extra: Partial<SpeakerDeps> = {}) {
   return { speaker, l2, audit, forwarded, written, events, sanns, objects, refused };
 }
 
+test("while the caches still fill nothing is computed: a Service listed before its pool is not warned about", () => {
+  let listed = false;
+  const t = setup("n1", { listed: () => listed });
+  const pools = t.objects.pools;
+  t.objects.pools = [];
+  t.speaker.clusterChanged();
+  expect([t.events, t.refused, t.forwarded.length]).toEqual([[], [], 0]);
+  t.objects.pools = pools;
+  listed = true;
+  t.speaker.clusterChanged();
+  expect([t.events, t.refused, t.forwarded.length]).toEqual([[], [], 1]);
+  // Without the wait, the same start warned on the Service.
+  const eager = setup();
+  eager.objects.pools = [];
+  eager.speaker.clusterChanged();
+  expect(eager.refused).toEqual(["AllocatedPoolNotFound"]);
+});
+
 test("owning an address: forwarding for it, a ServiceAnnouncement, one nodeAssigned event, an audit announce", async () => {
   const t = setup();
   t.speaker.clusterChanged();
