@@ -229,6 +229,22 @@ describe("operations explain outages within OP_BUDGET_MS of their answer", () =>
     expect(judge({ ops: [change], outages: [outage(Y, 5000, 5200)] }).pass).toBe(false);
   });
 
+  test("one the controller answers waits for a stopped controller; a port change does not", () => {
+    const stopped = fault("controllerStop", 1000, 20_000);
+    const request = op({ kind: "changeRequest", name: "a", request: [X] }, 5000, 5100);
+    expect(judge({ faults: [stopped], ops: [request], outages: [outage(X, 21_000, 23_000)] }).pass).toBe(
+      true,
+    );
+    expect(judge({ faults: [stopped], ops: [change], outages: [outage(X, 21_000, 23_000)] }).pass).toBe(
+      false,
+    );
+  });
+
+  test("a refused operation changed nothing and explains nothing", () => {
+    const refused = { ...change, ok: false, error: "503 ServiceUnavailable" };
+    expect(judge({ ops: [refused], outages: [outage(X, 5000, 5200)] }).pass).toBe(false);
+  });
+
   test.each([
     [20_000 + OP_BUDGET_MS, true],
     [20_000 + OP_BUDGET_MS + 1, false],
@@ -352,6 +368,15 @@ test("chargeOutages names the cause and the excess, for the report", () => {
     unexplained: 1,
     tooLong: 1,
   });
+});
+
+test("of two causes that cover an outage whole, the later one is named", () => {
+  const ops = [
+    op({ kind: "changePorts", name: "a", ports: [80] }, 5000, 5100),
+    op({ kind: "changePolicy", name: "a", policy: "Local" }, 6000, 6100),
+  ];
+  const [charge] = chargeOutages(record({ snapshots, wire, ops, outages: [outage(X, 6100, 6200)] }));
+  expect(charge?.chargedTo?.kind).toBe("changePolicy");
 });
 
 test("no outages, no violations", () => {

@@ -14,6 +14,7 @@ import type {
 import {
   appliedFaults,
   at,
+  CONTROLLER_FAULT_KINDS,
   canon,
   capViolations,
   faultEnd,
@@ -43,6 +44,18 @@ export const NO_TRAFFIC_FAULT_KINDS: readonly FaultKind[] = [
   "controllerStop",
   "diskFull",
 ];
+
+/** Operations the controller answers: they change which addresses Services hold. */
+const CONTROLLER_OPS = new Set([
+  "createService",
+  "deleteService",
+  "changeType",
+  "changeRequest",
+  "changeSharing",
+  "setPoolRanges",
+  "setPoolDisabled",
+]);
+const API_FAULT_KINDS: readonly FaultKind[] = ["apiServerStop"];
 
 /** Operations that may disturb every address (the pool and the advertisement move things around). */
 const GLOBAL_OPS = new Set(["setPoolRanges", "setPoolDisabled", "setL2Exclusion"]);
@@ -86,9 +99,10 @@ export function chargeOutages(record: SoakRecord): OutageCharge[] {
     const excessMs = uncovered(union, outage.fromMs, outage.toMs);
     let best: Cause | undefined;
     let bestCover = -1;
+    // The cause covering most of it; of equals, the latest to start (the nearest explanation).
     for (const c of causes) {
       const cover = lengthMs - uncovered(mergeIntervals(c.allowed), outage.fromMs, outage.toMs);
-      if (cover > bestCover) {
+      if (cover > bestCover || (cover === bestCover && best !== undefined && c.startMs > best.startMs)) {
         best = c;
         bestCover = cover;
       }
@@ -205,10 +219,14 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
     causes.push({ ...base, allowed });
   });
   record.ops.forEach((op, index) => {
+    // A refused operation changed nothing (the API server was away, or said no).
+    if (!op.ok) return;
     const o = op.op;
-    // A change made while the API server or the controller is away reaches the data path only
-    // after they are back: kube-proxy, the speakers and the controller all follow the API.
-    const window = span(op.startMs, settledBy(record, op.endMs, OP_BUDGET_MS, OP_BUDGET_MS));
+    // A change made while the API server is away reaches the data path only after it is back:
+    // kube-proxy, the speakers and the controller all follow it. One that moves addresses waits
+    // for the controller too.
+    const waitsFor = CONTROLLER_OPS.has(o.kind) ? CONTROLLER_FAULT_KINDS : API_FAULT_KINDS;
+    const window = span(op.startMs, settledBy(record, op.endMs, OP_BUDGET_MS, OP_BUDGET_MS, waitsFor));
     if (!overlaps(window)) return;
     const base = { by: "op" as const, index, kind: o.kind, startMs: op.startMs, allowed: [window] };
     if (GLOBAL_OPS.has(o.kind)) causes.push(base);

@@ -179,11 +179,17 @@ export function holders(view: ApiSnapshot, address: string): ServiceView[] {
 /**
  * By when the view should show the controller's answer to a change made at t: OP_SETTLE_MS later,
  * pushed back to SETTLE_MS after the end of a controller or API server fault in effect meanwhile.
- * With `budget` and `after`, the same for another allowance (the data path's, say).
+ * With `budget`, `after` and `kinds`, the same for another allowance and the faults it waits for.
  */
-export function settledBy(record: SoakRecord, t: number, budget = OP_SETTLE_MS, after = SETTLE_MS): number {
+export function settledBy(
+  record: SoakRecord,
+  t: number,
+  budget = OP_SETTLE_MS,
+  after = SETTLE_MS,
+  kinds: readonly FaultKind[] = CONTROLLER_FAULT_KINDS,
+): number {
   let deadline = t + budget;
-  const faults = appliedFaults(record).filter((f) => CONTROLLER_FAULT_KINDS.includes(f.kind));
+  const faults = appliedFaults(record).filter((f) => kinds.includes(f.kind));
   for (let changed = true; changed; ) {
     changed = false;
     for (const f of faults) {
