@@ -28,6 +28,8 @@ export type ForwardingEvent =
   | { type: "driftDetected"; reason: string }
   | { type: "driftCheckFailed"; code: "NFT_LIST_FAILED"; message: string }
   | { type: "conntrackFailed"; code: "CONNTRACK_FAILED"; message: string }
+  /** More new frontends than one transaction cleans up after (stale.ts MAX_UNTRANSLATED_CLEANUPS). */
+  | { type: "untranslatedNotForgotten"; frontends: number }
   | { type: "removed" };
 
 export interface ApplierOptions {

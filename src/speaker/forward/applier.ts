@@ -43,7 +43,13 @@ import { type NftExec, nftExec } from "./nft.js";
 import { renderRemoval, renderTable, renderUpdate } from "./render.js";
 import { type BuildMemo, buildRuleset } from "./ruleset.js";
 import { type Ruleset, tableName } from "./ruleset-model.js";
-import { conntrackDeleteArgs, conntrackUntranslatedArgs, staleUdpFlows, untranslatedFlows } from "./stale.js";
+import {
+  conntrackDeleteArgs,
+  conntrackUntranslatedArgs,
+  MAX_UNTRANSLATED_CLEANUPS,
+  staleUdpFlows,
+  untranslatedFlows,
+} from "./stale.js";
 import { type ForwardingState, type Frontend, newPlanMemo, type PlanMemo, planForwarding } from "./state.js";
 
 export class ForwardingApplier {
@@ -300,11 +306,18 @@ export class ForwardingApplier {
       }
       this.applied = next;
       this.attempt = 0;
-      if (this.appliedFrontends)
+      if (this.appliedFrontends) {
+        const untranslated = untranslatedFlows(this.appliedFrontends, frontends);
+        if (untranslated.length > MAX_UNTRANSLATED_CLEANUPS)
+          this.onEvent({
+            type: "untranslatedNotForgotten",
+            frontends: untranslated.length - MAX_UNTRANSLATED_CLEANUPS,
+          });
         await this.forget([
           ...staleUdpFlows(this.appliedFrontends, frontends).map(conntrackDeleteArgs),
-          ...untranslatedFlows(this.appliedFrontends, frontends).map(conntrackUntranslatedArgs),
+          ...untranslated.slice(0, MAX_UNTRANSLATED_CLEANUPS).map(conntrackUntranslatedArgs),
         ]);
+      }
       this.appliedFrontends = frontends;
       this.stats.transactions[mode]++;
       this.stats.lastDurationMs = durationMs;

@@ -65,6 +65,14 @@ export interface UntranslatedFlow {
   port: number;
 }
 
+/**
+ * At most this many new frontends are cleaned up after per transaction: each is one `conntrack`
+ * run over the whole table, and the next transaction waits for them. A burst of more (thousands
+ * of Services created at once) leaves the rest, which only matter to a client that tried one of
+ * them before its rules were in and comes back from the same port.
+ */
+export const MAX_UNTRANSLATED_CLEANUPS = 64;
+
 /** Frontends of `after` that `before` did not have: their untranslated entries are stale. */
 export function untranslatedFlows(
   before: readonly Frontend[],

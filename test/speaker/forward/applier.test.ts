@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
 import { ForwardingApplier } from "../../../src/speaker/forward/applier.js";
 import type { ForwardingEvent } from "../../../src/speaker/forward/applier-options.js";
 import type { ExecResult } from "../../../src/speaker/forward/nft.js";
+import { MAX_UNTRANSLATED_CLEANUPS } from "../../../src/speaker/forward/stale.js";
 import { FakeClock } from "../../clock.js";
 import { manyServices, mixedState, service, state } from "./fixtures.js";
 
@@ -179,6 +180,18 @@ test("a new frontend's untranslated entries are forgotten after its rules are in
     ],
   ]);
   expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
+});
+
+test("a burst of new frontends is cleaned up after only so far, and the rest is said", async () => {
+  applier.start();
+  applier.update(state());
+  await clock.advanceAsync(200);
+  applier.update(manyServices(MAX_UNTRANSLATED_CLEANUPS + 6));
+  await clock.advanceAsync(200);
+  expect(conntrackCalls).toHaveLength(MAX_UNTRANSLATED_CLEANUPS);
+  expect(events.filter((e) => e.type === "untranslatedNotForgotten")).toEqual([
+    { type: "untranslatedNotForgotten", frontends: 6 },
+  ]);
 });
 
 describe("failures", () => {
