@@ -43,12 +43,14 @@ export const SABOTAGES: Sabotage[] = [
     seed: 12,
   },
   {
-    what: "a speaker that takes 4 s to notice a dead peer (40 missed heartbeats instead of 3)",
+    // A speaker slow to notice a dead peer (40 missed heartbeats) no longer shows in traffic:
+    // a killed speaker's node keeps forwarding with the table it left, and clients keep its MAC.
+    what: "a speaker that sends Cluster traffic to the wrong NodePort of the other nodes",
     referee: "traffic",
-    file: "speaker/l2/membership.js",
-    find: "options.missedIntervals ?? 3",
-    replace: "options.missedIntervals ?? 40",
-    faults: ["speakerKill"],
+    file: "speaker/forward/state.js",
+    find: "port: p.nodePort,",
+    replace: "port: p.nodePort + 1,",
+    faults: [],
     minutes: 1,
     seed: 13,
   },
