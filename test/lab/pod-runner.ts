@@ -179,15 +179,7 @@ export class PodRunner {
     this.usedAddresses.add(n);
     const ip = podAddress(n);
     const netns = this.deps.names.pod(n);
-    const remove = async () => {
-      await settleAll([
-        ...this.deps.nodes().map((x) => unroutePod(x.netns, ip)),
-        unroutePod(this.deps.names.lab, ip),
-      ]);
-      await tryExec("ip", ["-n", node.netns, "link", "del", podLink(n)]);
-      await tryExec("ip", ["netns", "delete", netns]);
-      this.usedAddresses.delete(n);
-    };
+    const remove = () => this.release(n, node.netns);
     try {
       await addPodNetwork({ nodeNetns: node.netns, podNetns: netns, nodePort: podLink(n), ip });
       await settleAll([
@@ -246,6 +238,11 @@ export class PodRunner {
     const pod = this.pods.get(`${namespace}/${name}`);
     if (pod) await pod.process.kill();
     this.pods.delete(`${namespace}/${name}`);
+    await this.release(n, nodeNetns);
+  }
+
+  /** Pod address n's routes, veth and namespace go, and the address is free again. */
+  private async release(n: number, nodeNetns: string): Promise<void> {
     const ips = this.deps.dualStack ? [podAddress(n), podAddressV6(n)] : [podAddress(n)];
     await settleAll(
       [...this.deps.nodes().map((x) => x.netns), this.deps.names.lab].flatMap((netns) =>

@@ -39,23 +39,16 @@ export function staleUdpFlows(before: readonly Frontend[], after: readonly Front
   return stale;
 }
 
+/** `conntrack -D` of the entries for one address and port, narrowed by `reply` (who answers them). */
+function deleteArgs(family: Family, protocol: "tcp" | "udp", address: string, port: number, reply: string[]) {
+  const f = family === 4 ? "ipv4" : "ipv6";
+  return ["-D", "-f", f, "-p", protocol, "--orig-dst", address, "--orig-port-dst", String(port), ...reply];
+}
+
 /** The `conntrack` arguments that delete one stale flow's entries. */
 export function conntrackDeleteArgs(f: StaleFlow): string[] {
-  return [
-    "-D",
-    "-f",
-    f.family === 4 ? "ipv4" : "ipv6",
-    "-p",
-    "udp",
-    "--orig-dst",
-    f.address,
-    "--orig-port-dst",
-    String(f.port),
-    "--reply-src",
-    f.target.address,
-    "--reply-port-src",
-    String(f.target.port),
-  ];
+  const reply = ["--reply-src", f.target.address, "--reply-port-src", String(f.target.port)];
+  return deleteArgs(f.family, "udp", f.address, f.port, reply);
 }
 
 export interface UntranslatedFlow {
@@ -86,17 +79,5 @@ export function untranslatedFlows(
 
 /** The `conntrack` arguments that delete a frontend's untranslated entries (the reply comes from the address itself). */
 export function conntrackUntranslatedArgs(f: UntranslatedFlow): string[] {
-  return [
-    "-D",
-    "-f",
-    f.family === 4 ? "ipv4" : "ipv6",
-    "-p",
-    f.protocol,
-    "--orig-dst",
-    f.address,
-    "--orig-port-dst",
-    String(f.port),
-    "--reply-src",
-    f.address,
-  ];
+  return deleteArgs(f.family, f.protocol, f.address, f.port, ["--reply-src", f.address]);
 }

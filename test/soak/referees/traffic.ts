@@ -18,6 +18,7 @@ import {
   canon,
   capViolations,
   faultEnd,
+  holders,
   type Interval,
   inEffect,
   mergeIntervals,
@@ -197,13 +198,10 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
     const local = localPods(record, address, f.startMs, f.node);
     // Cluster traffic is spread over every eligible node's NodePort: connections sent through a
     // node that just failed are lost until it is counted dead, whoever answers the address.
+    const view = viewAt(record, f.startMs);
     const spread =
-      viewAt(record, f.startMs)?.services.some(
-        (v) =>
-          v.type === "LoadBalancer" &&
-          v.policy === "Cluster" &&
-          v.addresses.some((a) => canon(a) === address),
-      ) ?? false;
+      view !== undefined &&
+      holders(view, address).some((v) => v.type === "LoadBalancer" && v.policy === "Cluster");
     // A cut cable also cuts the Pods on that node off, and kube-proxy on every node keeps sending
     // Cluster connections to them until their endpoints go (the node-monitor grace period, 40 s
     // by default; the lab has no node lifecycle at all): no load balancer avoids that loss.
@@ -256,13 +254,8 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
  */
 function staleEndpoints(view: ApiSnapshot, address: string, port: number): boolean {
   const ready = new Set(view.pods.filter((p) => p.ready).map((p) => p.name));
-  return view.services.some(
-    (s) =>
-      s.addresses.some((a) => canon(a) === address) &&
-      s.ports.some((p) => p.port === port) &&
-      (view.endpoints ?? []).some(
-        (e) => e.service === s.name && e.ready && e.pod !== "" && !ready.has(e.pod),
-      ),
+  return serving(view, address, port).some((s) =>
+    (view.endpoints ?? []).some((e) => e.service === s.name && e.ready && e.pod !== "" && !ready.has(e.pod)),
   );
 }
 
@@ -279,8 +272,8 @@ function localPods(record: SoakRecord, address: string, t: number, node: string)
   const view = viewAt(record, t);
   if (view === undefined) return "none";
   let result: "only" | "some" | "none" = "none";
-  for (const s of view.services) {
-    if (s.policy !== "Local" || !s.addresses.some((a) => canon(a) === address)) continue;
+  for (const s of holders(view, address)) {
+    if (s.policy !== "Local") continue;
     const ready = readyPods(view, s);
     if (!ready.some((p) => p.node === node)) continue;
     if (ready.every((p) => p.node === node)) return "only";
@@ -293,14 +286,13 @@ function localPods(record: SoakRecord, address: string, t: number, node: string)
 function clusterPodsOn(record: SoakRecord, address: string, port: number, t: number, node: string): boolean {
   const view = viewAt(record, t);
   return (
-    view?.services.some(
+    view !== undefined &&
+    serving(view, address, port).some(
       (s) =>
         s.type === "LoadBalancer" &&
         s.policy === "Cluster" &&
-        s.addresses.some((a) => canon(a) === address) &&
-        s.ports.some((p) => p.port === port) &&
         readyPods(view, s).some((p) => p.node === node),
-    ) ?? false
+    )
   );
 }
 
@@ -311,10 +303,14 @@ function readyPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
 
 /** Whether the Services serving address:port (or, when none serves it, holding it) have no Ready Pod. */
 function withoutReadyPods(view: ApiSnapshot, address: string, port: number): boolean {
-  const holding = view.services.filter((s) => s.addresses.some((a) => canon(a) === address));
-  const serving = holding.filter((s) => s.ports.some((p) => p.port === port));
-  const services = serving.length > 0 ? serving : holding;
+  const onPort = serving(view, address, port);
+  const services = onPort.length > 0 ? onPort : holders(view, address);
   return services.length > 0 && services.every((s) => readyPods(view, s).length === 0);
+}
+
+/** Services in the view holding the address with a port `port`. */
+function serving(view: ApiSnapshot, address: string, port: number): ServiceView[] {
+  return holders(view, address).filter((s) => s.ports.some((p) => p.port === port));
 }
 
 /**
