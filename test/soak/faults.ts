@@ -28,9 +28,9 @@ export async function runFault(
   try {
     const undo = await putIn(s, f, record, o.heldAddresses);
     if (!undo) return record;
-    // A signal acts when sent; a command (nft, ip, a filled disk) once it has run, which on a
-    // loaded machine can be most of a second later.
-    if (AFTER_THE_COMMAND.has(f.fault.kind)) record.startMs = o.now();
+    // A signal acts when sent; a command (nft, ip, a filled disk) somewhere between being
+    // started and returning, which on a loaded machine can be most of a second apart.
+    if (AFTER_THE_COMMAND.has(f.fault.kind)) record.appliedMs = o.now();
     await sleep(f.durationMs);
     await undo();
     record.endMs = o.now();

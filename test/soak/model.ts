@@ -103,7 +103,14 @@ export interface FaultRecord {
   address?: string;
   /** controllerKill / controllerStop: the controller hit. */
   controller?: string;
+  /** When it was put in: the signal sent, or the command that puts it in started. */
   startMs: number;
+  /**
+   * For a fault put in by a command (nft, ip, a filled disk): when that command returned, which on
+   * a loaded machine can be most of a second after the kernel applied it. Failover budgets count
+   * from here; settle windows from startMs.
+   */
+  appliedMs?: number;
   endMs?: number;
   /** Why the fault could not be put in (e.g. no controller led), if it could not. */
   skipped?: string;

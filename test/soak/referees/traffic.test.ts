@@ -74,6 +74,17 @@ describe("a node fault explains outages of the addresses its node answered", () 
     expect(judge({ wire: moved, faults: [kill], outages: [outage(Y, 10_010, 10_500)] }).pass).toBe(true);
   });
 
+  test.each([
+    [10_700 + FAILOVER_BUDGET_MS, true],
+    [10_700 + FAILOVER_BUDGET_MS + 1, false],
+  ])(
+    "a fault put in by a command: from when it was sent, the budget from when it returned, until %i ms: pass=%s",
+    (to, pass) => {
+      const cut = fault("linkCut", 10_000, 20_000, { node: "node-1", appliedMs: 10_700 });
+      expect(judge({ faults: [cut], outages: [outage(X, 10_100, to)] }).pass).toBe(pass);
+    },
+  );
+
   test("a skipped fault explains nothing", () => {
     const skipped = { ...kill, skipped: "no speaker Pod" };
     expect(judge({ faults: [skipped], outages: [outage(X, 10_010, 10_500)] }).pass).toBe(false);

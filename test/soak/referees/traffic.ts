@@ -14,6 +14,7 @@ import type {
 import {
   appliedFaults,
   at,
+  budgetStart,
   CONTROLLER_FAULT_KINDS,
   canon,
   capViolations,
@@ -190,6 +191,7 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
     }
     if (!NODE_FAULT_KINDS.includes(f.kind) || f.node === undefined) return;
     if (!overlaps(span(f.startMs, end + FAILOVER_BUDGET_MS))) return;
+    const applied = budgetStart(f);
     const mac = record.macs[f.node]?.toLowerCase();
     const during = seen.slice(firstAtOrAfter(seen, outage.fromMs), firstAtOrAfter(seen, outage.toMs + 1));
     const answered =
@@ -211,7 +213,7 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       local === "only" || backends
         ? [span(f.startMs, end + FAILOVER_BUDGET_MS)]
         : [
-            span(f.startMs, f.startMs + FAILOVER_BUDGET_MS),
+            span(f.startMs, applied + FAILOVER_BUDGET_MS),
             ...(f.endMs !== undefined ? [span(f.endMs, f.endMs + FAILOVER_BUDGET_MS)] : []),
           ];
     causes.push({ ...base, allowed });

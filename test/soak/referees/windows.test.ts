@@ -101,3 +101,11 @@ test("a heartbeat block settles longer after it goes in (the Lease evidence), as
     { from: 20_000, to: 20_000 + SETTLE_MS },
   ]);
 });
+
+test("a fault put in by a command settles from when the command started to a window after it returned", () => {
+  const r = record({ faults: [fault("heartbeatBlock", 1000, 20_000, { node: "node-3", appliedMs: 1700 })] });
+  expect(settleWindows(r)).toEqual([
+    { from: 1000, to: 1700 + HEARTBEAT_BLOCK_SETTLE_MS },
+    { from: 20_000, to: 20_000 + SETTLE_MS },
+  ]);
+});

@@ -56,6 +56,11 @@ export function faultEnd(record: SoakRecord, f: FaultRecord): number {
   return f.endMs ?? record.durationMs;
 }
 
+/** Where a fault's failover budget starts: once it surely acts (see FaultRecord.appliedMs). */
+export function budgetStart(f: FaultRecord): number {
+  return f.appliedMs ?? f.startMs;
+}
+
 /** A fault is in effect for startMs <= t < endMs (forever when it was never taken back). */
 export function inEffect(f: FaultRecord, t: number): boolean {
   return f.startMs <= t && (f.endMs === undefined || t < f.endMs);
@@ -117,7 +122,7 @@ export function settleWindows(record: SoakRecord): Interval[] {
   const list: Interval[] = [];
   for (const f of appliedFaults(record)) {
     const settle = f.kind === "heartbeatBlock" ? HEARTBEAT_BLOCK_SETTLE_MS : SETTLE_MS;
-    list.push({ from: f.startMs, to: f.startMs + settle });
+    list.push({ from: f.startMs, to: budgetStart(f) + settle });
     if (f.endMs !== undefined) list.push({ from: f.endMs, to: f.endMs + SETTLE_MS });
   }
   for (const op of record.ops) list.push(opWindow(op));
