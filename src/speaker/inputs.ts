@@ -267,8 +267,8 @@ function forwardedPorts(svc: V1Service, endpoints: ServiceEndpoints): ForwardedP
 }
 
 /**
- * What this node forwards: every Service with an address in `owned` (what it answers for, or
- * at shutdown what nobody else took). Cluster traffic goes to local ready endpoints and to the NodePorts of the other
+ * What this node forwards: every Service with an address in `owned` (what it answers for or
+ * probes before a first announcement, or at shutdown what nobody else took). Cluster traffic goes to local ready endpoints and to the NodePorts of the other
  * eligible nodes (none when the Service has no ready endpoint anywhere: a fast reject).
  */
 export function forwardingState(

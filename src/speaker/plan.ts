@@ -25,6 +25,8 @@ export interface PlanInput {
   inputs: SpeakerInputs;
   /** Addresses this node answers for. */
   owned: ReadonlySet<string>;
+  /** Addresses probed before their first announcement: forwarded, not announced yet. */
+  probing?: ReadonlySet<string>;
   elections: ReadonlyMap<string, Election>;
   /** Addresses held back because a foreign host answered the probe, with its MAC. */
   heldBack: ReadonlyMap<string, { mac: string }>;
@@ -112,7 +114,7 @@ export function planSpeaker(p: PlanInput): Plan {
     if (sann.status?.node === self && !inputs.services.has(key)) desired.set(key, { remove: true });
   const warned = forwardingEvents(p, events);
   return {
-    forwarding: forwardingState(inputs, self, owned, p.elections),
+    forwarding: forwardingState(inputs, self, new Set([...owned, ...(p.probing ?? [])]), p.elections),
     announcements: desired,
     events,
     announced,

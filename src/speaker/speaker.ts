@@ -23,6 +23,8 @@ export interface LayerTwo {
   setState(state: ClusterState): void;
   currentElections(): ReadonlyMap<string, Election>;
   ownedAddresses(): string[];
+  /** Addresses probed before their first announcement: forwarded already, answered once the probe passes. */
+  probing?(): string[];
   interfacesOf(address: string): string[];
   /** Addresses held back because a foreign host answered the probe, with that host's MAC. */
   heldBack?(): ReadonlyMap<string, { mac: string }>;
@@ -182,6 +184,11 @@ export class Speaker {
     });
   }
 
+  /** A probe before a first announcement started or ended: its frontend goes in first. */
+  probingChanged(): void {
+    this.publish();
+  }
+
   /** The layer-2 speaker holds back other addresses than before (a probe failed, or the address went elsewhere). */
   heldBackChanged(): void {
     if (this.heldBackKey() !== this.heldKey) this.publish();
@@ -224,6 +231,7 @@ export class Speaker {
       self: this.d.self,
       inputs,
       owned: new Set(this.d.l2.ownedAddresses()),
+      probing: new Set(this.d.l2.probing?.() ?? []),
       elections: this.d.l2.currentElections(),
       heldBack: held,
       interfacesOf: (a) => this.d.l2.interfacesOf(a),

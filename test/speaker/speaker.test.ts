@@ -17,6 +17,7 @@ import { node, web } from "./cluster-fixtures.js";
 class FakeL2 implements LayerTwo {
   live = new Set(["n1", "n2"]);
   owned: string[] = [];
+  probed: string[] = [];
   held = new Map<string, { mac: string }>();
   private state: ClusterState | undefined;
   setState(state: ClusterState): void {
@@ -28,6 +29,9 @@ class FakeL2 implements LayerTwo {
   }
   ownedAddresses(): string[] {
     return this.owned;
+  }
+  probing(): string[] {
+    return this.probed;
   }
   interfacesOf(): string[] {
     return ["eth0"];
@@ -115,6 +119,24 @@ test("owning an address: forwarding for it, a ServiceAnnouncement, one nodeAssig
   expect(t.audit.events.map((e) => [e.kind, e.service?.name, e.addresses])).toEqual([
     ["announce", "web", ["192.0.2.200"]],
   ]);
+});
+
+test("an address probed before its first announcement is forwarded already, but not claimed or audited", () => {
+  const t = setup();
+  t.speaker.clusterChanged();
+  expect(t.forwarded.at(-1)?.services).toEqual([]);
+  t.l2.probed = ["192.0.2.200"];
+  t.speaker.probingChanged();
+  expect(t.forwarded.at(-1)?.services.map((s) => [s.name, s.addresses])).toEqual([
+    ["shop/web", ["192.0.2.200"]],
+  ]);
+  expect(t.written.at(-1)?.get("shop/web")).toBeUndefined();
+  expect([t.events, t.audit.events]).toEqual([[], []]);
+  // The probe found a foreign host: the address is held back, and no longer forwarded.
+  t.l2.probed = [];
+  t.l2.held.set("192.0.2.200", { mac: "02:00:00:00:00:99" });
+  t.speaker.heldBackChanged();
+  expect(t.forwarded.at(-1)?.services).toEqual([]);
 });
 
 test("taking an address another node announced is a takeover, from that node", () => {

@@ -44,6 +44,11 @@ export interface L2Listener {
   ownershipChanged?(change: OwnershipChange): void;
   conflict?(address: string, mac: string): void;
   heldBackChanged?(): void;
+  /**
+   * The addresses probed for a first announcement changed (one started, or one ended otherwise
+   * than by being owned, which ownershipChanged reports).
+   */
+  probingChanged?(): void;
 }
 
 export interface L2SpeakerOptions {

@@ -42,6 +42,8 @@ export class L2Speaker {
   private deaf = false;
   private settleTimer: unknown;
   private readonly listeners: L2Listener[] = [];
+  /** What probing() returned at the last publish. */
+  private lastProbing: ReadonlySet<string> = new Set();
 
   constructor(private readonly o: L2SpeakerOptions) {
     this.links = [...o.links];
@@ -188,6 +190,17 @@ export class L2Speaker {
   }
 
   /**
+   * Addresses probed before their first announcement (RFC 5227), not held back by a conflict:
+   * the node answers for them once the probe passes, and its forwarding should be in by then,
+   * or the first connections after the gratuitous announcement go on untranslated.
+   */
+  probing(): string[] {
+    return [...this.wanted]
+      .filter((a) => !this.owned.has(a) && !this.retry.has(a) && (this.announcedOn.get(a)?.size ?? 0) > 0)
+      .sort();
+  }
+
+  /**
    * SIGTERM: peers learn at once that this node leaves and take over; this node keeps answering
    * for `handoverMs` so no request goes unanswered in between, then stops.
    */
@@ -254,6 +267,12 @@ export class L2Speaker {
     const answered = answeredPerLink(this.state, names, this.owned);
     for (const link of this.links) link.responder.setOwned(answered.get(link.responder.interfaceName) ?? []);
     this.o.heartbeats.setOwned([...this.owned]);
+    const probing = new Set(this.probing());
+    const before = this.lastProbing;
+    this.lastProbing = probing;
+    const started = [...probing].some((a) => !before.has(a));
+    const ended = [...before].some((a) => !probing.has(a) && !this.owned.has(a));
+    if (started || ended) for (const l of this.listeners) l.probingChanged?.();
   }
 
   private allowedOn(link: L2Link, address: string): boolean {

@@ -281,6 +281,41 @@ test("a first announcement is probed: nothing is answered until the probe passes
   expect(a.answers()).toBe(true);
 });
 
+test("an address being probed is listed as probing, and the listeners hear it start; once owned it is not", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  const heard: string[][] = [];
+  a.speaker.listen({ probingChanged: () => heard.push(a.speaker.probing()) });
+  clock.advance(1500);
+  expect(a.speaker.probing()).toEqual(["192.0.2.10"]);
+  expect(heard).toEqual([["192.0.2.10"]]);
+  clock.advance(700);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(a.speaker.ownedAddresses()).toEqual(["192.0.2.10"]);
+  expect(a.speaker.probing()).toEqual([]);
+  // Owned: reported as an ownership change, not as the end of a probe.
+  expect(heard).toHaveLength(1);
+});
+
+test("a probe that ends because the address went away is heard; a held-back address is not probing", async () => {
+  const net = new FakeNetwork();
+  const clock = new FakeClock();
+  const a = node("a", "02:00:00:00:00:0a", net, clock, true);
+  let heard = 0;
+  a.speaker.listen({ probingChanged: () => heard++ });
+  clock.advance(1500);
+  a.speaker.setState({ nodes, services: [], peers, peerKeys });
+  expect(a.speaker.probing()).toEqual([]);
+  expect(heard).toBe(2);
+
+  const b = node("b", "02:00:00:00:00:0b", new FakeNetwork(), clock, true);
+  const holder = foreignHolder(b.socket);
+  await runFor(clock, 2000, holder);
+  expect(b.conflicts).toHaveLength(1);
+  expect(b.speaker.probing()).toEqual([]);
+});
+
 test("a first announcement answered by a foreign host is reported and never answered", async () => {
   const net = new FakeNetwork();
   const clock = new FakeClock();
