@@ -4,6 +4,8 @@
 // from what Services' status says (warm start) before deciding anything new.
 import type { V1Service } from "@kubernetes/client-node";
 import { allocatedPool, ingressAddresses, isHandled, serviceKey, toServiceRequest } from "../api/service.js";
+import { canonicalAddress } from "../domain/address.js";
+import type { Assignment } from "../domain/allocator.js";
 import { codeOf, isRetryable } from "../errors.js";
 import {
   type ControllerContext,
@@ -117,10 +119,11 @@ export class Controller {
       const key = serviceKey(svc);
       const req = toServiceRequest(svc, namespaceLabels(this.o, svc));
       const r = state.allocator.restore(req, ingressAddresses(svc), allocatedPool(svc));
-      if (r.assignment) {
-        restored++;
-        this.services.reports.restored(svc, r.assignment);
-      }
+      if (r.assignment) restored++;
+      // What the status shows counts as reported, also where it cannot be kept: the reconcile
+      // then records its loss (released or moved), which the Service's watchers saw happen.
+      const shown = shownAssignment(svc, r.assignment);
+      if (shown) this.services.reports.restored(svc, shown);
       for (const c of r.conflicts) {
         conflicts++;
         this.o.log.warn({ key, reason: c.reason }, c.message);
@@ -196,4 +199,16 @@ function byAge(a: V1Service, b: V1Service): number {
   const tb = String(b.metadata?.creationTimestamp ?? "");
   if (ta !== tb) return new Date(ta).getTime() - new Date(tb).getTime();
   return serviceKey(a) < serviceKey(b) ? -1 : 1;
+}
+
+/**
+ * The addresses a Service's status shows (canonical, the readable ones), as an assignment: the
+ * restored one when it kept them all (its family order), else what the status lists.
+ */
+function shownAssignment(svc: V1Service, restored: Assignment | undefined): Assignment | undefined {
+  const addresses = ingressAddresses(svc).flatMap((a) => canonicalAddress(a) ?? []);
+  if (addresses.length === 0) return undefined;
+  const kept = new Set(restored?.addresses ?? []);
+  if (restored && addresses.length === kept.size && addresses.every((a) => kept.has(a))) return restored;
+  return { pool: restored?.pool ?? allocatedPool(svc) ?? "", addresses };
 }

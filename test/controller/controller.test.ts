@@ -113,6 +113,36 @@ test("warm start reports a Service whose status collides with an older one's, an
   expect(w.ingress("ns/old")).toEqual(["192.0.2.2"]);
   expect(w.ingress("ns/young")).toEqual(["192.0.2.0"]);
   expect(w.decisions.find((d) => d.kind === "conflict-detected")?.service?.name).toBe("young");
+  // The address its status showed is recorded as lost: moved, not a fresh allocation.
+  expect(w.decisions.filter((d) => d.service?.name === "young").map((d) => [d.kind, d.message])).toEqual([
+    ["conflict-detected", expect.stringContaining("at start")],
+    ["moved", "Moved from 192.0.2.2 to 192.0.2.0 (pool lan)"],
+  ]);
+});
+
+test("warm start: an address outside every pool now (shrunk while nobody led) is recorded as moved or released", async () => {
+  const w = world();
+  w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/31"] }));
+  const shown = (name: string, ip: string) => {
+    const svc = lbService("ns", name, {}, {});
+    svc.metadata = { ...svc.metadata, annotations: { "herald.dev/allocated-from-pool": "lan" } };
+    svc.status = { loadBalancer: { ingress: [{ ip }] } };
+    return svc;
+  };
+  w.services.put(shown("a", "192.0.2.0"));
+  w.services.put(shown("b", "192.0.2.8"));
+  w.services.put(shown("c", "192.0.2.9"));
+  w.controller.start();
+  expect(await w.controller.warmStart()).toEqual({ restored: 1, conflicts: 2 });
+  await w.settle();
+  const rows = (name: string) =>
+    w.decisions
+      .filter((d) => d.service?.name === name && ["allocated", "moved", "released"].includes(d.kind))
+      .map((d) => d.kind);
+  expect([rows("a"), [...rows("b"), ...rows("c")].sort()]).toEqual([[], ["moved", "released"]]);
+  expect(w.decisions.find((d) => d.kind === "released")?.addresses).toEqual([
+    expect.stringMatching(/^192\.0\.2\.[89]$/),
+  ]);
 });
 
 test("an invalid pool is marked Valid=False with the reason, gives nothing new, and does not crash", async () => {
