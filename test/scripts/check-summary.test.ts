@@ -91,3 +91,18 @@ describe("script mode, as scripts/check runs it", () => {
     expect(r.out).toContain("needed a rerun (at most 1 may): lab-a, lab-b");
   });
 });
+
+test("every lab file gets a report name of its own, as scripts/check derives it", () => {
+  const script = execFileSync("grep", ["-E", "^\\s*name=", "scripts/check"], { encoding: "utf8" }).trim();
+  const files = execFileSync("find", ["test", "-name", "*.lab.test.ts"], { encoding: "utf8" })
+    .trim()
+    .split("\n");
+  const names = files.map((file) =>
+    execFileSync("bash", ["-c", `file=$1; ${script}; printf '%s' "$name"`, "check", file], {
+      encoding: "utf8",
+    }),
+  );
+  expect(names).toContain("controller-dual-stack");
+  expect(names).toContain("speaker-dual-stack");
+  expect(new Set(names).size).toBe(files.length);
+});
