@@ -136,6 +136,13 @@ export class Controller {
         });
       }
     }
+    // No longer Herald's (type changed, another class) while its status still shows what Herald
+    // gave it: clearing that is a release too.
+    for (const svc of this.o.stores.services.list()) {
+      if (isHandled(svc, this.o.lbClass) || allocatedPool(svc) === undefined) continue;
+      const shown = shownAssignment(svc, undefined);
+      if (shown) this.services.reports.restored(svc, shown);
+    }
     this.warmedUp = true;
     for (const svc of this.o.stores.services.list()) this.queue.add(serviceWorkOf(serviceKey(svc)));
     for (const name of state.parses.keys()) this.queue.add(poolStatusWork(name));

@@ -120,6 +120,22 @@ test("warm start reports a Service whose status collides with an older one's, an
   ]);
 });
 
+test("warm start: a Service that stopped being a LoadBalancer while nobody led is released, and audited so", async () => {
+  const w = world();
+  w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/30"] }));
+  const svc = lbService("ns", "was", { type: "ClusterIP" });
+  svc.metadata = { ...svc.metadata, annotations: { "herald.dev/allocated-from-pool": "lan" } };
+  svc.status = { loadBalancer: { ingress: [{ ip: "192.0.2.1" }] } };
+  w.services.put(svc);
+  w.controller.start();
+  await w.controller.warmStart();
+  await w.settle();
+  expect(w.ingress("ns/was")).toEqual([]);
+  expect(w.decisions.map((d) => [d.kind, d.service?.name, d.addresses])).toEqual([
+    ["released", "was", ["192.0.2.1"]],
+  ]);
+});
+
 test("warm start: an address outside every pool now (shrunk while nobody led) is recorded as moved or released", async () => {
   const w = world();
   w.pools.put(poolObject("lan", { addresses: ["192.0.2.0/31"] }));
