@@ -268,8 +268,10 @@ function forwardedPorts(svc: V1Service, endpoints: ServiceEndpoints): ForwardedP
 
 /**
  * What this node forwards: every Service with an address in `owned` (what it answers for or
- * probes before a first announcement, or at shutdown what nobody else took). Cluster traffic goes to local ready endpoints and to the NodePorts of the other
- * eligible nodes (none when the Service has no ready endpoint anywhere: a fast reject).
+ * probes before a first announcement, or at shutdown what nobody else took). Cluster traffic
+ * goes to local ready endpoints and to the NodePorts of the other eligible nodes, or of the nodes
+ * with a ready endpoint when no other node is eligible (none when the Service has no ready
+ * endpoint anywhere: a fast reject).
  */
 export function forwardingState(
   inputs: SpeakerInputs,
@@ -284,12 +286,12 @@ export function forwardingState(
     const spec = h.service.spec ?? {};
     const policy = spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster";
     const anyEndpoint = h.endpoints.byNode.size > 0;
+    const others = (elections.get(key)?.candidates ?? []).filter((n) => n !== self);
+    // With no other candidate (its peers unheard, or an advertisement that selects this node
+    // alone) the nodes that host a ready endpoint take the traffic, rather than a reject.
+    const via = others.length > 0 ? others : [...h.endpoints.byNode.keys()].filter((n) => n !== self).sort();
     const remoteNodes =
-      policy === "Cluster" && anyEndpoint
-        ? (elections.get(key)?.candidates ?? [])
-            .filter((n) => n !== self)
-            .flatMap((n) => inputs.nodeAddresses.get(n) ?? [])
-        : [];
+      policy === "Cluster" && anyEndpoint ? via.flatMap((n) => inputs.nodeAddresses.get(n) ?? []) : [];
     services.push({
       name: key,
       addresses,

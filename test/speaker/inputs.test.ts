@@ -299,6 +299,25 @@ test("forwarding: the owner forwards to its local endpoints and other eligible n
   ]);
 });
 
+test("forwarding: a node that is the only candidate sends Cluster traffic to the nodes with a ready endpoint", () => {
+  // Its peers unheard (heartbeats lost), or an advertisement that selects it alone: before,
+  // no remote node and no local endpoint made a reject.
+  const inputs = speakerInputs(
+    objects({ slices: [slice("web", [{ ip: "198.51.100.2", node: "n2", ready: true }])] }),
+    "n1",
+  );
+  const alone = electOwner({
+    nodes: inputs.cluster.nodes,
+    live: new Set(["n1"]),
+    services: inputs.cluster.services,
+  });
+  const state = forwardingState(inputs, "n1", new Set(["192.0.2.200"]), alone);
+  expect(state.services[0]).toMatchObject({
+    remoteNodes: ["192.0.2.12", "2001:db8::12"],
+    localEndpoints: [],
+  });
+});
+
 test("forwarding: nothing for addresses this node does not answer for", () => {
   expect(owned(objects(), "n1", []).services).toEqual([]);
 });
