@@ -68,7 +68,7 @@ export const controller: Command = async (argv, io) => {
   const identity = flags.identity ?? hostname();
   const kc = loadKubeConfig(flags.kubeconfig);
   const registry = new Registry();
-  const { rest, events } = apiClient(restFromKubeConfig(kc), {
+  const { rest, events, answers } = apiClient(restFromKubeConfig(kc), {
     component: "controller",
     instance: identity,
     registry,
@@ -108,7 +108,7 @@ export const controller: Command = async (argv, io) => {
     },
   });
 
-  const informerOpts = { log, sleep };
+  const informerOpts = { log, sleep, answers };
   const services: Informer<V1Service> = new Informer<V1Service>(
     rest,
     "/api/v1/services",

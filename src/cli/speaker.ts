@@ -128,7 +128,7 @@ export const speaker: Command = async (argv, io) => {
   const { flags, node: self } = p;
   const log = pino({ level: flags["log-level"] ?? "info", base: { component: "speaker", node: self } });
   const registry = new Registry();
-  const { rest, events } = apiClient(restFromKubeConfig(loadKubeConfig(flags.kubeconfig)), {
+  const { rest, events, answers } = apiClient(restFromKubeConfig(loadKubeConfig(flags.kubeconfig)), {
     component: "speaker",
     instance: self,
     registry,
@@ -182,6 +182,7 @@ export const speaker: Command = async (argv, io) => {
     events,
     audit,
     sleep,
+    answers,
     key: p.key,
     bind,
     port: p.heartbeatPort,

@@ -2,6 +2,7 @@
 // event recorder on a narrower lane of its own (a burst of events never delays a status write
 // or a Lease renewal), and their counters as Prometheus metrics.
 import { Counter, type Registry } from "prom-client";
+import { AnswerSignal, announcingAnswers } from "./answers.js";
 import { EventRecorder } from "./events.js";
 import type { Rest } from "./rest.js";
 import { type ThrottledRest, throttle } from "./throttle.js";
@@ -14,6 +15,8 @@ const timers = {
 export interface ApiClient {
   rest: ThrottledRest;
   events: EventRecorder;
+  /** Fires whenever a request of this client is answered (informers end their backoff on it). */
+  answers: AnswerSignal;
 }
 
 export function apiClient(
@@ -25,7 +28,8 @@ export function apiClient(
     onEventError: (reason: string, err: unknown) => void;
   },
 ): ApiClient {
-  const rest = throttle(raw, { maxInFlight: 8, maxQueued: 512, timers });
+  const answers = new AnswerSignal();
+  const rest = throttle(announcingAnswers(raw, answers), { maxInFlight: 8, maxQueued: 512, timers });
   const eventLane = throttle(rest, { maxInFlight: 2, maxQueued: 64, maxRetries: 0, timers });
   const events = new EventRecorder({
     rest: eventLane,
@@ -66,5 +70,5 @@ export function apiClient(
       for (const [outcome, n] of Object.entries(events.stats())) this.inc({ outcome }, n);
     },
   });
-  return { rest, events };
+  return { rest, events, answers };
 }

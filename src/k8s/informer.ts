@@ -19,6 +19,16 @@ export interface InformerOptions {
   maxBackoffMs?: number;
   /** Server-side watch timeout; the stream is re-opened after it. */
   watchTimeoutSeconds?: number;
+  /**
+   * Another request of the process got an answer: a backoff longer than minBackoffMs ends
+   * then, so the cache catches up as soon as the API server is back.
+   */
+  answers?: { next(signal: AbortSignal): Promise<void> };
+  /**
+   * In [0, 1): each backoff is drawn from its upper half, so the informers of a process (and the
+   * processes of a cluster) do not retry in step; the first to get through wakes the others.
+   */
+  random?: () => number;
 }
 
 export function objectKey(o: KubeObject): string {
@@ -76,10 +86,32 @@ export class Informer<T extends KubeObject> {
           this.resourceVersion = "";
           continue;
         }
-        this.opts.log.warn({ path: this.path, err: String(e), retryMs: backoff }, "list/watch failed");
-        await this.opts.sleep(backoff, signal).catch(() => {});
+        const retryMs = Math.round(backoff * (0.5 + (this.opts.random ?? Math.random)() / 2));
+        this.opts.log.warn({ path: this.path, err: String(e), retryMs }, "list/watch failed");
+        await this.pause(retryMs, min, signal);
         backoff = Math.min(max, backoff * 2);
       }
+    }
+  }
+
+  /**
+   * Sleeps `ms`, or less once another request of the process is answered, but never less than
+   * `floorMs`: list calls that succeed while watches fail cannot wake each other into a loop.
+   */
+  private async pause(ms: number, floorMs: number, signal: AbortSignal): Promise<void> {
+    const answers = this.opts.answers;
+    if (answers === undefined || ms <= floorMs) return this.opts.sleep(ms, signal).catch(() => {});
+    const done = new AbortController();
+    const stop = () => done.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      const answered = answers.next(done.signal);
+      await this.opts.sleep(floorMs, done.signal).catch(() => {});
+      if (done.signal.aborted) return;
+      await Promise.race([this.opts.sleep(ms - floorMs, done.signal).catch(() => {}), answered]);
+    } finally {
+      done.abort();
+      signal.removeEventListener("abort", stop);
     }
   }
 

@@ -8,7 +8,7 @@ import type { Registry } from "prom-client";
 import type { AuditSink } from "../audit/sink.js";
 import type { Clock } from "../clock.js";
 import type { EventTarget } from "../k8s/events.js";
-import { Informer, type InformerHandlers } from "../k8s/informer.js";
+import { Informer, type InformerHandlers, type InformerOptions } from "../k8s/informer.js";
 import type { KubeObject, Rest } from "../k8s/rest.js";
 import { AnnouncementWriter, type ServiceAnnouncement } from "./announcements.js";
 import { ClusterView } from "./cluster-view.js";
@@ -37,6 +37,8 @@ export interface SpeakerGraphDeps {
   };
   audit: AuditSink;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Another request was answered: informers backing off try again (the API server is back). */
+  answers?: InformerOptions["answers"];
   /** The heartbeat key (cluster-wide), this node's heartbeat address and port. */
   key: Uint8Array;
   bind: string;
@@ -67,7 +69,7 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
   const sannChanged = new Listeners();
   const handlers = { onChange: cluster.emit, onDelete: cluster.emit };
   const informer = <T extends KubeObject>(path: string, h: InformerHandlers<T> = handlers) =>
-    new Informer<T>(d.rest, path, h, { log, sleep: d.sleep });
+    new Informer<T>(d.rest, path, h, { log, sleep: d.sleep, ...(d.answers ? { answers: d.answers } : {}) });
   const services = informer<V1Service>("/api/v1/services");
   const slices = informer<EndpointSliceObject & KubeObject>(
     `/apis/discovery.k8s.io/${d.sliceVersion}/endpointslices`,

@@ -2,6 +2,7 @@
 // forces a relist (reporting what vanished meanwhile as deleted), and failures
 // that back off instead of giving up.
 import pino from "pino";
+import { AnswerSignal } from "../../src/k8s/answers.js";
 import { Informer } from "../../src/k8s/informer.js";
 import { KubeError, type KubeObject, type Rest, type WatchEvent } from "../../src/k8s/rest.js";
 
@@ -129,6 +130,7 @@ test("a failing watch backs off and resumes from the last resourceVersion", asyn
         slept.push(ms);
       },
       minBackoffMs: 100,
+      random: () => 1,
     },
   );
   const stop = new AbortController();
@@ -140,4 +142,97 @@ test("a failing watch backs off and resumes from the last resourceVersion", asyn
   expect(rest.calls[2]).toContain("resourceVersion=7");
   expect(deletes).toEqual(["a"]);
   expect(inf.relists).toBe(1);
+});
+
+test("a long backoff ends once another request of the process is answered: the API server is back", async () => {
+  // Down for five lists: the backoff has grown to 1600 ms when a Lease renewal gets through.
+  let failures = 5;
+  const lists: string[] = [];
+  const rest: Rest = {
+    async request<T>(_method: string, path: string): Promise<T> {
+      lists.push(path);
+      if (failures-- > 0) throw new Error("connect ECONNREFUSED");
+      return { items: [obj("a", "3")], metadata: { resourceVersion: "3" } } as T;
+    },
+    watch: (_path, _onEvent, signal) =>
+      new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener("abort", () => resolve());
+      }),
+  };
+  const answers = new AnswerSignal();
+  const slept: number[] = [];
+  let longSleep = () => {};
+  const sleepingLong = new Promise<void>((resolve) => {
+    longSleep = resolve;
+  });
+  const inf = new Informer<KubeObject>(
+    rest,
+    "/api/v1/services",
+    { onChange: () => {}, onDelete: () => {} },
+    {
+      log: pino({ level: "silent" }),
+      // Short sleeps pass at once; a long one lasts until it is called off.
+      sleep: (ms, signal) => {
+        slept.push(ms);
+        if (ms < 1000) return Promise.resolve();
+        longSleep();
+        return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+      },
+      minBackoffMs: 100,
+      maxBackoffMs: 10_000,
+      random: () => 1,
+      answers,
+    },
+  );
+  const stop = new AbortController();
+  const running = inf.run(stop.signal);
+  await sleepingLong;
+  expect(lists).toHaveLength(5);
+  answers.answered();
+  await inf.synced;
+  expect(inf.get("ns/a")?.metadata?.resourceVersion).toBe("3");
+  // Never sooner than the shortest backoff: the floor was slept before the wake counted.
+  expect(slept.slice(-2)).toEqual([100, 1500]);
+  stop.abort();
+  await running;
+  expect(answers.waiting).toBe(0);
+});
+
+test("backoffs are drawn from their upper half: a process's informers do not retry in step", async () => {
+  let failures = 4;
+  const rest: Rest = {
+    async request<T>(): Promise<T> {
+      if (failures-- > 0) throw new Error("connect ECONNREFUSED");
+      return { items: [], metadata: { resourceVersion: "1" } } as T;
+    },
+    watch: (_path, _onEvent, signal) =>
+      new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener("abort", () => resolve());
+      }),
+  };
+  const slept: number[] = [];
+  const draws = [0, 0.5, 0.999, 0];
+  const inf = new Informer<KubeObject>(
+    rest,
+    "/api/v1/services",
+    { onChange: () => {}, onDelete: () => {} },
+    {
+      log: pino({ level: "silent" }),
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+      minBackoffMs: 1000,
+      maxBackoffMs: 4000,
+      random: () => draws.shift() ?? 0,
+    },
+  );
+  const stop = new AbortController();
+  const running = inf.run(stop.signal);
+  await inf.synced;
+  stop.abort();
+  await running;
+  // Backoffs 1000, 2000, 4000, 4000 (the most): half of each, three quarters, all but a bit, half.
+  expect(slept).toEqual([500, 1500, 3998, 2000]);
 });
