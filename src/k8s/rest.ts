@@ -86,7 +86,11 @@ export function restFromKubeConfig(access: ClusterAccess, timeoutMs = 30_000): R
   return {
     async request<T>(method: string, path: string, body?: unknown, contentType = "application/json") {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const headers: Record<string, string> = payload ? { "Content-Type": contentType } : {};
+      // Content-Length always: node:http sends a DELETE's body unframed otherwise, and the
+      // server reads it as the start of the next request on the kept-alive connection.
+      const headers: Record<string, string> = payload
+        ? { "Content-Type": contentType, "Content-Length": String(payload.length) }
+        : {};
       const opts = await options(method, path, headers);
       return new Promise<T>((resolve, reject) => {
         const req = send({ ...opts, timeout: timeoutMs }, (res) => {
@@ -103,7 +107,7 @@ export function restFromKubeConfig(access: ClusterAccess, timeoutMs = 30_000): R
               json = undefined;
             }
             if (status >= 200 && status < 300) resolve(json as T);
-            else reject(toKubeError(status, json, `${method} ${path}`, res.headers["retry-after"]));
+            else reject(toKubeError(status, json ?? text, `${method} ${path}`, res.headers["retry-after"]));
           });
         });
         req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out after ${timeoutMs} ms`)));
@@ -121,13 +125,14 @@ export function restFromKubeConfig(access: ClusterAccess, timeoutMs = 30_000): R
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
             res.on("end", () => {
+              const text = Buffer.concat(chunks).toString("utf8");
               let json: unknown;
               try {
-                json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+                json = JSON.parse(text);
               } catch {
                 json = undefined;
               }
-              reject(toKubeError(status, json, `watch ${path}`));
+              reject(toKubeError(status, json ?? text, `watch ${path}`));
             });
             return;
           }
@@ -160,12 +165,16 @@ export function restFromKubeConfig(access: ClusterAccess, timeoutMs = 30_000): R
   };
 }
 
+/** `body`: the answer's Status, or its text when it was not JSON (a proxy's or Go's own error page). */
 function toKubeError(status: number, body: unknown, what: string, retryAfter?: string): KubeError {
-  const b = (body ?? {}) as { reason?: string; message?: string };
+  const b = (typeof body === "string" ? { message: body.trim().slice(0, 200) } : (body ?? {})) as {
+    reason?: string;
+    message?: string;
+  };
   return new KubeError(
     status,
     b.reason ?? "",
-    `${what}: ${status} ${b.reason ?? ""} ${b.message ?? ""}`.trim(),
+    [`${what}: ${status}`, b.reason, b.message].filter((part) => part).join(" "),
     retryAfterSeconds(retryAfter),
   );
 }
