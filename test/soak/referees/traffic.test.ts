@@ -338,6 +338,18 @@ describe("a Service without a Ready Pod has nothing to serve", () => {
     if (!pass) expect(v.violations[0]?.message).toContain("budget of no Ready Pod from 0.000 s");
   });
 
+  test("a Local Service whose Ready Pods all run on a node the L2Advertisement leaves out has none", () => {
+    const pods = [{ name: "pa", node: "node-1", app: "a", ready: true }];
+    const local = (l2Excluded: string[]) => [
+      snap(0, [svc({ addresses: [X], policy: "Local" })], { pods, l2Excluded }),
+    ];
+    expect(judge({ snapshots: local(["node-1"]), outages: [outage(X, 2000, 9000)] }).pass).toBe(true);
+    // Left out elsewhere, or a Cluster Service (another node forwards to the Pod): Herald's to serve.
+    expect(judge({ snapshots: local(["node-2"]), outages: [outage(X, 2000, 9000)] }).pass).toBe(false);
+    const cluster = [snap(0, [svc({ addresses: [X] })], { pods, l2Excluded: ["node-1"] })];
+    expect(judge({ snapshots: cluster, outages: [outage(X, 2000, 9000)] }).pass).toBe(false);
+  });
+
   test("an outage that starts after the Pod is Ready, within the budget, is still explained", () => {
     expect(judge({ snapshots: idle, outages: [outage(X, 11_000, 12_000)] }).pass).toBe(true);
   });

@@ -64,7 +64,8 @@ const GLOBAL_OPS = new Set(["setPoolRanges", "setPoolDisabled", "setL2Exclusion"
 
 export interface ChargedTo {
   /**
-   * "endpoints": the Service had no Ready Pod to send the traffic to (kind "noReadyPods"), or its
+   * "endpoints": the Service had no Ready Pod to send the traffic to (kind "noReadyPods"; for a
+   * Local Service, none on a node the L2Advertisement selects), or its
    * EndpointSlices still named as ready a Pod that was gone or not Ready (kind "staleEndpoints":
    * the control plane's view, which kube-proxy and Herald both follow).
    */
@@ -303,11 +304,22 @@ function readyPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
   return view.pods.filter((p) => p.ready && selector.every(([k, v]) => k === "app" && p.app === v));
 }
 
-/** Whether the Services serving address:port (or, when none serves it, holding it) have no Ready Pod. */
+/**
+ * Whether the Services serving address:port (or, when none serves it, holding it) have no Ready
+ * Pod that can take the traffic. A Local Service's Pods on a node the L2Advertisement leaves out
+ * cannot: no node may announce the address where they run, and no other node may forward to them.
+ */
 function withoutReadyPods(view: ApiSnapshot, address: string, port: number): boolean {
   const onPort = serving(view, address, port);
   const services = onPort.length > 0 ? onPort : holders(view, address);
-  return services.length > 0 && services.every((s) => readyPods(view, s).length === 0);
+  return (
+    services.length > 0 &&
+    services.every(
+      (s) =>
+        readyPods(view, s).filter((p) => s.policy !== "Local" || !view.l2Excluded.includes(p.node)).length ===
+        0,
+    )
+  );
 }
 
 /** Services in the view holding the address with a port `port`. */
