@@ -102,6 +102,40 @@ test("a heartbeat block settles longer after it goes in (the Lease evidence), as
   ]);
 });
 
+test("a node back while another node's heartbeats are blocked settles as long as the block", () => {
+  // node-2's cable comes back 1 ms before node-1's heartbeats are blocked: node-2 never hears
+  // node-1, and contends with it until the Lease evidence settles it.
+  const r = record({
+    faults: [
+      fault("linkCut", 1000, 9000, { node: "node-2" }),
+      fault("heartbeatBlock", 9001, 18_000, { node: "node-1" }),
+    ],
+  });
+  expect(settleWindows(r)).toEqual([
+    { from: 1000, to: 1000 + SETTLE_MS },
+    { from: 9000, to: 9000 + SETTLE_MS + HEARTBEAT_BLOCK_SETTLE_MS },
+    { from: 18_000, to: 18_000 + SETTLE_MS },
+  ]);
+  // Without a block nearby, or a block of the same node: the usual window after the end.
+  const alone = record({
+    faults: [
+      fault("linkCut", 1000, 9000, { node: "node-2" }),
+      fault("heartbeatBlock", 12_000, 18_000, { node: "node-1" }),
+      fault("speakerKill", 40_000, 45_000, { node: "node-3" }),
+      fault("heartbeatBlock", 45_001, 80_000, { node: "node-3" }),
+    ],
+  });
+  expect(settleWindows(alone)).toEqual([
+    { from: 1000, to: 1000 + SETTLE_MS },
+    { from: 9000, to: 9000 + SETTLE_MS },
+    { from: 12_000, to: 12_000 + HEARTBEAT_BLOCK_SETTLE_MS },
+    { from: 18_000, to: 18_000 + SETTLE_MS },
+    { from: 40_000, to: 40_000 + SETTLE_MS },
+    { from: 45_000, to: 45_001 + HEARTBEAT_BLOCK_SETTLE_MS },
+    { from: 80_000, to: 80_000 + SETTLE_MS },
+  ]);
+});
+
 test("a fault put in by a command settles from when the command started to a window after it returned", () => {
   const r = record({ faults: [fault("heartbeatBlock", 1000, 20_000, { node: "node-3", appliedMs: 1700 })] });
   expect(settleWindows(r)).toEqual([

@@ -120,13 +120,34 @@ export function opWindow(op: OpRecord): Interval {
  */
 export function settleWindows(record: SoakRecord): Interval[] {
   const list: Interval[] = [];
-  for (const f of appliedFaults(record)) {
+  const faults = appliedFaults(record);
+  for (const f of faults) {
     const settle = f.kind === "heartbeatBlock" ? HEARTBEAT_BLOCK_SETTLE_MS : SETTLE_MS;
     list.push({ from: f.startMs, to: budgetStart(f) + settle });
-    if (f.endMs !== undefined) list.push({ from: f.endMs, to: f.endMs + SETTLE_MS });
+    if (f.endMs !== undefined) list.push({ from: f.endMs, to: f.endMs + endSettle(faults, f) });
   }
   for (const op of record.ops) list.push(opWindow(op));
   return mergeIntervals(list);
+}
+
+/**
+ * How long after its end a fault settles: SETTLE_MS, but a node that comes back (its speaker
+ * restarted, its cable plugged in) while another node's heartbeats are blocked cannot hear that
+ * node, and contends with it for their addresses until the Lease evidence settles it: the
+ * heartbeat block's allowance on top.
+ */
+function endSettle(faults: FaultRecord[], f: FaultRecord): number {
+  const end = f.endMs;
+  if (end === undefined || !NODE_FAULT_KINDS.includes(f.kind)) return SETTLE_MS;
+  const blocked = faults.some(
+    (b) =>
+      b !== f &&
+      b.kind === "heartbeatBlock" &&
+      b.node !== f.node &&
+      b.startMs < end + SETTLE_MS &&
+      (b.endMs === undefined || b.endMs > end),
+  );
+  return blocked ? SETTLE_MS + HEARTBEAT_BLOCK_SETTLE_MS : SETTLE_MS;
 }
 
 /** Index of the last snapshot with snapshot.t <= t (snapshots sorted by t), or -1. */
