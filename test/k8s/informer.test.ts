@@ -144,6 +144,14 @@ test("a failing watch backs off and resumes from the last resourceVersion", asyn
   expect(inf.relists).toBe(1);
 });
 
+/** A watch (or a sleep) that lasts until it is called off, also when that happened already. */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve());
+  });
+}
+
 test("a long backoff ends once another request of the process is answered: the API server is back", async () => {
   // Down for five lists: the backoff has grown to 1600 ms when a Lease renewal gets through.
   let failures = 5;
@@ -154,11 +162,7 @@ test("a long backoff ends once another request of the process is answered: the A
       if (failures-- > 0) throw new Error("connect ECONNREFUSED");
       return { items: [obj("a", "3")], metadata: { resourceVersion: "3" } } as T;
     },
-    watch: (_path, _onEvent, signal) =>
-      new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        signal.addEventListener("abort", () => resolve());
-      }),
+    watch: (_path, _onEvent, signal) => untilAborted(signal),
   };
   const answers = new AnswerSignal();
   const slept: number[] = [];
@@ -177,7 +181,7 @@ test("a long backoff ends once another request of the process is answered: the A
         slept.push(ms);
         if (ms < 1000) return Promise.resolve();
         longSleep();
-        return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+        return untilAborted(signal);
       },
       minBackoffMs: 100,
       maxBackoffMs: 10_000,
@@ -206,11 +210,7 @@ test("backoffs are drawn from their upper half: a process's informers do not ret
       if (failures-- > 0) throw new Error("connect ECONNREFUSED");
       return { items: [], metadata: { resourceVersion: "1" } } as T;
     },
-    watch: (_path, _onEvent, signal) =>
-      new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        signal.addEventListener("abort", () => resolve());
-      }),
+    watch: (_path, _onEvent, signal) => untilAborted(signal),
   };
   const slept: number[] = [];
   const draws = [0, 0.5, 0.999, 0];

@@ -312,14 +312,13 @@ function readyPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
 function withoutReadyPods(view: ApiSnapshot, address: string, port: number): boolean {
   const onPort = serving(view, address, port);
   const services = onPort.length > 0 ? onPort : holders(view, address);
-  return (
-    services.length > 0 &&
-    services.every(
-      (s) =>
-        readyPods(view, s).filter((p) => s.policy !== "Local" || !view.l2Excluded.includes(p.node)).length ===
-        0,
-    )
-  );
+  return services.length > 0 && services.every((s) => servingPods(view, s).length === 0);
+}
+
+/** Ready Pods that can take the Service's traffic: a Local one's only on nodes the L2Advertisement selects. */
+function servingPods(view: ApiSnapshot, s: ServiceView): ApiSnapshot["pods"] {
+  const ready = readyPods(view, s);
+  return s.policy === "Local" ? ready.filter((p) => !view.l2Excluded.includes(p.node)) : ready;
 }
 
 /** Services in the view holding the address with a port `port`. */
