@@ -732,10 +732,11 @@ export class Lab {
   }
 
   /**
-   * Starts kube-apiserver again on the same etcd data and waits until it is ready and every
-   * node's kube-proxy sees changes again. The second wait matters: kube-proxy 1.20 backs off its
-   * watches for up to about 40 s after an outage of 30 s (measured in this lab), and until then a
-   * new Service's NodePort is not programmed on that node, so traffic to it is refused.
+   * Starts kube-apiserver again on the same etcd data and waits until it is ready and the
+   * cluster reacts to changes again. The second wait matters: after an outage of 30 s,
+   * kube-proxy 1.20 backs its watches off for up to about 40 s (measured in this lab) and the
+   * controller manager its own, each watch on its own clock. Until every one is back, a new
+   * Service's NodePort is not programmed, or is programmed without endpoints, and refuses.
    */
   async startApiServer(): Promise<void> {
     if (this.stopped) throw new LabError("LAB_STOPPED", "the lab is stopped");
@@ -747,47 +748,99 @@ export class Lab {
       [...apiServerArgs(this.files, this.dualStack), ...(this.options.apiServerFlags ?? [])],
     );
     await this.waitForApiServer(60_000);
-    await this.waitForKubeProxiesToWatch();
+    await this.waitForClusterToWatch();
   }
 
   /**
-   * Waits until every running kube-proxy has programmed the Service `namespace/name` (its rules
-   * name it): until then a node's NodePort for it refuses connections.
+   * Waits until every running kube-proxy has programmed the Service `namespace/name`: by
+   * default any rule that names it will do (without ready endpoints that is a reject rule);
+   * with `endpoints`, only a DNAT rule to an endpoint, so kube-proxy has its EndpointSlices too.
    */
-  async waitForKubeProxies(key: string, timeoutMs = 120_000): Promise<void> {
+  async waitForKubeProxies(
+    key: string,
+    options: { endpoints?: boolean; timeoutMs?: number } = {},
+  ): Promise<void> {
     const proxies = this.nodes.filter((n) => n.kubeProxy.running());
+    const names = new RegExp(`${key}[ :"]`);
     await settleAll(
       proxies.map((n) =>
         waitFor(
-          `kube-proxy on ${n.name} to program ${key}`,
+          `kube-proxy on ${n.name} to program ${key}${options.endpoints ? " with endpoints" : ""}`,
           async () => {
-            // Without endpoints it is a reject rule in the filter table, not a nat rule.
             const rules = await this.tryExec(n.name, ["iptables-save"]);
             // An IPv6-only Service is in ip6tables only.
             const v6 = this.dualStack ? (await this.tryExec(n.name, ["ip6tables-save"])).stdout : "";
-            return new RegExp(`${key}[ :"]`).test(rules.stdout + v6) ? true : undefined;
+            const lines = `${rules.stdout}\n${v6}`.split("\n").filter((line) => names.test(line));
+            const programmed = options.endpoints
+              ? lines.some((line) => line.includes("-j DNAT"))
+              : lines.length > 0;
+            return programmed ? true : undefined;
           },
-          timeoutMs,
+          options.timeoutMs ?? 120_000,
           200,
         ),
       ),
     );
   }
 
-  /** Creates a throwaway Service and waits until every node's kube-proxy has programmed it. */
-  private async waitForKubeProxiesToWatch(): Promise<void> {
-    const proxies = this.nodes.filter((n) => n.kubeProxy.running());
-    if (proxies.length === 0) return;
+  /**
+   * Proves every watch a new Service depends on is back, with two throwaway Services: one
+   * without a selector whose EndpointSlice the lab writes (every kube-proxy must program its
+   * endpoint: its Service and EndpointSlice watches work), and one with a selector that
+   * matches nothing (the controller manager must write its EndpointSlice: its Service watch
+   * and its writes work). The endpoint, 203.0.113.9, is only ever a rule: nothing connects.
+   */
+  private async waitForClusterToWatch(): Promise<void> {
     const core = this.kc.makeApiClient(CoreV1Api);
-    const name = `lab-canary-${this.spawnCount}`;
-    await core.createNamespacedService({
-      namespace: "default",
-      body: { metadata: { name }, spec: { ports: [{ port: 9 }] } },
-    });
+    const proxied = `lab-canary-${this.spawnCount}`;
+    const selected = `lab-canary-${this.spawnCount}-selected`;
+    const version = (await this.get("/apis/discovery.k8s.io/v1")).status === 200 ? "v1" : "v1beta1";
+    const slices = `/apis/discovery.k8s.io/${version}/namespaces/default/endpointslices`;
+    const port = { name: "canary", port: 9, protocol: "TCP" };
     try {
-      await this.waitForKubeProxies(`default/${name}`);
+      await core.createNamespacedService({
+        namespace: "default",
+        body: { metadata: { name: proxied }, spec: { ports: [port] } },
+      });
+      await this.kubectlRun(["apply", "-f", "-"], {
+        input: JSON.stringify({
+          apiVersion: `discovery.k8s.io/${version}`,
+          kind: "EndpointSlice",
+          metadata: {
+            name: proxied,
+            namespace: "default",
+            labels: { "kubernetes.io/service-name": proxied },
+          },
+          addressType: "IPv4",
+          endpoints: [{ addresses: ["203.0.113.9"], conditions: { ready: true } }],
+          ports: [port],
+        }),
+      });
+      await core.createNamespacedService({
+        namespace: "default",
+        body: { metadata: { name: selected }, spec: { selector: { "lab-canary": selected }, ports: [port] } },
+      });
+      await Promise.all([
+        this.nodes.some((n) => n.kubeProxy.running())
+          ? this.waitForKubeProxies(`default/${proxied}`, { endpoints: true })
+          : Promise.resolve(),
+        waitFor(
+          `the controller manager to write the EndpointSlice of default/${selected}`,
+          async () => {
+            const answer = await this.get(`${slices}?labelSelector=kubernetes.io/service-name%3D${selected}`);
+            const items =
+              answer.status === 200 ? (JSON.parse(answer.body) as { items: unknown[] }).items : [];
+            return items.length > 0 ? true : undefined;
+          },
+          120_000,
+          200,
+        ),
+      ]);
     } finally {
-      await core.deleteNamespacedService({ name, namespace: "default" }).catch(() => {});
+      for (const name of [proxied, selected]) {
+        await core.deleteNamespacedService({ name, namespace: "default" }).catch(() => {});
+      }
+      await this.kubectlRun(["delete", "endpointslice", proxied, "--ignore-not-found"]).catch(() => "");
     }
   }
 

@@ -372,7 +372,7 @@ test("source ranges allow the client or drop it; ClientIP affinity keeps one Pod
   await answeringNode(closed);
   // Affinity pins the client to one target: one whose kube-proxy has not programmed the
   // NodePort yet (it lags after the API server outage earlier in this file) would refuse it.
-  await lab.waitForKubeProxies("default/sticky");
+  await lab.waitForKubeProxies("default/sticky", { endpoints: true });
   const first = await eventually("HTTP to sticky", () => httpFromClient(lab, `http://${sticky}/`));
   for (let i = 0; i < 14; i++) expect((await httpFromClient(lab, `http://${sticky}/`)).pod).toBe(first.pod);
   const denied = await lab.tryExec("client", ["curl", "-sf", "--max-time", "2", `http://${closed}/`]);
