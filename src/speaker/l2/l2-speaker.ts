@@ -157,7 +157,9 @@ export class L2Speaker {
    * with a speaker's MAC. By itself it proves nothing and costs no election. It is looked at
    * once per (node, address) and window, and only while the node's heartbeats are missing (one
    * heard while it was live, such as its gratuitous ARPs after a takeover, says nothing more than
-   * its heartbeats, and a node that said it is leaving answers on through its handover): it is
+   * its heartbeats, and a node that said it is leaving answers on through its handover; a live
+   * node that claims an address this node owns is suspected, and counts live only while its
+   * heartbeats keep coming, see Membership.suspect): it is
    * one half of the evidence that the node is alive (see SilentPeers), and the election runs
    * again only if the set of such nodes changes. If this node owns the address, it announces it
    * again, and every second while the contender stays silent and seems about, so that a

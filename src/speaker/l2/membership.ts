@@ -16,6 +16,13 @@
 // quiet longer (twice, then MAX_PATIENCE times the usual allowance: 600, 900 ms at 100 ms), and a
 // minute without one brings it back: a peer that proved slow is not failed over on every hiccup,
 // it is still failed over within a second, and the others keep 300 ms.
+//
+// A live peer that claims an address this node owns has elected without this node: the likeliest
+// cause is that heartbeats between the two stopped crossing (a firewall on the port) while its
+// deadline here has not passed, up to 3 x 1 s x 3 = 9 s for a peer on slow heartbeats. `suspect`
+// then holds that peer to one interval and a margin until its next heartbeat: one whose
+// heartbeats still flow is not affected, one whose heartbeats stopped is declared dead within
+// 1.5 s, and the evidence of silent peers (silent-evidence.ts) settles the contention.
 import type { Heartbeat } from "./heartbeat.js";
 
 /** A peer's quiet allowance grows at most to this many times the usual one. */
@@ -24,6 +31,8 @@ export const MAX_PATIENCE = 3;
 export const PATIENCE_MS = 60_000;
 /** Heard again within this many times its allowance after the last heartbeat: a flap, not a return. */
 const FLAP_GAP_FACTOR = 4;
+/** A suspected peer may be quiet for its interval and this much more (or half its interval). */
+export const SUSPECT_MARGIN_MS = 200;
 
 /** "joining": heard, but starting up and not to be elected yet (it becomes live when it says so). */
 export type PeerState = "live" | "dead" | "left" | "joining";
@@ -34,7 +43,9 @@ export interface Peer {
   incarnation: number;
   sequence: number;
   lastSeen: number;
-  /** lastSeen + missedIntervals x the interval it announced. */
+  /** The interval it announced (floored at minIntervalMs). */
+  intervalMs: number;
+  /** lastSeen + missedIntervals x intervalMs x patience, or sooner while it is suspected. */
   deadline: number;
   ownedCount: number;
   ownedDigest: string;
@@ -111,7 +122,7 @@ export class Membership {
     const flapped =
       known?.state === "dead" &&
       h.incarnation === known.incarnation &&
-      now - known.lastSeen < FLAP_GAP_FACTOR * (known.deadline - known.lastSeen);
+      now - known.lastSeen < FLAP_GAP_FACTOR * this.missed * known.intervalMs * known.patience;
     if (flapped) {
       patience = Math.min(patience * 2, MAX_PATIENCE);
       patientUntil = now + PATIENCE_MS;
@@ -122,6 +133,7 @@ export class Membership {
       incarnation: h.incarnation,
       sequence: h.sequence,
       lastSeen: now,
+      intervalMs: interval,
       deadline: now + this.missed * interval * patience,
       ownedCount: h.ownedCount,
       ownedDigest: h.ownedDigest,
@@ -159,6 +171,19 @@ export class Membership {
       }
     }
     return changes;
+  }
+
+  /**
+   * `node` acts as if it does not hear this node (see the top of this file): until its next
+   * heartbeat it counts alive only for its interval and a margin after the last one, at most
+   * as long as before. Returns whether it still counts alive at `now`.
+   */
+  suspect(node: string, now: number): boolean {
+    const peer = this.peers.get(node);
+    if (peer?.state !== "live") return this.isLive(node, now);
+    const allowance = Math.max(peer.intervalMs * 1.5, peer.intervalMs + SUSPECT_MARGIN_MS);
+    peer.deadline = Math.min(peer.deadline, peer.lastSeen + allowance);
+    return this.isLive(node, now);
   }
 
   /** Nodes that count as alive at `now`, this node included, sorted. */

@@ -61,7 +61,14 @@ export class SilentEvidence {
   claimed(address: string, node: string): void {
     if (node === this.o.self || !this.serviceAddresses.has(address)) return;
     const now = this.o.clock.now();
-    if (this.o.membership.isLive(node, now) || heardOutOfElection(this.o.membership, node)) return;
+    if (heardOutOfElection(this.o.membership, node)) return;
+    // A live peer that claims an owned address elected without this node: it is suspected
+    // (membership.ts), and once it no longer counts live its claims are evidence as any other.
+    if (
+      this.o.membership.isLive(node, now) &&
+      (!this.o.owns(address) || this.o.membership.suspect(node, now))
+    )
+      return;
     if (!this.claimWindow.first(`${node} ${address}`, now)) return;
     this.silent.claimed(node, now);
     this.evaluate();

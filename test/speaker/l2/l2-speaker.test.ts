@@ -416,10 +416,12 @@ function leases(clock: FakeClock, nodes: ReturnType<typeof node>[]) {
   };
 }
 
-test("heartbeats lost while layer 2 works: claims and Lease renewals leave exactly one node, the preferred one, answering", () => {
-  const { net, clock, owner, other } = pair();
+/**
+ * Runs the pair on a shared LAN (every frame one speaker sends reaches the other's socket) with
+ * Lease renewals, in steps of 50 ms.
+ */
+function sharedLan(clock: FakeClock, owner: ReturnType<typeof node>, other: ReturnType<typeof node>) {
   const renew = leases(clock, [owner, other]);
-  // Frames each speaker sends reach the other's socket, as on a shared LAN.
   const delivered = new Map([
     [owner.socket, 0],
     [other.socket, 0],
@@ -434,14 +436,19 @@ test("heartbeats lost while layer 2 works: claims and Lease renewals leave exact
       for (const f of frames) to.receive(f);
     }
   };
-  const run = (ms: number) => {
+  pump();
+  return (ms: number) => {
     for (let t = 0; t < ms; t += 50) {
       clock.advance(50);
       pump();
       renew();
     }
   };
-  pump();
+}
+
+test("heartbeats lost while layer 2 works: claims and Lease renewals leave exactly one node, the preferred one, answering", () => {
+  const { net, clock, owner, other } = pair();
+  const run = sharedLan(clock, owner, other);
   run(10_000);
   net.cut.add("192.0.2.11");
   net.cut.add("192.0.2.12");
@@ -455,6 +462,38 @@ test("heartbeats lost while layer 2 works: claims and Lease renewals leave exact
     run(5_000);
     expect([owner.answers(), other.answers()]).toEqual([true, false]);
   }
+  net.cut.clear();
+  run(5_000);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
+});
+
+test("heartbeats lost again after flaps: the owner does not wait out the peer's grown allowance to settle it", () => {
+  const { net, clock, owner, other } = pair();
+  const run = sharedLan(clock, owner, other);
+  run(10_000);
+  const cut = () => {
+    net.cut.add("192.0.2.11");
+    net.cut.add("192.0.2.12");
+  };
+  // Two short outages, longer than the owner's allowance for the other's slow heartbeats (1 s,
+  // 3 s of quiet, then 6 s): each time it was heard again soon, so the owner counts its deaths
+  // as flaps and now allows three times as long: 9 s of quiet.
+  for (const outage of [4_000, 7_000]) {
+    cut();
+    run(outage);
+    net.cut.clear();
+    run(4_000);
+  }
+  expect(owner.membership.snapshot().find((p) => p.node === other.name)?.patience).toBe(3);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
+  cut();
+  run(1_000);
+  expect(other.answers()).toBe(true);
+  // The other's claims for the owner's address, while it is live in the owner's view, make the
+  // owner hold it to its next slow heartbeat: it is dead there within 1.5 s, and the evidence
+  // settles the address on the preferred node, as when both sides saw each other die at once.
+  run(3_500);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
   net.cut.clear();
   run(5_000);
   expect([owner.answers(), other.answers()]).toEqual([true, false]);

@@ -210,3 +210,37 @@ test("a return after a long silence, or as a restarted process, is not a flap; t
     8 * 300,
   );
 });
+
+test("a suspected peer counts live for one interval and a margin after its last heartbeat, until the next one", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("slow", 1, { intervalMs: 1000 }), 0);
+  // Its full allowance would be 3 s; suspected at 300 ms, it is held to 1.5 s.
+  expect(m.suspect("slow", 300)).toBe(true);
+  expect(m.expire(1500)).toEqual([]);
+  expect(m.expire(1501)).toEqual([{ node: "slow", from: "live", to: "dead" }]);
+  // Suspected after that, it is no longer live; suspecting a node never heard of changes nothing.
+  expect(m.suspect("slow", 1600)).toBe(false);
+  expect(m.suspect("nobody", 1600)).toBe(false);
+  // A peer whose heartbeats keep coming is not affected, and its next heartbeat restores 3 s.
+  m.observe(hb("steady", 1, { intervalMs: 1000 }), 2000);
+  m.suspect("steady", 2100);
+  m.observe(hb("steady", 2, { intervalMs: 1000 }), 2900);
+  expect(m.expire(5900)).toEqual([]);
+  expect(m.isLive("steady", 5900)).toBe(true);
+});
+
+test("suspicion never shortens a fast peer's usual allowance, only a grown one", () => {
+  const m = new Membership({ self: "a" });
+  m.observe(hb("b", 1), 0);
+  m.suspect("b", 50);
+  expect(m.expire(300)).toEqual([]);
+  expect(m.expire(301)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  // A flap grows its allowance to 600 ms; suspected, it is back to 300 ms (interval + 200 ms).
+  m.observe(hb("b", 2), 400);
+  m.suspect("b", 450);
+  expect(m.expire(700)).toEqual([]);
+  expect(m.expire(701)).toEqual([{ node: "b", from: "live", to: "dead" }]);
+  // The flap that followed is still a flap: the allowance it grows is not the suspected one.
+  m.observe(hb("b", 3), 1800);
+  expect(m.snapshot().find((p) => p.node === "b")?.patience).toBe(3);
+});
