@@ -22,7 +22,8 @@
 // deadline here has not passed, up to 3 x 1 s x 3 = 9 s for a peer on slow heartbeats. `suspect`
 // then holds that peer to one interval and a margin until its next heartbeat: one whose
 // heartbeats still flow is not affected, one whose heartbeats stopped is declared dead within
-// 1.5 s, and the evidence of silent peers (silent-evidence.ts) settles the contention.
+// 1.5 s, and the evidence of silent peers (silent-evidence.ts) settles the contention. A LAN
+// host that spoofs such claims can do no more than that: a peer whose heartbeats flow stays live.
 import type { Heartbeat } from "./heartbeat.js";
 
 /** A peer's quiet allowance grows at most to this many times the usual one. */
