@@ -9,7 +9,8 @@
 // (incarnation, sequence) for longer than the window.
 //
 // Layout (big-endian), 104 bytes + both node names:
-//   0  "HRLD"  4  version=2  5  flags (bit 0: leaving, bit 1: joining)  6  interval ms (u16)
+//   0  "HRLD"  4  version=2  5  flags (bit 0: leaving, bit 1: joining, bit 2: receiver unheard)
+//   6  interval ms (u16)
 //   8  incarnation (u64)  16  sequence (u32)  20  owned count (u16)  22  owned digest (8)
 //   30 sent at, wall-clock ms (u64)  38  sender name length (u8)  39  receiver name length (u8)
 //   40 sender name, receiver name (UTF-8)
@@ -38,6 +39,11 @@ export interface Heartbeat {
    * the leaving bit, so that a speaker that does not know this bit treats it as before.
    */
   joining?: boolean;
+  /**
+   * The sender does not hear the receiver: the receiver's heartbeats are missing there (or it
+   * never heard one). A speaker that does not know this bit ignores it.
+   */
+  unheard?: boolean;
   /** How many addresses the sender announces, and a digest of their sorted list. */
   ownedCount: number;
   ownedDigest: string;
@@ -102,7 +108,7 @@ export function encodeHeartbeat(h: Heartbeat, clusterKey: Uint8Array, pairKey: U
   const out = Buffer.alloc(bodyLength + 2 * MAC_LENGTH);
   out.set(MAGIC, 0);
   out[4] = VERSION;
-  out[5] = h.joining ? 3 : h.leaving ? 1 : 0;
+  out[5] = (h.joining ? 3 : h.leaving ? 1 : 0) | (h.unheard ? 4 : 0);
   out.writeUInt16BE(Math.min(h.intervalMs, 0xffff), 6);
   out.writeBigUInt64BE(BigInt(h.incarnation), 8);
   out.writeUInt32BE(h.sequence >>> 0, 16);
@@ -168,6 +174,7 @@ export function decodeHeartbeat(
       intervalMs: b.readUInt16BE(6),
       leaving: flags === 1,
       ...(flags & 2 ? { joining: true } : {}),
+      ...((b[5] ?? 0) & 4 ? { unheard: true } : {}),
       ownedCount: b.readUInt16BE(20),
       ownedDigest: b.toString("hex", 22, 30),
     },

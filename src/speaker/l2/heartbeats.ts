@@ -230,6 +230,7 @@ export class Heartbeats {
           intervalMs: interval,
           leaving: this.mode === "unavailable",
           ...(this.mode === "joining" ? { joining: true } : {}),
+          ...(this.hears(node, now) ? {} : { unheard: true }),
           ownedCount: this.owned.count,
           ownedDigest: this.owned.digest,
         },
@@ -243,6 +244,12 @@ export class Heartbeats {
         this.counts.sendErrors++;
       }
     }
+  }
+
+  /** Whether `node`'s heartbeats reach this node: it is live here, or heard joining or leaving. */
+  private hears(node: string, now: number): boolean {
+    const state = this.o.membership.stateOf(node);
+    return state === "joining" || state === "left" || this.o.membership.isLive(node, now);
   }
 
   private wallNow(): number {

@@ -159,7 +159,8 @@ export class L2Speaker {
    * heard while it was live, such as its gratuitous ARPs after a takeover, says nothing more than
    * its heartbeats, and a node that said it is leaving answers on through its handover; a live
    * node that claims an address this node owns is suspected, and counts live only while its
-   * heartbeats keep coming, see Membership.suspect): it is
+   * heartbeats keep coming, see Membership.suspect, unless its heartbeats say it does not hear
+   * this node: then this node contends with it at once): it is
    * one half of the evidence that the node is alive (see SilentPeers), and the election runs
    * again only if the set of such nodes changes. If this node owns the address, it announces it
    * again, and every second while the contender stays silent and seems about, so that a

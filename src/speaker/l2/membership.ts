@@ -24,6 +24,10 @@
 // heartbeats still flow is not affected, one whose heartbeats stopped is declared dead within
 // 1.5 s, and the evidence of silent peers (silent-evidence.ts) settles the contention. A LAN
 // host that spoofs such claims can do no more than that: a peer whose heartbeats flow stays live.
+// When heartbeats are lost one way only, the peer's heartbeats still come, and each says that it
+// does not hear this node (`unheard`): that is what lets this node contend for the address with
+// a peer it counts alive (silent-evidence.ts), and only then, for a peer that hears this node and
+// claims anyway elected on another view of the API, and this node may be the one that is behind.
 import type { Heartbeat } from "./heartbeat.js";
 
 /** A peer's quiet allowance grows at most to this many times the usual one. */
@@ -50,6 +54,8 @@ export interface Peer {
   deadline: number;
   ownedCount: number;
   ownedDigest: string;
+  /** Its last heartbeat said it does not hear this node (Heartbeat.unheard). */
+  unheard: boolean;
   /** The id of the key its heartbeats were authenticated with (node-identity.ts keyId). */
   keyId?: string;
   /** Its quiet allowance is `patience` times the usual one until `patientUntil` (flaps seen). */
@@ -138,6 +144,7 @@ export class Membership {
       deadline: now + this.missed * interval * patience,
       ownedCount: h.ownedCount,
       ownedDigest: h.ownedDigest,
+      unheard: h.unheard === true,
       keyId,
       patience,
       patientUntil,
@@ -185,6 +192,11 @@ export class Membership {
     const allowance = Math.max(peer.intervalMs * 1.5, peer.intervalMs + SUSPECT_MARGIN_MS);
     peer.deadline = Math.min(peer.deadline, peer.lastSeen + allowance);
     return this.isLive(node, now);
+  }
+
+  /** Whether `node` is live and its last heartbeat said it does not hear this node (one-way loss). */
+  unheardBy(node: string, now: number): boolean {
+    return this.isLive(node, now) && this.peers.get(node)?.unheard === true;
   }
 
   /** Nodes that count as alive at `now`, this node included, sorted. */

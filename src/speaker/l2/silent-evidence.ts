@@ -62,16 +62,15 @@ export class SilentEvidence {
     if (node === this.o.self || !this.serviceAddresses.has(address)) return;
     const now = this.o.clock.now();
     if (heardOutOfElection(this.o.membership, node)) return;
-    // A live peer that claims an owned address elected without this node: it is suspected
-    // (membership.ts), and once it no longer counts live its claims are evidence as any other.
-    if (
-      this.o.membership.isLive(node, now) &&
-      (!this.o.owns(address) || this.o.membership.suspect(node, now))
-    )
-      return;
+    const live = this.o.membership.isLive(node, now);
+    // A live peer that claims an owned address elected without this node. One that says it does
+    // not hear this node is contended with at once; any other is suspected (membership.ts), and
+    // once it no longer counts live its claims are evidence as any silent peer's.
+    const deaf = live && this.o.owns(address) && this.o.membership.unheardBy(node, now);
+    if (live && !deaf && (!this.o.owns(address) || this.o.membership.suspect(node, now))) return;
     if (!this.claimWindow.first(`${node} ${address}`, now)) return;
     this.silent.claimed(node, now);
-    this.evaluate();
+    if (!deaf) this.evaluate();
     if (!this.o.owns(address)) return;
     const contenders = this.contested.get(address) ?? new Set<string>();
     const first = contenders.size === 0;
@@ -129,17 +128,17 @@ export class SilentEvidence {
   private reassert(address: string): void {
     const contenders = this.contested.get(address);
     const now = this.o.clock.now();
-    // Bounded: a contender that is back on heartbeats, or neither claims nor renews its Lease
-    // (dead, or only a spoofer speaking for it), ends it.
-    for (const n of [...(contenders ?? [])])
-      if (
-        this.o.membership.isLive(n, now) ||
-        !(
-          this.silent.claimedWithin(n, now, REASSERT_QUIET_MS) ||
-          this.silent.leaseWithin(n, now, this.silent.leaseMs)
-        )
-      )
-        contenders?.delete(n);
+    // Bounded: a contender whose heartbeats cross with this node's again, or that neither claims
+    // nor renews its Lease (dead, or only a spoofer speaking for it), ends it; one that is live
+    // but does not hear this node ends it once it stops claiming.
+    for (const n of [...(contenders ?? [])]) {
+      const live = this.o.membership.isLive(n, now);
+      const deaf = this.o.membership.unheardBy(n, now);
+      const about =
+        this.silent.claimedWithin(n, now, REASSERT_QUIET_MS) ||
+        (!live && this.silent.leaseWithin(n, now, this.silent.leaseMs));
+      if ((live && !deaf) || !about) contenders?.delete(n);
+    }
     if (!this.o.owns(address) || !contenders || contenders.size === 0) {
       this.contested.delete(address);
       return;

@@ -57,16 +57,17 @@ export class FakeSocket implements PacketSocket {
   }
 }
 
-/** A network of speakers on one fake clock; links can be cut. */
+/** A network of speakers on one fake clock; links can be cut, both ways or one (`from>to`). */
 export class FakeNetwork {
   readonly inboxes = new Map<string, (p: Uint8Array, from?: DatagramSource) => void>();
   readonly captured: { to: string; packet: Uint8Array }[] = [];
   readonly cut = new Set<string>();
+  readonly cutOneWay = new Set<string>();
   transport(address: string): DatagramTransport {
     return {
       start: (onMessage) => this.inboxes.set(address, onMessage),
       send: (packet, to) => {
-        if (this.cut.has(address) || this.cut.has(to)) return;
+        if (this.cut.has(address) || this.cut.has(to) || this.cutOneWay.has(`${address}>${to}`)) return;
         this.captured.push({ to, packet });
         this.inboxes.get(to)?.(packet, { address, port: 7946 });
       },

@@ -186,3 +186,13 @@ test("a name that is not a node name cannot be encoded", () => {
       expect.objectContaining({ code: "HERALD_HEARTBEAT_ENCODE" }),
     );
 });
+
+test("the unheard bit round-trips beside leaving and joining, which read as before under the two-bit mask", () => {
+  for (const extra of [{}, { leaving: true }, { joining: true }]) {
+    const unheard = { ...beat, ...extra, unheard: true };
+    const packet = encode(unheard);
+    expect(decodeHeartbeat(packet, atB())).toEqual({ ok: true, value: unheard });
+    // A speaker that knows only the two low bits reads the same leaving and joining.
+    expect((packet[5] ?? 0) & 3).toBe((encode({ ...beat, ...extra }) as Buffer)[5]);
+  }
+});

@@ -342,3 +342,19 @@ test("a node whose own event loop stalled does not declare its peers dead for th
   }
   expect((deadAt as number) - cutAt).toBeLessThanOrEqual(320);
 });
+
+test("a heartbeat says whether its sender hears the receiver: not at first, nor once the receiver's heartbeats stop", () => {
+  const { net, clock } = startedPair();
+  const sentTo = (to: string) =>
+    net.captured.filter((c) => c.to === addresses.get(to)).map((c) => c.packet[5] ?? 0);
+  // a's very first heartbeat to b goes before a has heard b.
+  clock.advance(20);
+  expect(sentTo("b").length).toBeGreaterThan(0);
+  expect((sentTo("b")[0] ?? 0) & 4).toBe(4);
+  clock.advance(2000);
+  expect((sentTo("b").at(-1) ?? 0) & 4).toBe(0);
+  // b's heartbeats to a are lost: a's heartbeats, which b still receives, say so.
+  net.cutOneWay.add(`${addresses.get("b")}>${addresses.get("a")}`);
+  clock.advance(4000);
+  expect((sentTo("b").at(-1) ?? 0) & 4).toBe(4);
+});

@@ -499,6 +499,33 @@ test("heartbeats lost again after flaps: the owner does not wait out the peer's 
   expect([owner.answers(), other.answers()]).toEqual([true, false]);
 });
 
+test("heartbeats lost one way only: the owner, which still hears the other, settles the address on itself", () => {
+  const { net, clock, owner, other, ownerIp } = pair();
+  const otherIp = ownerIp === "192.0.2.11" ? "192.0.2.12" : "192.0.2.11";
+  const run = sharedLan(clock, owner, other);
+  run(10_000);
+  // The other no longer hears the owner and takes the address; the owner still hears the other,
+  // whose heartbeats now say that it does not hear the owner.
+  net.cutOneWay.add(`${ownerIp}>${otherIp}`);
+  run(1_000);
+  expect(other.answers()).toBe(true);
+  expect(owner.membership.isLive(other.name, clock.now())).toBe(true);
+  run(4_000);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
+  for (let i = 0; i < 6; i++) {
+    run(5_000);
+    expect([owner.answers(), other.answers()]).toEqual([true, false]);
+  }
+  // The other way round changes nothing: the other owns nothing the owner would take over.
+  net.cutOneWay.clear();
+  net.cutOneWay.add(`${otherIp}>${ownerIp}`);
+  run(10_000);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
+  net.cutOneWay.clear();
+  run(5_000);
+  expect([owner.answers(), other.answers()]).toEqual([true, false]);
+});
+
 test("claims heard while the owner was live do not delay its failover when it dies", () => {
   const { net, clock, owner, other, ownerIp } = pair();
   // The owner's gratuitous ARPs from its takeover reach the other node while it is live ...
