@@ -25,6 +25,7 @@ export async function runFault(
 ): Promise<FaultRecord> {
   const record: FaultRecord = { kind: f.fault.kind, startMs: o.now() };
   if ("node" in f.fault) record.node = f.fault.node;
+  if ("inboundOnly" in f.fault && f.fault.inboundOnly) record.inboundOnly = true;
   try {
     const undo = await putIn(s, f, record, o.heldAddresses);
     if (!undo) return record;
@@ -78,16 +79,16 @@ async function putIn(
     case "heartbeatBlock": {
       const ns = s.lab.netnsOf(fault.node);
       const drop = [`    udp dport ${HEARTBEAT_PORT} drop`, `    udp sport ${HEARTBEAT_PORT} drop`];
+      const chain = (name: string, hook: string) => [
+        `  chain ${name} {`,
+        `    type filter hook ${hook} priority -300; policy accept;`,
+        ...drop,
+        "  }",
+      ];
       const rules = [
         `table inet ${BLOCK_TABLE} {`,
-        "  chain in {",
-        "    type filter hook input priority -300; policy accept;",
-        ...drop,
-        "  }",
-        "  chain out {",
-        "    type filter hook output priority -300; policy accept;",
-        ...drop,
-        "  }",
+        ...chain("in", "input"),
+        ...(fault.inboundOnly ? [] : chain("out", "output")),
         "}",
       ].join("\n");
       await exec("ip", ["netns", "exec", ns, "nft", "-f", "-"], { input: rules });

@@ -27,7 +27,9 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * sorted as text.
  */
 export type Fault =
-  | { kind: "speakerKill" | "speakerTerm" | "linkCut" | "heartbeatBlock"; node: NodeName }
+  | { kind: "speakerKill" | "speakerTerm" | "linkCut"; node: NodeName }
+  /** inboundOnly: the node drops heartbeats that come in and still sends its own (one-way loss). */
+  | { kind: "heartbeatBlock"; node: NodeName; inboundOnly?: boolean }
   | { kind: "controllerKill" | "controllerStop" | "apiServerStop" | "diskFull" }
   | { kind: "foreignClaim"; pick: number };
 
@@ -99,6 +101,8 @@ export interface Schedule {
 export interface FaultRecord {
   kind: FaultKind;
   node?: NodeName;
+  /** heartbeatBlock: only the heartbeats coming in were dropped. */
+  inboundOnly?: boolean;
   /** foreignClaim: the address claimed. */
   address?: string;
   /** controllerKill / controllerStop: the controller hit. */

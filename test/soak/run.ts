@@ -121,7 +121,7 @@ try {
       const r = await runFault(s, f, { now, heldAddresses });
       faults.push(r);
       process.stderr.write(
-        `soak: ${Math.round(r.startMs / 1000)} s ${r.kind} ${r.node ?? r.controller ?? r.address ?? ""}${r.skipped ? ` (${r.skipped})` : ""}\n`,
+        `soak: ${Math.round(r.startMs / 1000)} s ${r.kind} ${r.node ?? r.controller ?? r.address ?? ""}${r.inboundOnly ? " (inbound only)" : ""}${r.skipped ? ` (${r.skipped})` : ""}\n`,
       );
     }
   })();

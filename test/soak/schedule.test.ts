@@ -137,6 +137,13 @@ describe("every schedule keeps the rules", () => {
     expect([...faultNodes].sort()).toEqual(nodes);
   });
 
+  test("every second heartbeat block drops only incoming heartbeats", () => {
+    const s = makeSchedule({ seed: 1, minutes: 30, nodes });
+    const blocks = s.faults.flatMap(({ fault }) => (fault.kind === "heartbeatBlock" ? [fault] : []));
+    expect(blocks.length).toBeGreaterThan(4);
+    expect(blocks.map((b) => b.inboundOnly === true)).toEqual(blocks.map((_, i) => i % 2 === 1));
+  });
+
   test("describeSchedule counts what is in the schedule", () => {
     const s = makeSchedule({ seed: 3, minutes: 10, nodes });
     const d = describeSchedule(s);

@@ -366,7 +366,12 @@ function faultsLane(
     bag.shift();
     // The last fault may be drawn shorter so that it still ends before the tail.
     const durationMs = rng.int(min, Math.min(max, endBy - t));
-    faults.push({ atMs: t, durationMs, fault: drawFault(rng, kind, nodes) });
+    const fault = drawFault(rng, kind, nodes);
+    // Every second heartbeat block drops only what comes in (a host firewall's usual mistake);
+    // counted, not drawn, so that the rest of a seed's schedule stays where it was.
+    if (fault.kind === "heartbeatBlock" && faults.filter((f) => f.fault.kind === kind).length % 2 === 1)
+      fault.inboundOnly = true;
+    faults.push({ atMs: t, durationMs, fault });
     t += durationMs + rng.int(4_000, 12_000);
   }
   return faults;

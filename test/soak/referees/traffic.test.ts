@@ -1,7 +1,13 @@
 import type { Op } from "../model.js";
-import { FAILOVER_BUDGET_MS, OP_BUDGET_MS, PROBE_IN_FLIGHT_MS, SETTLE_MS } from "./index.js";
+import {
+  FAILOVER_BUDGET_MS,
+  HEARTBEAT_BLOCK_SETTLE_MS,
+  OP_BUDGET_MS,
+  PROBE_IN_FLIGHT_MS,
+  SETTLE_MS,
+} from "./index.js";
 import { fault, op, outage, record, snap, steady, svc } from "./record-builder.js";
-import { chargeOutages, judgeTraffic } from "./traffic.js";
+import { chargeOutages, judgeTraffic, SPEAKER_SETTLE_MS } from "./traffic.js";
 
 const X = "192.0.2.1";
 const Y = "192.0.2.2";
@@ -101,11 +107,55 @@ describe("a Local Service served only from the faulted node may be down for the 
     }),
   ];
   const cut = fault("linkCut", 10_000, 20_000, { node: "node-2" });
+  // Back from the cut, its speaker listens for the settle time before it answers again.
   test.each([
-    [20_000 + FAILOVER_BUDGET_MS, true],
-    [20_000 + FAILOVER_BUDGET_MS + 1, false],
+    [20_000 + SPEAKER_SETTLE_MS + FAILOVER_BUDGET_MS, true],
+    [20_000 + SPEAKER_SETTLE_MS + FAILOVER_BUDGET_MS + 1, false],
   ])("an outage until %i ms: pass=%s", (to, pass) => {
     expect(judge({ snapshots: local, faults: [cut], outages: [outage(X, 10_000, to)] }).pass).toBe(pass);
+  });
+
+  test("also a Service created during the fault, whose only Ready Pod is on the faulted node", () => {
+    const term = fault("speakerTerm", 10_000, 20_000, { node: "node-2" });
+    const later = [
+      snap(0, [], { pods: local[0]?.pods ?? [] }),
+      { ...(local[0] as (typeof local)[0]), t: 12_000 },
+    ];
+    const to = 20_000 + SPEAKER_SETTLE_MS + FAILOVER_BUDGET_MS;
+    expect(judge({ snapshots: later, faults: [term], outages: [outage(X, 12_500, to)] }).pass).toBe(true);
+    expect(judge({ snapshots: later, faults: [term], outages: [outage(X, 12_500, to + 1)] }).pass).toBe(
+      false,
+    );
+  });
+
+  test("a Ready Pod on a node the L2Advertisement leaves out is not elsewhere", () => {
+    const excluded = [
+      snap(0, [svc({ addresses: [X], policy: "Local" })], {
+        pods: [
+          { name: "p1", node: "node-2", app: "a", ready: true },
+          { name: "p2", node: "node-3", app: "a", ready: true },
+        ],
+        l2Excluded: ["node-3"],
+      }),
+    ];
+    const to = 20_000 + SPEAKER_SETTLE_MS + FAILOVER_BUDGET_MS;
+    expect(judge({ snapshots: excluded, faults: [cut], outages: [outage(X, 10_000, to)] }).pass).toBe(true);
+  });
+
+  test("a heartbeat block's contention may cost connections for as long as the wire may show two answerers", () => {
+    const block = fault("heartbeatBlock", 10_000, 20_000, { node: "node-1" });
+    const at = (from: number) => judge({ faults: [block], outages: [outage(X, from, from + 10)] }).pass;
+    expect(at(10_000 + HEARTBEAT_BLOCK_SETTLE_MS - 10)).toBe(true);
+    expect(at(10_000 + HEARTBEAT_BLOCK_SETTLE_MS + 10)).toBe(false);
+  });
+
+  test("a heartbeat block has no settle time: the node never stopped answering", () => {
+    const block = fault("heartbeatBlock", 10_000, 20_000, { node: "node-2" });
+    const to = 20_000 + FAILOVER_BUDGET_MS;
+    expect(judge({ snapshots: local, faults: [block], outages: [outage(X, 10_000, to)] }).pass).toBe(true);
+    expect(judge({ snapshots: local, faults: [block], outages: [outage(X, 10_000, to + 1)] }).pass).toBe(
+      false,
+    );
   });
 
   test("with a Ready Pod elsewhere only the failover budget applies", () => {

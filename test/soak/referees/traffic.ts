@@ -19,10 +19,12 @@ import {
   canon,
   capViolations,
   faultEnd,
+  HEARTBEAT_BLOCK_SETTLE_MS,
   holders,
   type Interval,
   inEffect,
   mergeIntervals,
+  NODE_DOWN_KINDS,
   NODE_FAULT_KINDS,
   SETTLE_MS,
   settledBy,
@@ -33,6 +35,12 @@ import {
 
 /** A node fault's addresses move within this after it goes in, and again after it is taken back (heartbeats: well under 1 s). */
 export const FAILOVER_BUDGET_MS = 1000;
+/**
+ * A speaker that starts, or whose links work again, listens this long before it may be elected
+ * (the speaker's default settle time): the only node that can serve a Local Service answers
+ * that much after its fault ends.
+ */
+export const SPEAKER_SETTLE_MS = 1500;
 /** After an operation is answered: status written, speakers and nftables follow, endpoints move. */
 export const OP_BUDGET_MS = 3000;
 /** A probe in flight when a fault went in started up to this long before it (10 ms interval plus a timed-out connect's wait). */
@@ -191,17 +199,19 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       return;
     }
     if (!NODE_FAULT_KINDS.includes(f.kind) || f.node === undefined) return;
-    if (!overlaps(span(f.startMs, end + FAILOVER_BUDGET_MS))) return;
+    if (!overlaps(span(f.startMs, end + SPEAKER_SETTLE_MS + FAILOVER_BUDGET_MS))) return;
     const applied = budgetStart(f);
     const mac = record.macs[f.node]?.toLowerCase();
     const during = seen.slice(firstAtOrAfter(seen, outage.fromMs), firstAtOrAfter(seen, outage.toMs + 1));
     const answered =
       seen[firstAtOrAfter(seen, f.startMs) - 1]?.mac.toLowerCase() === mac ||
       during.some((s) => s.mac.toLowerCase() === mac);
-    const local = localPods(record, address, f.startMs, f.node);
+    // The Services as the outage found them: one created or changed during the fault counts.
+    const seenAt = Math.max(f.startMs, outage.fromMs);
+    const local = localPods(record, address, seenAt, f.node);
     // Cluster traffic is spread over every eligible node's NodePort: connections sent through a
     // node that just failed are lost until it is counted dead, whoever answers the address.
-    const view = viewAt(record, f.startMs);
+    const view = viewAt(record, seenAt);
     const spread =
       view !== undefined &&
       holders(view, address).some((v) => v.type === "LoadBalancer" && v.policy === "Cluster");
@@ -210,11 +220,18 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
     // by default; the lab has no node lifecycle at all): no load balancer avoids that loss.
     const backends = f.kind === "linkCut" && clusterPodsOn(record, address, outage.port, f.startMs, f.node);
     if (!answered && local === "none" && !spread) return;
+    // A node back from a kill or a cut listens for the speakers' settle time before it answers.
+    const settle = NODE_DOWN_KINDS.includes(f.kind) ? SPEAKER_SETTLE_MS : 0;
     const allowed =
       local === "only" || backends
-        ? [span(f.startMs, end + FAILOVER_BUDGET_MS)]
+        ? [span(f.startMs, end + (local === "only" ? settle : 0) + FAILOVER_BUDGET_MS)]
         : [
-            span(f.startMs, applied + FAILOVER_BUDGET_MS),
+            // Two nodes may answer while the evidence settles a heartbeat block (the wire referee
+            // allows it as long): a client moved to the one that withdraws loses its connection.
+            span(
+              f.startMs,
+              applied + (f.kind === "heartbeatBlock" ? HEARTBEAT_BLOCK_SETTLE_MS : FAILOVER_BUDGET_MS),
+            ),
             ...(f.endMs !== undefined ? [span(f.endMs, f.endMs + FAILOVER_BUDGET_MS)] : []),
           ];
     causes.push({ ...base, allowed });
@@ -269,7 +286,7 @@ function span(from: number, to: number): Interval {
 
 /**
  * Whether a Local Service holding the address (in the view at t) has Ready Pods on the node:
- * "only" when all of them are there (nowhere else can serve it), "some", or "none".
+ * "only" when all of them that can serve are there (nowhere else can serve it), "some", or "none".
  */
 function localPods(record: SoakRecord, address: string, t: number, node: string): "only" | "some" | "none" {
   const view = viewAt(record, t);
@@ -277,7 +294,7 @@ function localPods(record: SoakRecord, address: string, t: number, node: string)
   let result: "only" | "some" | "none" = "none";
   for (const s of holders(view, address)) {
     if (s.policy !== "Local") continue;
-    const ready = readyPods(view, s);
+    const ready = servingPods(view, s);
     if (!ready.some((p) => p.node === node)) continue;
     if (ready.every((p) => p.node === node)) return "only";
     result = "some";
