@@ -821,9 +821,8 @@ export class Lab {
         body: { metadata: { name: selected }, spec: { selector: { "lab-canary": selected }, ports: [port] } },
       });
       await Promise.all([
-        this.nodes.some((n) => n.kubeProxy.running())
-          ? this.waitForKubeProxies(`default/${proxied}`, { endpoints: true })
-          : Promise.resolve(),
+        // Without a running kube-proxy this settles at once.
+        this.waitForKubeProxies(`default/${proxied}`, { endpoints: true }),
         waitFor(
           `the controller manager to write the EndpointSlice of default/${selected}`,
           async () => {

@@ -188,7 +188,7 @@ export class Membership {
    */
   suspect(node: string, now: number): boolean {
     const peer = this.peers.get(node);
-    if (peer?.state !== "live") return this.isLive(node, now);
+    if (peer?.state !== "live") return false;
     const allowance = Math.max(peer.intervalMs * 1.5, peer.intervalMs + SUSPECT_MARGIN_MS);
     peer.deadline = Math.min(peer.deadline, peer.lastSeen + allowance);
     return this.isLive(node, now);
