@@ -1,5 +1,5 @@
 // Heartbeat load per node at 3, 50 and 200 nodes: full mesh at 100 ms against the successor plan
-// (fast to the next two candidates of each owned address, 1 s to the rest), from a simulated
+// (fast between each address's owner and its next two candidates, 1 s to the rest), from a simulated
 // cluster with five single-stack Services per node. Then the measured CPU cost of one heartbeat
 // (sign + encode on the sender; decode + verify + Membership.observe on the receiver), which
 // turns packet rates into a CPU share. Kernel UDP costs are not included. For comparison, the

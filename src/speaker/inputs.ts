@@ -9,6 +9,7 @@ import type { Election, ElectionNode, ElectionService } from "../domain/election
 import { matches } from "../domain/selector.js";
 import { admissionPools, admittedAddresses, apiAddress, type Refusal } from "./admission.js";
 import type { ForwardedPort, ForwardedService, ForwardingState, Protocol } from "./forward/state.js";
+import { forwardTargets } from "./l2/heartbeat-plan.js";
 import type { ClusterState } from "./l2/l2-interface.js";
 
 export const HEARTBEAT_ADDRESS_ANNOTATION = "herald.dev/heartbeat-address";
@@ -269,9 +270,10 @@ function forwardedPorts(svc: V1Service, endpoints: ServiceEndpoints): ForwardedP
 /**
  * What this node forwards: every Service with an address in `owned` (what it answers for or
  * probes before a first announcement, or at shutdown what nobody else took). Cluster traffic
- * goes to local ready endpoints and to the NodePorts of the other eligible nodes, or of the nodes
- * with a ready endpoint when no other node is eligible (none when the Service has no ready
- * endpoint anywhere: a fast reject).
+ * goes to local ready endpoints and to the NodePorts of the next eligible nodes in the election
+ * (forwardTargets: the ones whose death this node hears of fast), or of the nodes with a ready
+ * endpoint when no other node is eligible (none when the Service has no ready endpoint
+ * anywhere: a fast reject).
  */
 export function forwardingState(
   inputs: SpeakerInputs,
@@ -286,7 +288,7 @@ export function forwardingState(
     const spec = h.service.spec ?? {};
     const policy = spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster";
     const anyEndpoint = h.endpoints.byNode.size > 0;
-    const others = (elections.get(key)?.candidates ?? []).filter((n) => n !== self);
+    const others = forwardTargets(elections.get(key), self);
     // With no other candidate (its peers unheard, or an advertisement that selects this node
     // alone) the nodes that host a ready endpoint take the traffic, rather than a reject.
     const via = others.length > 0 ? others : [...h.endpoints.byNode.keys()].filter((n) => n !== self).sort();

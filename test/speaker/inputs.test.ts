@@ -299,6 +299,22 @@ test("forwarding: the owner forwards to its local endpoints and other eligible n
   ]);
 });
 
+test("forwarding: Cluster traffic goes to the next two candidates only, the nodes that heartbeat the owner fast", () => {
+  // Five eligible nodes: the other three would be heard once a second, so a dead one would get
+  // connections for seconds; their kube-proxy would spread no further than the two do.
+  const nodes = ["n1", "n2", "n3", "n4", "n5"];
+  const o = objects({ nodes: nodes.map((n, i) => node(n, `192.0.2.${11 + i}`)) });
+  const cluster = speakerInputs(o, "n1").cluster;
+  const elections = electOwner({ nodes: cluster.nodes, live: new Set(nodes), services: cluster.services });
+  const e = elections.get("shop/web");
+  const owner = e?.owner as string;
+  const state = forwardingState(speakerInputs(o, owner), owner, new Set(["192.0.2.200"]), elections);
+  const next = (e?.candidates ?? [])
+    .slice(1, 3)
+    .flatMap((n) => [`192.0.2.${11 + nodes.indexOf(n)}`, `2001:db8::${11 + nodes.indexOf(n)}`]);
+  expect(state.services[0]?.remoteNodes.sort()).toEqual(next.sort());
+});
+
 test("forwarding: a node that is the only candidate sends Cluster traffic to the nodes with a ready endpoint", () => {
   // Its peers unheard (heartbeats lost), or an advertisement that selects it alone: before,
   // no remote node and no local endpoint made a reject.

@@ -106,6 +106,7 @@ function node(
     conflicts,
     changes,
     membership,
+    heartbeats,
     name: self,
   };
 }
@@ -138,6 +139,18 @@ test("when the owner goes silent, the other takes over within about 300 ms and a
   expect(other.answers()).toBe(true);
   expect(gratuitous(other.socket.sent.slice(sentBefore)).length).toBeGreaterThanOrEqual(1);
   expect(owner.answers()).toBe(true); // cut off, it cannot know; the conflict detection is for this case
+});
+
+test("the owner hears of its successor's death within about 300 ms too: it forwards traffic there", () => {
+  // Before, the successor beat once a second to the owner, which kept sending it connections
+  // for 3 s after its cable was cut.
+  const { net, clock, owner, other } = pair();
+  net.cut.add(other.name === "a" ? "192.0.2.11" : "192.0.2.12");
+  clock.advance(250);
+  expect(owner.membership.isLive(other.name, clock.now())).toBe(true);
+  clock.advance(150);
+  expect(owner.membership.isLive(other.name, clock.now())).toBe(false);
+  expect(owner.answers()).toBe(true);
 });
 
 test("on SIGTERM the successor answers before the leaving owner stops: no gap", async () => {
@@ -469,6 +482,11 @@ test("heartbeats lost while layer 2 works: claims and Lease renewals leave exact
 
 test("heartbeats lost again after flaps: the owner does not wait out the peer's grown allowance to settle it", () => {
   const { net, clock, owner, other } = pair();
+  // The other heartbeats the owner once a second, as a node that is not one of its successors
+  // does (in a larger cluster, one whose heartbeats are blocked claims every address it hears of).
+  const setPlan = other.heartbeats.setPlan.bind(other.heartbeats);
+  other.heartbeats.setPlan = (plan) => setPlan(new Map([...plan.keys()].map((n) => [n, 1000])));
+  other.heartbeats.setPlan(new Map([[owner.name, 100]]));
   const run = sharedLan(clock, owner, other);
   run(10_000);
   const cut = () => {
