@@ -1,8 +1,9 @@
 // List-then-watch cache of one resource. Survives what a long-running operator
 // meets: watch streams the server closes (re-watch from the last
 // resourceVersion), "410 Gone" when that version is too old (relist, and report
-// objects that vanished meanwhile as deleted), and an API server that is down
-// (retry with backoff; the cache keeps serving what it last knew).
+// objects that vanished meanwhile as deleted), an API server that is down
+// (retry with backoff; the cache keeps serving what it last knew), and a watch
+// connection that went quiet while the node's links were down (refresh).
 import type { Logger } from "pino";
 import { KubeError, type KubeObject, type Rest, type WatchEvent } from "./rest.js";
 
@@ -44,6 +45,12 @@ export class Informer<T extends KubeObject> {
   readonly synced: Promise<void>;
   private hasSyncedFlag = false;
   relists = 0;
+  /** The open watch's own controller: refresh() ends it without ending run(). */
+  private watchAbort: AbortController | undefined;
+  /** refresh() ended the open watch: go on without a backoff. */
+  private dropped = false;
+  private refreshWanted = false;
+  private refreshWaiters: (() => void)[] = [];
 
   constructor(
     private readonly rest: Rest,
@@ -69,6 +76,23 @@ export class Informer<T extends KubeObject> {
     return [...this.cache.values()];
   }
 
+  /**
+   * Ends the open watch and lists again, on a new request. After this node's links were down, a
+   * watch connection can sit in TCP's retransmission backoff for seconds after they are back,
+   * while the server has moved on (a Service released meanwhile): the cache would serve what
+   * was true before the cut. Resolves after a list that began after this call (what vanished is
+   * reported deleted); while the API server cannot be reached, only once it can.
+   */
+  refresh(): Promise<void> {
+    const done = new Promise<void>((resolve) => this.refreshWaiters.push(resolve));
+    this.refreshWanted = true;
+    if (this.watchAbort !== undefined) {
+      this.dropped = true;
+      this.watchAbort.abort();
+    }
+    return done;
+  }
+
   /** Runs until signal aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const min = this.opts.minBackoffMs ?? 500;
@@ -76,11 +100,17 @@ export class Informer<T extends KubeObject> {
     let backoff = min;
     while (!signal.aborted) {
       try {
-        if (this.resourceVersion === "") await this.relist();
+        if (this.resourceVersion === "" || this.refreshWanted) await this.relistFresh();
+        // Asked again while listing: that list may have begun before the links came back.
+        if (this.refreshWanted) continue;
         await this.watchOnce(signal);
         backoff = min;
       } catch (e) {
         if (signal.aborted) break;
+        if (this.dropped) {
+          this.dropped = false;
+          continue;
+        }
         if (e instanceof KubeError && e.status === 410) {
           this.opts.log.info({ path: this.path }, "watch expired (410), relisting");
           this.resourceVersion = "";
@@ -113,6 +143,20 @@ export class Informer<T extends KubeObject> {
       done.abort();
       signal.removeEventListener("abort", stop);
     }
+  }
+
+  /** A relist that answers the refresh() calls made before it began. */
+  private async relistFresh(): Promise<void> {
+    const waiting = this.refreshWaiters.splice(0);
+    this.refreshWanted = false;
+    try {
+      await this.relist();
+    } catch (e) {
+      this.refreshWaiters.unshift(...waiting);
+      if (waiting.length > 0) this.refreshWanted = true;
+      throw e;
+    }
+    for (const resolve of waiting) resolve();
   }
 
   private async relist(): Promise<void> {
@@ -155,7 +199,19 @@ export class Informer<T extends KubeObject> {
     const timeout = this.opts.watchTimeoutSeconds ?? 300;
     const query = `watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeout}&resourceVersion=${encodeURIComponent(this.resourceVersion)}`;
     const sep = this.path.includes("?") ? "&" : "?";
-    await this.rest.watch(`${this.path}${sep}${query}`, (e) => this.onEvent(e), signal);
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    // Stopped while listing: an aborted signal fires no more listeners.
+    if (signal.aborted) abort.abort();
+    else signal.addEventListener("abort", stop, { once: true });
+    this.watchAbort = abort;
+    try {
+      await this.rest.watch(`${this.path}${sep}${query}`, (e) => this.onEvent(e), abort.signal);
+      this.dropped = false;
+    } finally {
+      this.watchAbort = undefined;
+      signal.removeEventListener("abort", stop);
+    }
   }
 
   private onEvent(e: WatchEvent): void {

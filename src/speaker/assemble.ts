@@ -87,6 +87,7 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
     onDelete: sannChanged.emit,
   });
 
+  const informers = [services, slices, nodes, pools, advertisements, leases, sanns] as Informer<KubeObject>[];
   const view = new ClusterView(sanns);
   const applied = new Listeners<[ForwardingEvent]>();
   // One nftables pipeline: the handover tables go in the same transactions as the forwarding table.
@@ -110,6 +111,19 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
     ...(d.run ? { run: d.run } : {}),
     isFirstAnnouncement: (address) => view.isFirstAnnouncement(address),
     prepareTakeover: hooks.prepareTakeover,
+    // Links back after none worked: the watches may wait seconds in TCP's retransmission backoff
+    // while the API server moved on (an address released during the cut would be announced
+    // again). List afresh now, well within the settle time before this node may be elected.
+    // (An informer still on its first list has nothing old to serve.)
+    onWorking: (working) => {
+      if (!working) return;
+      const started = clock.now();
+      const listed = informers.filter((i) => i.hasSynced);
+      if (listed.length === 0) return;
+      void Promise.all(listed.map((i) => i.refresh())).then(() =>
+        log.info({ ms: clock.now() - started }, "links back: the view of the API is listed afresh"),
+      );
+    },
   });
 
   const { l2, links, heartbeats, membership } = layer;
@@ -124,7 +138,6 @@ export function assembleSpeaker(d: SpeakerGraphDeps): SpeakerGraph {
     packetSockets: () => links.socketCounts(),
   });
   const writer = new AnnouncementWriter({ self, rest: d.rest, cache: sanns, log, timers: clock });
-  const informers = [services, slices, nodes, pools, advertisements, leases, sanns] as Informer<KubeObject>[];
   const speaker = new Speaker({
     self,
     view,

@@ -17,7 +17,7 @@ const obj = (name: string, rv: string): KubeObject => ({
 
 type Step =
   | { list: { items: KubeObject[]; rv: string; pages?: number } }
-  | { watch: WatchEvent[]; end: "close" | "gone" | "error" };
+  | { watch: WatchEvent[]; end: "close" | "gone" | "error" | "hang" };
 
 /**
  * A Rest that answers list and watch calls from a script, then blocks until aborted; `played`
@@ -59,6 +59,8 @@ function scripted(steps: Step[]): Rest & { calls: string[]; played: Promise<void
         return;
       }
       for (const e of s.watch) onEvent(e);
+      if (s.end === "hang")
+        await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
       if (s.end === "gone") throw new KubeError(410, "Expired", "too old resource version");
       if (s.end === "error") throw new Error("connection refused");
     },
@@ -142,6 +144,65 @@ test("a failing watch backs off and resumes from the last resourceVersion", asyn
   expect(rest.calls[2]).toContain("resourceVersion=7");
   expect(deletes).toEqual(["a"]);
   expect(inf.relists).toBe(1);
+});
+
+test("refresh ends a quiet watch and lists again: what went meanwhile is reported deleted", async () => {
+  // The node's links were down: its watch saw nothing of b's deletion, and would not for seconds.
+  const rest = scripted([
+    { list: { items: [obj("a", "1"), obj("b", "2")], rv: "2" } },
+    { watch: [], end: "hang" },
+    { list: { items: [obj("a", "1")], rv: "5" } },
+  ]);
+  const deletes: string[] = [];
+  const slept: number[] = [];
+  const inf = new Informer<KubeObject>(
+    rest,
+    "/api/v1/services",
+    { onChange: () => {}, onDelete: (o) => deletes.push(o.metadata?.name ?? "") },
+    { log: pino({ level: "silent" }), sleep: async (ms) => void slept.push(ms) },
+  );
+  const stop = new AbortController();
+  const running = inf.run(stop.signal);
+  while (rest.calls.length < 2) await new Promise((r) => setImmediate(r));
+  await inf.refresh();
+  expect(deletes).toEqual(["b"]);
+  expect(inf.relists).toBe(2);
+  await rest.played;
+  stop.abort();
+  await running;
+  expect(rest.calls[3]).toContain("resourceVersion=5");
+  expect(slept).toEqual([]); // ending the watch on purpose is no failure to back off from
+});
+
+test("refresh asked while listing lists once more: that list may have begun before the links were back", async () => {
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const rest = scripted([{ list: { items: [obj("a", "1")], rv: "1" } }, { list: { items: [], rv: "4" } }]);
+  const request = rest.request.bind(rest);
+  let lists = 0;
+  rest.request = async <T>(method: string, path: string): Promise<T> => {
+    if (lists++ === 0) await gate;
+    return request<T>(method, path);
+  };
+  const deletes: string[] = [];
+  const inf = new Informer<KubeObject>(
+    rest,
+    "/api/v1/services",
+    { onChange: () => {}, onDelete: (o) => deletes.push(o.metadata?.name ?? "") },
+    { log: pino({ level: "silent" }), sleep: async () => {} },
+  );
+  const stop = new AbortController();
+  const running = inf.run(stop.signal);
+  const refreshed = inf.refresh();
+  release();
+  await refreshed;
+  expect(inf.relists).toBe(2);
+  expect(deletes).toEqual(["a"]);
+  await rest.played;
+  stop.abort();
+  await running;
 });
 
 /** A watch (or a sleep) that lasts until it is called off, also when that happened already. */

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import {
   applyPool,
+  deleteService,
   eventsOf,
   eventually,
   ingress,
@@ -154,6 +155,29 @@ test("cut link of the owner: another node answers within seconds; the cable back
     return replies.length >= 18 && new Set(replies).size === 1 && replies[0] === macs.get(first);
   });
 }, 60_000);
+
+test("a Service deleted while a node's cable was cut: the node, back, does not announce its address", async () => {
+  // The API server's events for the cut node wait in TCP's retransmission backoff (about 6 s
+  // after the first at 7 s of cut): without a fresh list when its links are back, the node would
+  // take the released address as its preferred owner once settled, and answer for seconds.
+  const address = await h.loadBalancer("cut-gone");
+  const preferred = await answeringNode(address);
+  let deletedAt = 0;
+  await lab.cutLink(preferred);
+  try {
+    await eventually("another node answers", async () => (await answeringNode(address)) !== preferred);
+    deletedAt = Date.now();
+    await deleteService(api, "default", "cut-gone");
+    await eventually("nobody answers the released address", async () => {
+      return (await arpReplies(lab, address, 3, 50)).length === 0;
+    });
+    await new Promise((r) => setTimeout(r, Math.max(0, deletedAt + 7000 - Date.now())));
+  } finally {
+    await lab.restoreLink(preferred);
+  }
+  // Its settle time is 1.5 s: listen for 6 s after the link is back.
+  expect(await arpReplies(lab, address, 60, 100)).toEqual([]);
+}, 90_000);
 
 test("heartbeats blocked while the LAN works: the address settles on one node, the preferred one", async () => {
   const first = await answeringNode(vip);
