@@ -67,6 +67,12 @@ process.stderr.write(
   `soak: seed ${seed}, ${minutes} min, ${schedule.faults.length} faults, ${schedule.ops.length} ops\n`,
 );
 const s = await startSoakLab({ poolRanges: schedule.initialPoolRanges });
+// Interrupted (Ctrl-C, or a job's timeout): take the lab down rather than leave it to the next start.
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => {
+    process.stderr.write(`soak: ${signal}, stopping the lab (no report)\n`);
+    void s.lab.stop().finally(() => process.exit(130));
+  });
 let record: SoakRecord | undefined;
 let auditFiles = { files: 0, unconvertedSegments: 0 };
 try {
