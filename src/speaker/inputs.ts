@@ -8,7 +8,13 @@ import { ignoresAddressConflicts, isHandled, serviceKey } from "../api/service.j
 import type { Election, ElectionNode, ElectionService } from "../domain/election.js";
 import { matches } from "../domain/selector.js";
 import { admissionPools, admittedAddresses, apiAddress, type Refusal } from "./admission.js";
-import type { ForwardedPort, ForwardedService, ForwardingState, Protocol } from "./forward/state.js";
+import type {
+  ForwardedPort,
+  ForwardedService,
+  ForwardingState,
+  NodePortEndpoint,
+  Protocol,
+} from "./forward/state.js";
 import { forwardTargets } from "./l2/heartbeat-plan.js";
 import type { ClusterState } from "./l2/l2-interface.js";
 
@@ -282,7 +288,14 @@ export function forwardingState(
   elections: ReadonlyMap<string, Election>,
 ): ForwardingState {
   const services: ForwardedService[] = [];
+  const nodePortEndpoints: NodePortEndpoint[] = [];
   for (const [key, h] of inputs.services) {
+    if (h.service.spec?.externalTrafficPolicy !== "Local") {
+      const endpoints = [...h.endpoints.byNode.values()].flat();
+      for (const p of h.service.spec?.ports ?? [])
+        if ((p.protocol ?? "TCP") === "TCP" && p.nodePort)
+          for (const address of endpoints) nodePortEndpoints.push({ nodePort: p.nodePort, address });
+    }
     const addresses = h.addresses.filter((a) => owned.has(a));
     if (addresses.length === 0) continue;
     const spec = h.service.spec ?? {};
@@ -308,5 +321,5 @@ export function forwardingState(
       localEndpoints: h.endpoints.byNode.get(self) ?? [],
     });
   }
-  return { services };
+  return { services, nodePortEndpoints };
 }

@@ -573,3 +573,33 @@ describe("malformed addresses from the API are skipped and reported, the rest go
     ]);
   });
 });
+
+test("forwarding: every node lists the TCP NodePorts of Cluster Services with their ready endpoints, owned or not", () => {
+  const o = objects({
+    services: [
+      service("web", ["192.0.2.200"]),
+      service("local", ["192.0.2.201"], {
+        externalTrafficPolicy: "Local",
+        ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 30081 }],
+      }),
+      service("dns", ["192.0.2.202"], {
+        ports: [{ name: "dns", protocol: "UDP", port: 53, nodePort: 30053 }],
+      }),
+    ],
+    slices: [
+      slice("web", [
+        { ip: "198.51.100.1", node: "n1" },
+        { ip: "198.51.100.2", node: "n2" },
+        { ip: "198.51.100.3", node: "n3", ready: false },
+      ]),
+      slice("local", [{ ip: "198.51.100.4", node: "n3" }]),
+      slice("dns", [{ ip: "198.51.100.5", node: "n3" }]),
+    ],
+  });
+  // n3 owns nothing here; an owner sends web's traffic to its NodePort all the same. Local
+  // traffic goes to the owner's own Pods, and UDP's stale flows are the owner's to forget.
+  expect(owned(o, "n3", []).nodePortEndpoints).toEqual([
+    { nodePort: 30080, address: "198.51.100.1" },
+    { nodePort: 30080, address: "198.51.100.2" },
+  ]);
+});

@@ -20,7 +20,8 @@
 //   or altered table is replaced whole.
 // - After a transaction, conntrack forgets what it made stale (stale.ts): UDP flows to targets
 //   that went, and entries of a new frontend's address and port that went untranslated
-//   before its rules were in.
+//   before its rules were in. An endpoint that leaves a Cluster Service's NodePort has its
+//   unanswered TCP connections forgotten, on every node, at once and a few times after.
 // - Nothing is written before the first update(), so a restarting speaker does not wipe
 //   the rules it left behind before it knows the desired state; when it has, it writes
 //   the same rules again and conntrack keeps the established connections on their
@@ -45,12 +46,28 @@ import { type BuildMemo, buildRuleset } from "./ruleset.js";
 import { type Ruleset, tableName } from "./ruleset-model.js";
 import {
   conntrackDeleteArgs,
+  conntrackSynSentArgs,
   conntrackUntranslatedArgs,
+  goneNodePortEndpoints,
   MAX_UNTRANSLATED_CLEANUPS,
   staleUdpFlows,
   untranslatedFlows,
 } from "./stale.js";
-import { type ForwardingState, type Frontend, newPlanMemo, type PlanMemo, planForwarding } from "./state.js";
+import {
+  type ForwardingState,
+  type Frontend,
+  type NodePortEndpoint,
+  newPlanMemo,
+  type PlanMemo,
+  planForwarding,
+} from "./state.js";
+
+/**
+ * A gone NodePort endpoint's unanswered connections are forgotten this long after it left, each
+ * time: kube-proxy follows the same EndpointSlices but translates to the endpoint until its next
+ * sync (seconds, longer after an API server outage), and the entries made meanwhile are as stale.
+ */
+export const FORGET_GONE_AFTER_MS: readonly number[] = [0, 2_000, 10_000, 60_000];
 
 export class ForwardingApplier {
   private readonly exec: NftExec;
@@ -58,6 +75,9 @@ export class ForwardingApplier {
   /** Frontends of the last applied plan; null when unknown (start, failure). */
   private appliedFrontends: Frontend[] | null = null;
   private readonly clock: Clock;
+  /** The last update's NodePort endpoints, and the timers forgetting those that left. */
+  private nodePortEndpoints: readonly NodePortEndpoint[] = [];
+  private readonly forgetTimers = new Set<unknown>();
   private readonly onEvent: (event: ForwardingEvent) => void;
   private readonly options: ApplierOptions;
   private desired: ForwardingState | null = null;
@@ -118,6 +138,10 @@ export class ForwardingApplier {
   /** The new desired state; applied soon, together with whatever else arrives meanwhile. */
   update(state: ForwardingState): void {
     if (this.stopped) return;
+    const endpoints = state.nodePortEndpoints ?? [];
+    const gone = goneNodePortEndpoints(this.nodePortEndpoints, endpoints);
+    this.nodePortEndpoints = endpoints;
+    if (gone.length > 0) this.forgetGone(gone.slice(0, MAX_UNTRANSLATED_CLEANUPS));
     this.desired = state;
     this.dirty = true;
     if (this.started && !this.running) this.schedule(this.options.coalesceMs);
@@ -171,6 +195,8 @@ export class ForwardingApplier {
   async stop(options: { removeTable?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.cancel();
+    for (const t of this.forgetTimers) this.clock.clearTimeout(t);
+    this.forgetTimers.clear();
     this.handover.stop();
     if (this.driftTimer !== null) this.clock.clearTimeout(this.driftTimer);
     this.driftTimer = null;
@@ -377,6 +403,20 @@ export class ForwardingApplier {
       });
     }
     return new Set(found.refused.keys());
+  }
+
+  /** Forgets the unanswered connections to endpoints that left, unless they are back by then. */
+  private forgetGone(gone: readonly NodePortEndpoint[]): void {
+    const key = (e: NodePortEndpoint) => `${e.nodePort}|${e.address}`;
+    for (const delay of FORGET_GONE_AFTER_MS) {
+      const timer: unknown = this.clock.setTimeout(() => {
+        this.forgetTimers.delete(timer);
+        if (this.stopped) return;
+        const back = new Set(this.nodePortEndpoints.map(key));
+        void this.forget(gone.filter((e) => !back.has(key(e))).map(conntrackSynSentArgs));
+      }, delay);
+      this.forgetTimers.add(timer);
+    }
   }
 
   /** Runs `conntrack` once per argument list (stale.ts says which entries and why). */

@@ -10,7 +10,7 @@
 //   SYN_SENT for 120 s, renewed by every retry; UDP for 30 s, renewed by every datagram), so
 //   when the client uses the same source port again, its connection is still not translated
 //   and fails although the rules are there.
-import type { Family, Frontend } from "./state.js";
+import type { Family, Frontend, NodePortEndpoint } from "./state.js";
 
 export interface StaleFlow {
   family: Family;
@@ -80,4 +80,38 @@ export function untranslatedFlows(
 /** The `conntrack` arguments that delete a frontend's untranslated entries (the reply comes from the address itself). */
 export function conntrackUntranslatedArgs(f: UntranslatedFlow): string[] {
   return deleteArgs(f.family, f.protocol, f.address, f.port, ["--reply-src", f.address]);
+}
+
+/** Endpoints behind a NodePort that `before` had and `after` no longer has. */
+export function goneNodePortEndpoints(
+  before: readonly NodePortEndpoint[],
+  after: readonly NodePortEndpoint[],
+): NodePortEndpoint[] {
+  const key = (e: NodePortEndpoint) => `${e.nodePort}|${e.address}`;
+  const kept = new Set(after.map(key));
+  const seen = new Set<string>();
+  return before.filter((e) => {
+    const k = key(e);
+    if (kept.has(k) || seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** The `conntrack` arguments that delete unanswered TCP connections to a gone NodePort endpoint. */
+export function conntrackSynSentArgs(e: NodePortEndpoint): string[] {
+  const f = e.address.includes(":") ? "ipv6" : "ipv4";
+  return [
+    "-D",
+    "-f",
+    f,
+    "-p",
+    "tcp",
+    "--orig-port-dst",
+    String(e.nodePort),
+    "--reply-src",
+    e.address,
+    "--state",
+    "SYN_SENT",
+  ];
 }

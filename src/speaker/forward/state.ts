@@ -40,8 +40,20 @@ export interface ForwardedService {
   localEndpoints: string[];
 }
 
+/** A ready endpoint (Pod address) behind a TCP NodePort of a Cluster Service Herald forwards. */
+export interface NodePortEndpoint {
+  nodePort: number;
+  address: string;
+}
+
 export interface ForwardingState {
   services: ForwardedService[];
+  /**
+   * Every handled Cluster Service's TCP NodePorts with its ready endpoints on any node: an owner
+   * sends such a Service's traffic to this node's NodePort, and kube-proxy translates it. When an
+   * endpoint leaves, its unanswered connections are forgotten (stale.ts).
+   */
+  nodePortEndpoints?: NodePortEndpoint[];
   /** Connections passed on after takeovers, and dropped after handovers (handover.ts). */
   handover?: HandoverState;
 }

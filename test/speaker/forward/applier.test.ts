@@ -194,6 +194,56 @@ test("a burst of new frontends is cleaned up after only so far, and the rest is 
   ]);
 });
 
+test("an endpoint that left a NodePort: its unanswered TCP connections are forgotten at once and again later", async () => {
+  applier.start();
+  const s = state();
+  const behind = (...addresses: string[]) => ({
+    ...s,
+    nodePortEndpoints: addresses.map((address) => ({ nodePort: 31413, address })),
+  });
+  applier.update(behind("198.51.100.2", "198.51.100.6", "2001:db8:10::6"));
+  await clock.advanceAsync(200);
+  expect(conntrackCalls).toEqual([]);
+  applier.update(behind("198.51.100.2"));
+  await clock.advanceAsync(200);
+  const forgotten = (address: string, family: string) => [
+    "-D",
+    "-f",
+    family,
+    "-p",
+    "tcp",
+    "--orig-port-dst",
+    "31413",
+    "--reply-src",
+    address,
+    "--state",
+    "SYN_SENT",
+  ];
+  const both = [forgotten("198.51.100.6", "ipv4"), forgotten("2001:db8:10::6", "ipv6")];
+  expect(conntrackCalls).toEqual(both);
+  // kube-proxy may translate to it until its next sync: the entries made meanwhile go too.
+  await clock.advanceAsync(2_000);
+  expect(conntrackCalls).toEqual([...both, ...both]);
+  // An endpoint that came back is left alone.
+  applier.update(behind("198.51.100.2", "198.51.100.6"));
+  await clock.advanceAsync(60_000);
+  expect(conntrackCalls).toEqual([...both, ...both, ...[2, 3].flatMap(() => [both[1]])]);
+  expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
+});
+
+test("forgetting stops with the applier", async () => {
+  applier.start();
+  const s = state();
+  applier.update({ ...s, nodePortEndpoints: [{ nodePort: 30080, address: "198.51.100.6" }] });
+  await clock.advanceAsync(200);
+  applier.update({ ...s, nodePortEndpoints: [] });
+  await clock.advanceAsync(200);
+  expect(conntrackCalls).toHaveLength(1);
+  await applier.stop();
+  await clock.advanceAsync(120_000);
+  expect(conntrackCalls).toHaveLength(1);
+});
+
 describe("failures", () => {
   test("are reported with a code and retried with growing delays, then applied whole", async () => {
     nft.failNext = 3;

@@ -148,6 +148,46 @@ test("a client whose first tries came before the address's rules gets through fr
   expect(fromOnePort("udp")).toEqual(["pod-a 192.0.2.100"]);
 });
 
+test("a client that tried a NodePort endpoint now gone gets through from the same port once the endpoint left", async () => {
+  // kube-proxy's translation, as it stands in any node an owner sends Cluster traffic to: the
+  // NodePort goes to a Pod that is gone (its address still routed, as to another node, but
+  // nobody answers there), then, once its rules follow, to a live one.
+  const kubeProxy = (to: string) =>
+    lab.in(
+      lab.node,
+      "nft",
+      `add table ip kp; flush table ip kp; add chain ip kp pre { type nat hook prerouting priority dstnat; }; add rule ip kp pre tcp dport 30080 dnat to ${to}:8080`,
+    );
+  const fromOnePort = () => replies(lab.request("tcp", 30080, 1, "192.0.2.100", "192.0.2.11", 40_081));
+  lab.in(lab.node, "ip", "route", "add", "198.51.100.9/32", "dev", "pod1");
+  try {
+    await apply(web({ localEndpoints: ["198.51.100.5"] }));
+    kubeProxy("198.51.100.9");
+    applier.update({
+      ...state(web({ localEndpoints: ["198.51.100.5"] })),
+      nodePortEndpoints: [{ nodePort: 30080, address: "198.51.100.9" }],
+    });
+    await applier.settled();
+    expect(fromOnePort()).not.toEqual([expect.stringContaining("pod-")]);
+    kubeProxy("198.51.100.5");
+    // The unanswered entry still holds that port's translation: without the cleanup it goes
+    // to the gone Pod again (it did, before the cleanup existed).
+    applier.update({
+      ...state(web({ localEndpoints: ["198.51.100.5"] })),
+      nodePortEndpoints: [{ nodePort: 30080, address: "198.51.100.5" }],
+    });
+    await applier.settled();
+    await waitFor(
+      "the live Pod answering",
+      async () => (fromOnePort()[0]?.startsWith("pod-a") ? true : undefined),
+      3000,
+    );
+  } finally {
+    lab.in(lab.node, "nft", "delete table ip kp");
+    lab.in(lab.node, "ip", "route", "del", "198.51.100.9/32", "dev", "pod1");
+  }
+});
+
 test("a port change takes effect and the old port stops answering", async () => {
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
   await apply(
