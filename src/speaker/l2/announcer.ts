@@ -118,6 +118,12 @@ export class Announcer {
     this.endProbe(entry, { outcome: "withdrawn" });
   }
 
+  /** One more announcement of `ip`, outside its schedule; nothing for an address not (yet) announced. */
+  repeat(ip: string): void {
+    const entry = this.entries.get(ip);
+    if (entry && !entry.probing) this.sendAnnouncement(ip);
+  }
+
   announcing(): string[] {
     return [...this.entries.keys()].filter((ip) => !this.entries.get(ip)?.probing).sort();
   }

@@ -53,9 +53,13 @@ export class L2Speaker {
       membership: o.membership,
       reelect: () => this.reconcile(),
       owns: (address) => this.owned.has(address),
+      owned: () => this.owned,
       reannounce: (address) => {
         for (const link of this.links)
           if (this.allowedOn(link, address)) void link.announcer.announce(address, { probe: false });
+      },
+      present: (address) => {
+        for (const link of this.links) if (this.allowedOn(link, address)) link.announcer.repeat(address);
       },
       claimEvidenceMs: o.claimEvidenceMs,
       leaseEvidenceMs: o.leaseEvidenceMs,
@@ -101,6 +105,7 @@ export class L2Speaker {
     // Until settled: peers see this node join (not leave), and do not elect it yet.
     if (!this.deaf) this.o.heartbeats.join();
     this.o.heartbeats.start();
+    this.evidence.start();
     this.settle();
     this.reconcile();
   }
@@ -240,6 +245,7 @@ export class L2Speaker {
 
   stop(): void {
     this.retry.stop();
+    this.evidence.stop();
     for (const link of this.links) {
       link.announcer.stop();
       link.responder.stop();

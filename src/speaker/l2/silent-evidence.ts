@@ -12,6 +12,14 @@ import { SilentPeers } from "./silent-peers.js";
 export const CLAIM_PAIRS_MAX = 4096;
 /** A contended address is re-announced while its contender claimed within this long. */
 const REASSERT_QUIET_MS = 5000;
+/**
+ * While some peer is unheard, one owned address is announced this often, in turn: a peer whose
+ * heartbeats to this node are lost (or that restarted meanwhile, and never heard it) counts
+ * this node alive only on claims it hears (SilentPeers: 3 s), and an owner with nobody
+ * contending had no reason to claim anything. kube-vip repeats its gratuitous ARPs every 3 s
+ * always; this node does so only while it may be needed, one frame a second per link.
+ */
+export const PRESENCE_MS = 1000;
 
 export interface SilentEvidenceOptions {
   self: string;
@@ -21,8 +29,12 @@ export interface SilentEvidenceOptions {
   reelect: () => void;
   /** Whether this node answers for the address now. */
   owns: (address: string) => boolean;
+  /** Every address this node answers for now. */
+  owned: () => Iterable<string>;
   /** Announce the address again on every link it may use (no probe). */
   reannounce: (address: string) => void;
+  /** Send one announcement of the owned address on every link it may use. */
+  present: (address: string) => void;
   claimEvidenceMs?: number | undefined;
   leaseEvidenceMs?: number | undefined;
   leaseMarginMs?: number | undefined;
@@ -41,6 +53,9 @@ export class SilentEvidence {
   private nodes = new Set<string>();
   /** Owned address -> peers contending for it while their heartbeats are missing. */
   private readonly contested = new Map<string, Set<string>>();
+  private presenceTimer: unknown;
+  /** Which owned address the next presence announcement names. */
+  private presenceTurn = 0;
 
   constructor(private readonly o: SilentEvidenceOptions) {
     this.silent = new SilentPeers({
@@ -49,6 +64,33 @@ export class SilentEvidence {
       leaseMarginMs: o.leaseMarginMs,
     });
     this.claimWindow = new RepeatWindow(o.claimDedupMs ?? 250, CLAIM_PAIRS_MAX);
+  }
+
+  /** Announces an owned address every PRESENCE_MS while some peer is unheard, until stop(). */
+  start(): void {
+    if (this.presenceTimer !== undefined) return;
+    this.presenceTimer = this.o.clock.setTimeout(() => {
+      this.presenceTimer = undefined;
+      this.present();
+      this.start();
+    }, PRESENCE_MS);
+  }
+
+  stop(): void {
+    if (this.presenceTimer !== undefined) this.o.clock.clearTimeout(this.presenceTimer);
+    this.presenceTimer = undefined;
+  }
+
+  private present(): void {
+    const now = this.o.clock.now();
+    const m = this.o.membership;
+    const unheard = [...this.nodes].some(
+      (n) => n !== this.o.self && !m.isLive(n, now) && !heardOutOfElection(m, n),
+    );
+    if (!unheard) return;
+    const owned = [...this.o.owned()].sort();
+    if (owned.length === 0) return;
+    this.o.present(owned[this.presenceTurn++ % owned.length] as string);
   }
 
   setCluster(nodes: ReadonlySet<string>, serviceAddresses: ReadonlySet<string>): void {
