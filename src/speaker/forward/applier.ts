@@ -46,9 +46,11 @@ import { type BuildMemo, buildRuleset } from "./ruleset.js";
 import { type Ruleset, tableName } from "./ruleset-model.js";
 import {
   conntrackDeleteArgs,
+  conntrackGoneTargetArgs,
   conntrackSynSentArgs,
   conntrackUntranslatedArgs,
   goneNodePortEndpoints,
+  goneTcpTargets,
   MAX_UNTRANSLATED_CLEANUPS,
   staleUdpFlows,
   untranslatedFlows,
@@ -341,6 +343,9 @@ export class ForwardingApplier {
           });
         await this.forget([
           ...staleUdpFlows(this.appliedFrontends, frontends).map(conntrackDeleteArgs),
+          ...goneTcpTargets(this.appliedFrontends, frontends)
+            .slice(0, MAX_UNTRANSLATED_CLEANUPS)
+            .map(conntrackGoneTargetArgs),
           ...untranslated.slice(0, MAX_UNTRANSLATED_CLEANUPS).map(conntrackUntranslatedArgs),
         ]);
       }

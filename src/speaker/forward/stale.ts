@@ -3,7 +3,12 @@
 // were decided for, and are forgotten with `conntrack -D`, as kube-proxy does:
 // - UDP has no connection end: a client's datagrams keep going to the target they were first
 //   translated to until the entry times out (30 s, 120 s once answered), even after that
-//   target is gone. TCP needs nothing there: a dead target resets or times out.
+//   target is gone.
+// - TCP connections a target never answered (a node whose cable was cut, counted dead a moment
+//   later) stay in SYN_SENT for 120 s, renewed by every retry from the same client port: the
+//   client's next connection from that port goes to the dead target again, though the rules no
+//   longer name it. Only those are forgotten; an answered connection to a target that is still
+//   alive (a node that stopped being a successor) carries on.
 // - A new frontend: packets that reached this node for its address and port before its rules
 //   were in (the address announced a moment before the table, a client's cache still naming
 //   this node) were not translated, and went on untranslated. Their entries live on (TCP in
@@ -51,6 +56,34 @@ export function conntrackDeleteArgs(f: StaleFlow): string[] {
   return deleteArgs(f.family, "udp", f.address, f.port, reply);
 }
 
+/**
+ * Addresses that TCP frontends of `before` could translate to and no TCP frontend of `after`
+ * does (a node counted dead, a Pod that left), once each: one `conntrack` run an address, not one
+ * a Service. An address some frontend still sends to is alive, and its connections are left alone.
+ */
+export function goneTcpTargets(before: readonly Frontend[], after: readonly Frontend[]): string[] {
+  const kept = new Set(
+    after.filter((f) => f.protocol === "tcp").flatMap((f) => f.targets.map((t) => t.address)),
+  );
+  const gone = new Set<string>();
+  for (const old of before) {
+    if (old.protocol !== "tcp") continue;
+    for (const t of old.targets) if (!kept.has(t.address)) gone.add(t.address);
+  }
+  return [...gone];
+}
+
+/** `conntrack -D` of the unanswered TCP connections translated to `address`, narrowed by `match`. */
+function synSentArgs(address: string, match: string[]): string[] {
+  const f = address.includes(":") ? "ipv6" : "ipv4";
+  return ["-D", "-f", f, "-p", "tcp", ...match, "--reply-src", address, "--state", "SYN_SENT"];
+}
+
+/** The `conntrack` arguments that delete the unanswered TCP connections to a gone target. */
+export function conntrackGoneTargetArgs(address: string): string[] {
+  return synSentArgs(address, []);
+}
+
 export interface UntranslatedFlow {
   family: Family;
   protocol: "tcp" | "udp";
@@ -59,10 +92,11 @@ export interface UntranslatedFlow {
 }
 
 /**
- * At most this many new frontends are cleaned up after per transaction: each is one `conntrack`
- * run over the whole table, and the next transaction waits for them. A burst of more (thousands
- * of Services created at once) leaves the rest, which only matter to a client that tried one of
- * them before its rules were in and comes back from the same port.
+ * At most this many new frontends, and as many gone TCP targets, are cleaned up after per
+ * transaction: each is one `conntrack` run over the whole table, and the next transaction waits
+ * for them. A burst of more (thousands of Services created at once, hundreds of Pods deleted)
+ * leaves the rest, which only matter to a client that tried one of them when it could not answer
+ * and comes back from the same port.
  */
 export const MAX_UNTRANSLATED_CLEANUPS = 64;
 
@@ -100,18 +134,5 @@ export function goneNodePortEndpoints(
 
 /** The `conntrack` arguments that delete unanswered TCP connections to a gone NodePort endpoint. */
 export function conntrackSynSentArgs(e: NodePortEndpoint): string[] {
-  const f = e.address.includes(":") ? "ipv6" : "ipv4";
-  return [
-    "-D",
-    "-f",
-    f,
-    "-p",
-    "tcp",
-    "--orig-port-dst",
-    String(e.nodePort),
-    "--reply-src",
-    e.address,
-    "--state",
-    "SYN_SENT",
-  ];
+  return synSentArgs(e.address, ["--orig-port-dst", String(e.nodePort)]);
 }

@@ -117,14 +117,15 @@ test("an update that changes nothing sends nothing", async () => {
   expect(nft.transactions).toHaveLength(1);
 });
 
-test("UDP flows to a removed target are forgotten; TCP ones and kept targets are left alone", async () => {
+test("a removed target's UDP flows and unanswered TCP connections are forgotten; kept targets are left alone", async () => {
   applier.start();
   applier.update(mixedState());
   await clock.advanceAsync(200);
   const s = mixedState();
   const web = s.services[0];
   if (!web) throw new Error("fixture");
-  s.services[0] = { ...web, localEndpoints: ["2001:db8:2::5"] };
+  // 198.51.100.5 leaves web but stays a target of sticky; 2001:db8::12 leaves every frontend.
+  s.services[0] = { ...web, localEndpoints: ["2001:db8:2::5"], remoteNodes: ["192.0.2.12"] };
   applier.update(s);
   await clock.advanceAsync(200);
   expect(conntrackCalls).toEqual([
@@ -143,6 +144,23 @@ test("UDP flows to a removed target are forgotten; TCP ones and kept targets are
       "--reply-port-src",
       "8081",
     ],
+    [
+      "-D",
+      "-f",
+      "ipv6",
+      "-p",
+      "udp",
+      "--orig-dst",
+      "2001:db8::10",
+      "--orig-port-dst",
+      "80",
+      "--reply-src",
+      "2001:db8::12",
+      "--reply-port-src",
+      "30081",
+    ],
+    // Only connections it never answered: a node still alive keeps its established ones.
+    ["-D", "-f", "ipv6", "-p", "tcp", "--reply-src", "2001:db8::12", "--state", "SYN_SENT"],
   ]);
   expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
 });

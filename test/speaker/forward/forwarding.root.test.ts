@@ -188,6 +188,24 @@ test("a client that tried a NodePort endpoint now gone gets through from the sam
   }
 });
 
+test("a client that tried a node just before it was counted dead gets through from the same port once it is dropped", async () => {
+  // The other node's cable is cut: its NodePort answers nothing. The client's SYN went there and
+  // conntrack keeps that translation for the port (SYN_SENT, renewed by every retry).
+  const cut = "add table ip cut; add chain ip cut in { type filter hook input priority 0; policy drop; }";
+  const fromOnePort = () => replies(lab.request("tcp", 80, 1, "192.0.2.100", lab.vip, 40_082));
+  try {
+    await apply(web({ remoteNodes: ["192.0.2.12"] }));
+    lab.in(lab.other, "nft", cut);
+    expect(fromOnePort()).toEqual(["TIMEOUT"]);
+    // Counted dead: the rules now send new connections to the local Pod only. Without the
+    // cleanup the same client port still went to the dead node (it did, before it existed).
+    await apply(web({ localEndpoints: ["198.51.100.5"] }));
+    expect(fromOnePort()).toEqual(["pod-a 192.0.2.100"]);
+  } finally {
+    lab.in(lab.other, "nft", "delete table ip cut");
+  }
+});
+
 test("a port change takes effect and the old port stops answering", async () => {
   await apply(web({ localEndpoints: ["198.51.100.5"] }));
   await apply(
