@@ -97,6 +97,33 @@ describe("a node fault explains outages of the addresses its node answered", () 
   });
 });
 
+describe("a node fault while the only other node that could answer is down itself", () => {
+  // node-1 is left out by the L2Advertisement; node-2's speaker comes back at 10,000 ms and
+  // listens for the settle time; node-3, the owner, fails just after. The Pod runs on node-1.
+  const onNode1 = [{ name: "pa", node: "node-1", app: "a", ready: true }];
+  const only = [snap(0, [svc({ addresses: [X] })], { pods: onNode1, l2Excluded: ["node-1"] })];
+  const wire3 = steady(X, "node-3", 0, 10_000);
+  const faults = [
+    fault("speakerKill", 5_000, 10_000, { node: "node-2" }),
+    fault("linkCut", 10_002, 20_000, { node: "node-3" }),
+  ];
+  const standby = 10_000 + SPEAKER_SETTLE_MS;
+  test.each([
+    [standby + FAILOVER_BUDGET_MS, true],
+    [standby + FAILOVER_BUDGET_MS + 1, false],
+  ])("the failover waits for it to come back and settle: an outage until %i ms: pass=%s", (to, pass) => {
+    const v = judge({ snapshots: only, wire: wire3, faults, outages: [outage(X, 10_010, to)] });
+    expect(v.pass).toBe(pass);
+  });
+
+  test("with a node that was there all along, only the failover budget applies", () => {
+    const both = [snap(0, [svc({ addresses: [X] })], { pods: onNode1 })];
+    const v = judge({ snapshots: both, wire: wire3, faults, outages: [outage(X, 10_010, standby)] });
+    expect(v.pass).toBe(false);
+    expect(v.violations[0]?.message).toContain("longer than the budget of fault linkCut of node-3");
+  });
+});
+
 describe("a Local Service served only from the faulted node may be down for the whole fault", () => {
   const local = [
     snap(0, [svc({ addresses: [X], policy: "Local" })], {

@@ -230,7 +230,9 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
             // allows it as long): a client moved to the one that withdraws loses its connection.
             span(
               f.startMs,
-              applied + (f.kind === "heartbeatBlock" ? HEARTBEAT_BLOCK_SETTLE_MS : FAILOVER_BUDGET_MS),
+              f.kind === "heartbeatBlock"
+                ? applied + HEARTBEAT_BLOCK_SETTLE_MS
+                : Math.max(applied, standbyAt(record, f.node, f.startMs, view)) + FAILOVER_BUDGET_MS,
             ),
             ...(f.endMs !== undefined ? [span(f.endMs, f.endMs + FAILOVER_BUDGET_MS)] : []),
           ];
@@ -266,6 +268,28 @@ function causesOf(record: SoakRecord, outage: Outage, seen: WireSighting[]): Cau
       causes.push({ by: "endpoints", index: -1, kind, startMs: allowed[0]?.from ?? 0, allowed });
   }
   return causes;
+}
+
+/**
+ * When the first node that could take `node`'s addresses at t was there to take them: a node the
+ * L2Advertisement selects, not itself down at t, or back from its own fault (speaker restarted,
+ * cable back) and past the settle time it listens for. With every other node down as well, the
+ * failover waits for the first to come back; t when one was there all along.
+ */
+function standbyAt(record: SoakRecord, node: string, t: number, view: ApiSnapshot | undefined): number {
+  const others = record.nodes.filter((n) => n !== node && !view?.l2Excluded.includes(n));
+  if (others.length === 0) return t;
+  return Math.min(
+    ...others.map((n) => {
+      let ready = t;
+      for (const g of record.faults) {
+        if (g.node !== n || g.skipped !== undefined || !NODE_DOWN_KINDS.includes(g.kind)) continue;
+        const back = faultEnd(record, g) + SPEAKER_SETTLE_MS;
+        if (g.startMs <= t && back > t) ready = Math.max(ready, back);
+      }
+      return ready;
+    }),
+  );
 }
 
 /**
