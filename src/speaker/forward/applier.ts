@@ -47,12 +47,14 @@ import { type Ruleset, tableName } from "./ruleset-model.js";
 import {
   conntrackDeleteArgs,
   conntrackGoneTargetArgs,
+  conntrackListSynSentArgs,
   conntrackSynSentArgs,
   conntrackUntranslatedArgs,
   goneNodePortEndpoints,
   goneTcpTargets,
   MAX_UNTRANSLATED_CLEANUPS,
   staleUdpFlows,
+  strayNodePortEntries,
   untranslatedFlows,
 } from "./stale.js";
 import {
@@ -80,6 +82,8 @@ export class ForwardingApplier {
   /** The last update's NodePort endpoints, and the timers forgetting those that left. */
   private nodePortEndpoints: readonly NodePortEndpoint[] = [];
   private readonly forgetTimers = new Set<unknown>();
+  /** Whether the entries left by endpoints that went before this applier started were looked for. */
+  private swept = false;
   private readonly onEvent: (event: ForwardingEvent) => void;
   private readonly options: ApplierOptions;
   private desired: ForwardingState | null = null;
@@ -144,6 +148,10 @@ export class ForwardingApplier {
     const gone = goneNodePortEndpoints(this.nodePortEndpoints, endpoints);
     this.nodePortEndpoints = endpoints;
     if (gone.length > 0) this.forgetGone(gone.slice(0, MAX_UNTRANSLATED_CLEANUPS));
+    if (!this.swept && endpoints.length > 0) {
+      this.swept = true;
+      void this.sweepStray();
+    }
     this.desired = state;
     this.dirty = true;
     if (this.started && !this.running) this.schedule(this.options.coalesceMs);
@@ -422,6 +430,25 @@ export class ForwardingApplier {
       }, delay);
       this.forgetTimers.add(timer);
     }
+  }
+
+  /**
+   * Once, at the first NodePort endpoints: an endpoint that went while this speaker was down
+   * (killed, restarting) left its unanswered connections behind, and no update will say it left.
+   * They are found in the table and forgotten as if it had just gone.
+   */
+  private async sweepStray(): Promise<void> {
+    const stray: NodePortEndpoint[] = [];
+    for (const family of [4, 6] as const) {
+      const r = await this.runWith(this.conntrack, conntrackListSynSentArgs(family));
+      if (this.stopped) return;
+      if (r.code !== 0) {
+        this.onEvent({ type: "conntrackFailed", code: "CONNTRACK_FAILED", message: r.stderr.trim() });
+        continue;
+      }
+      stray.push(...strayNodePortEntries(r.stdout, this.nodePortEndpoints));
+    }
+    if (stray.length > 0) this.forgetGone(stray.slice(0, MAX_UNTRANSLATED_CLEANUPS));
   }
 
   /** Runs `conntrack` once per argument list (stale.ts says which entries and why). */

@@ -136,3 +136,33 @@ export function goneNodePortEndpoints(
 export function conntrackSynSentArgs(e: NodePortEndpoint): string[] {
   return synSentArgs(e.address, ["--orig-port-dst", String(e.nodePort)]);
 }
+
+/** `conntrack -L` of one family's unanswered TCP connections (what {@link strayNodePortEntries} reads). */
+export function conntrackListSynSentArgs(family: Family): string[] {
+  return ["-L", "-f", family === 4 ? "ipv4" : "ipv6", "-p", "tcp", "--state", "SYN_SENT"];
+}
+
+/**
+ * The unanswered connections in a `conntrack -L` listing that were sent to one of `endpoints`'
+ * NodePorts and translated to an address no endpoint of that NodePort has, once each pair: left
+ * by endpoints that went while nobody was watching (the speaker was down when the Pod was
+ * deleted), so no update ever said they left. A line is `tcp 6 117 SYN_SENT src= dst= sport=
+ * dport= [UNREPLIED] src= dst= sport= dport= ...`: the first `dport` is the original
+ * destination port, the second `src` the translated address that should answer.
+ */
+export function strayNodePortEntries(
+  listing: string,
+  endpoints: readonly NodePortEndpoint[],
+): NodePortEndpoint[] {
+  const byPort = new Map<number, Set<string>>();
+  for (const e of endpoints) byPort.set(e.nodePort, (byPort.get(e.nodePort) ?? new Set()).add(e.address));
+  const stray = new Map<string, NodePortEndpoint>();
+  for (const line of listing.split("\n")) {
+    const port = Number(/\bdport=(\d+)/.exec(line)?.[1]);
+    const reply = [...line.matchAll(/\bsrc=(\S+)/g)][1]?.[1];
+    const live = byPort.get(port);
+    if (live === undefined || reply === undefined || live.has(reply)) continue;
+    stray.set(`${port}|${reply}`, { nodePort: port, address: reply });
+  }
+  return [...stray.values()];
+}

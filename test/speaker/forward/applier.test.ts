@@ -39,16 +39,35 @@ let clock: FakeClock;
 let nft: FakeNft;
 let events: ForwardingEvent[];
 let applier: ForwardingApplier;
+/** The `conntrack -D` calls made; `-L -f ipv4` lists {@link conntrackTable} (empty unless a test fills it). */
 let conntrackCalls: string[][];
+let conntrackTable: string;
+
+/** The deletion of the unanswered TCP connections sent to `nodePort` and translated to `address`. */
+const synSentDeletion = (nodePort: number, address: string) => [
+  "-D",
+  "-f",
+  address.includes(":") ? "ipv6" : "ipv4",
+  "-p",
+  "tcp",
+  "--orig-port-dst",
+  String(nodePort),
+  "--reply-src",
+  address,
+  "--state",
+  "SYN_SENT",
+];
 
 beforeEach(() => {
   clock = new FakeClock();
   nft = new FakeNft();
   events = [];
   conntrackCalls = [];
+  conntrackTable = "";
   applier = new ForwardingApplier({
     exec: nft.exec,
     conntrack: async (args) => {
+      if (args[0] === "-L") return { code: 0, stdout: args[2] === "ipv4" ? conntrackTable : "", stderr: "" };
       conntrackCalls.push([...args]);
       return {
         code: 1,
@@ -224,20 +243,7 @@ test("an endpoint that left a NodePort: its unanswered TCP connections are forgo
   expect(conntrackCalls).toEqual([]);
   applier.update(behind("198.51.100.2"));
   await clock.advanceAsync(200);
-  const forgotten = (address: string, family: string) => [
-    "-D",
-    "-f",
-    family,
-    "-p",
-    "tcp",
-    "--orig-port-dst",
-    "31413",
-    "--reply-src",
-    address,
-    "--state",
-    "SYN_SENT",
-  ];
-  const both = [forgotten("198.51.100.6", "ipv4"), forgotten("2001:db8:10::6", "ipv6")];
+  const both = [synSentDeletion(31413, "198.51.100.6"), synSentDeletion(31413, "2001:db8:10::6")];
   expect(conntrackCalls).toEqual(both);
   // kube-proxy may translate to it until its next sync: the entries made meanwhile go too.
   await clock.advanceAsync(2_000);
@@ -246,6 +252,35 @@ test("an endpoint that left a NodePort: its unanswered TCP connections are forgo
   applier.update(behind("198.51.100.2", "198.51.100.6"));
   await clock.advanceAsync(60_000);
   expect(conntrackCalls).toEqual([...both, ...both, ...[2, 3].flatMap(() => [both[1]])]);
+  expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
+});
+
+test("at its first NodePort endpoints, unanswered connections to an endpoint gone before it started are forgotten", async () => {
+  // What the table holds when a speaker comes back: one client still trying the Pod deleted
+  // while it was down (twice, from two ports), one mid-handshake with a live Pod, one to a
+  // port no endpoint of ours is behind.
+  conntrackTable = [
+    "tcp      6 117 SYN_SENT src=192.0.2.100 dst=192.0.2.11 sport=40081 dport=31413 [UNREPLIED] src=198.51.100.9 dst=192.0.2.100 sport=8080 dport=40081 mark=0 use=1",
+    "tcp      6 118 SYN_SENT src=192.0.2.101 dst=192.0.2.11 sport=40082 dport=31413 [UNREPLIED] src=198.51.100.9 dst=192.0.2.101 sport=8080 dport=40082 mark=0 use=1",
+    "tcp      6 119 SYN_SENT src=192.0.2.102 dst=192.0.2.11 sport=40083 dport=31413 [UNREPLIED] src=198.51.100.6 dst=192.0.2.102 sport=8080 dport=40083 mark=0 use=1",
+    "tcp      6 119 SYN_SENT src=192.0.2.103 dst=192.0.2.11 sport=40084 dport=32000 [UNREPLIED] src=198.51.100.7 dst=192.0.2.103 sport=8080 dport=40084 mark=0 use=1",
+  ].join("\n");
+  applier.start();
+  const s = state();
+  applier.update(s);
+  await clock.advanceAsync(200);
+  expect(conntrackCalls).toEqual([]);
+  applier.update({ ...s, nodePortEndpoints: [{ nodePort: 31413, address: "198.51.100.6" }] });
+  await clock.advanceAsync(200);
+  const forgotten = synSentDeletion(31413, "198.51.100.9");
+  expect(conntrackCalls).toEqual([forgotten]);
+  await clock.advanceAsync(2_000);
+  expect(conntrackCalls).toEqual([forgotten, forgotten]);
+  // Once: later updates do not list the table again.
+  conntrackTable = conntrackTable.replaceAll("31413", "31414");
+  applier.update({ ...s, nodePortEndpoints: [{ nodePort: 31414, address: "198.51.100.6" }] });
+  await clock.advanceAsync(120_000);
+  expect(conntrackCalls.filter((c) => c.includes("31414"))).toEqual([]);
   expect(events.some((e) => e.type === "conntrackFailed")).toBe(false);
 });
 

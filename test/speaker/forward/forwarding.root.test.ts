@@ -148,21 +148,50 @@ test("a client whose first tries came before the address's rules gets through fr
   expect(fromOnePort("udp")).toEqual(["pod-a 192.0.2.100"]);
 });
 
-test("a client that tried a NodePort endpoint now gone gets through from the same port once the endpoint left", async () => {
-  // kube-proxy's translation, as it stands in any node an owner sends Cluster traffic to: the
-  // NodePort goes to a Pod that is gone (its address still routed, as to another node, but
-  // nobody answers there), then, once its rules follow, to a live one.
+/**
+ * kube-proxy's translation, as it stands in any node an owner sends Cluster traffic to: the
+ * NodePort first goes to a Pod that is gone (its address still routed, as to another node, but
+ * nobody answers there). `body` gets the switch to another Pod and a client that always
+ * connects from `clientPort`.
+ */
+async function behindKubeProxy(
+  clientPort: number,
+  body: (kubeProxy: (to: string) => void, fromOnePort: () => ReturnType<typeof replies>) => Promise<void>,
+): Promise<void> {
   const kubeProxy = (to: string) =>
     lab.in(
       lab.node,
       "nft",
       `add table ip kp; flush table ip kp; add chain ip kp pre { type nat hook prerouting priority dstnat; }; add rule ip kp pre tcp dport 30080 dnat to ${to}:8080`,
     );
-  const fromOnePort = () => replies(lab.request("tcp", 30080, 1, "192.0.2.100", "192.0.2.11", 40_081));
   lab.in(lab.node, "ip", "route", "add", "198.51.100.9/32", "dev", "pod1");
   try {
-    await apply(web({ localEndpoints: ["198.51.100.5"] }));
     kubeProxy("198.51.100.9");
+    await body(kubeProxy, () =>
+      replies(lab.request("tcp", 30080, 1, "192.0.2.100", "192.0.2.11", clientPort)),
+    );
+  } finally {
+    lab.in(lab.node, "nft", "delete table ip kp");
+    lab.in(lab.node, "ip", "route", "del", "198.51.100.9/32", "dev", "pod1");
+  }
+}
+
+/** The speaker's update once kube-proxy sends the NodePort to the live Pod, then that Pod answering. */
+async function liveAnswers(fromOnePort: () => ReturnType<typeof replies>): Promise<void> {
+  applier.update({
+    ...state(web({ localEndpoints: ["198.51.100.5"] })),
+    nodePortEndpoints: [{ nodePort: 30080, address: "198.51.100.5" }],
+  });
+  await applier.settled();
+  await waitFor(
+    "the live Pod answering",
+    async () => (fromOnePort()[0]?.startsWith("pod-a") ? true : undefined),
+    3000,
+  );
+}
+
+test("a client that tried a NodePort endpoint now gone gets through from the same port once the endpoint left", async () => {
+  await behindKubeProxy(40_081, async (kubeProxy, fromOnePort) => {
     applier.update({
       ...state(web({ localEndpoints: ["198.51.100.5"] })),
       nodePortEndpoints: [{ nodePort: 30080, address: "198.51.100.9" }],
@@ -172,20 +201,21 @@ test("a client that tried a NodePort endpoint now gone gets through from the sam
     kubeProxy("198.51.100.5");
     // The unanswered entry still holds that port's translation: without the cleanup it goes
     // to the gone Pod again (it did, before the cleanup existed).
-    applier.update({
-      ...state(web({ localEndpoints: ["198.51.100.5"] })),
-      nodePortEndpoints: [{ nodePort: 30080, address: "198.51.100.5" }],
-    });
-    await applier.settled();
-    await waitFor(
-      "the live Pod answering",
-      async () => (fromOnePort()[0]?.startsWith("pod-a") ? true : undefined),
-      3000,
-    );
-  } finally {
-    lab.in(lab.node, "nft", "delete table ip kp");
-    lab.in(lab.node, "ip", "route", "del", "198.51.100.9/32", "dev", "pod1");
-  }
+    await liveAnswers(fromOnePort);
+  });
+});
+
+test("a client that tried a NodePort endpoint gone while the speaker was down gets through once it is back", async () => {
+  await behindKubeProxy(40_083, async (kubeProxy, fromOnePort) => {
+    expect(fromOnePort()).not.toEqual([expect.stringContaining("pod-")]);
+    // The speaker is killed; meanwhile the Pod goes and kube-proxy follows. No update will say
+    // it left: the speaker that comes back only sees the live one. Without the sweep the port
+    // kept going to the gone Pod (it did, before the sweep existed).
+    await applier.stop();
+    kubeProxy("198.51.100.5");
+    applier = startApplier();
+    await liveAnswers(fromOnePort);
+  });
 });
 
 test("a client that tried a node just before it was counted dead gets through from the same port once it is dropped", async () => {
