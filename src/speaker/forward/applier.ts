@@ -53,6 +53,7 @@ import {
   goneNodePortEndpoints,
   goneTcpTargets,
   MAX_UNTRANSLATED_CLEANUPS,
+  nodePortEndpointKey,
   staleUdpFlows,
   strayNodePortEntries,
   untranslatedFlows,
@@ -420,13 +421,12 @@ export class ForwardingApplier {
 
   /** Forgets the unanswered connections to endpoints that left, unless they are back by then. */
   private forgetGone(gone: readonly NodePortEndpoint[]): void {
-    const key = (e: NodePortEndpoint) => `${e.nodePort}|${e.address}`;
     for (const delay of FORGET_GONE_AFTER_MS) {
       const timer: unknown = this.clock.setTimeout(() => {
         this.forgetTimers.delete(timer);
         if (this.stopped) return;
-        const back = new Set(this.nodePortEndpoints.map(key));
-        void this.forget(gone.filter((e) => !back.has(key(e))).map(conntrackSynSentArgs));
+        const back = new Set(this.nodePortEndpoints.map(nodePortEndpointKey));
+        void this.forget(gone.filter((e) => !back.has(nodePortEndpointKey(e))).map(conntrackSynSentArgs));
       }, delay);
       this.forgetTimers.add(timer);
     }

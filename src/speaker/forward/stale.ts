@@ -116,16 +116,20 @@ export function conntrackUntranslatedArgs(f: UntranslatedFlow): string[] {
   return deleteArgs(f.family, f.protocol, f.address, f.port, ["--reply-src", f.address]);
 }
 
+/** One string per (NodePort, address) pair, to compare endpoints in sets. */
+export function nodePortEndpointKey(e: NodePortEndpoint): string {
+  return `${e.nodePort}|${e.address}`;
+}
+
 /** Endpoints behind a NodePort that `before` had and `after` no longer has. */
 export function goneNodePortEndpoints(
   before: readonly NodePortEndpoint[],
   after: readonly NodePortEndpoint[],
 ): NodePortEndpoint[] {
-  const key = (e: NodePortEndpoint) => `${e.nodePort}|${e.address}`;
-  const kept = new Set(after.map(key));
+  const kept = new Set(after.map(nodePortEndpointKey));
   const seen = new Set<string>();
   return before.filter((e) => {
-    const k = key(e);
+    const k = nodePortEndpointKey(e);
     if (kept.has(k) || seen.has(k)) return false;
     seen.add(k);
     return true;
@@ -154,15 +158,18 @@ export function strayNodePortEntries(
   listing: string,
   endpoints: readonly NodePortEndpoint[],
 ): NodePortEndpoint[] {
-  const byPort = new Map<number, Set<string>>();
-  for (const e of endpoints) byPort.set(e.nodePort, (byPort.get(e.nodePort) ?? new Set()).add(e.address));
+  const ports = new Set(endpoints.map((e) => e.nodePort));
+  const live = new Set(endpoints.map(nodePortEndpointKey));
   const stray = new Map<string, NodePortEndpoint>();
   for (const line of listing.split("\n")) {
-    const port = Number(/\bdport=(\d+)/.exec(line)?.[1]);
-    const reply = [...line.matchAll(/\bsrc=(\S+)/g)][1]?.[1];
-    const live = byPort.get(port);
-    if (live === undefined || reply === undefined || live.has(reply)) continue;
-    stray.set(`${port}|${reply}`, { nodePort: port, address: reply });
+    const nodePort = Number(/\bdport=(\d+)/.exec(line)?.[1]);
+    // Most lines of a busy table are other ports': they cost one match.
+    if (!ports.has(nodePort)) continue;
+    const address = [...line.matchAll(/\bsrc=(\S+)/g)][1]?.[1];
+    if (address === undefined) continue;
+    const e = { nodePort, address };
+    const k = nodePortEndpointKey(e);
+    if (!live.has(k)) stray.set(k, e);
   }
   return [...stray.values()];
 }
