@@ -1,12 +1,14 @@
 // The flags both components take for who reads /debug/state and /audit and how
 // long the audit log keeps its files.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CliIo } from "../../src/cli/command.js";
 import { FlagError } from "../../src/cli/flags.js";
 import { runHerald } from "../../src/cli/herald.js";
 import { parseServing } from "../../src/cli/serving.js";
+import { scratchDirs } from "../scratch.js";
+
+const scratch = scratchDirs("herald-serving-cli");
 
 const flags = (over: Record<string, string> = {}) => ({
   "http-auth": "kubernetes",
@@ -48,7 +50,7 @@ function capture(): CliIo & { stderr: string[]; stdout: string[] } {
 }
 
 test("both components take the flags, and exit 2 naming a bad value before they start", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "herald-serving-cli-"));
+  const dir = scratch.make();
   const key = join(dir, "key");
   writeFileSync(key, "k".repeat(40));
   for (const [component, extra] of [

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CliIo } from "../../src/cli/command.js";
 import { runHerald } from "../../src/cli/herald.js";
+import { scratchDirs } from "../scratch.js";
 
 function capture(): CliIo & { stderr: string[]; stdout: string[] } {
   const stdout: string[] = [];
@@ -10,7 +10,7 @@ function capture(): CliIo & { stderr: string[]; stdout: string[] } {
   return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t) };
 }
 
-const dir = mkdtempSync(join(tmpdir(), "herald-speaker-cli-"));
+const dir = scratchDirs("herald-speaker-cli").make();
 const shortKey = join(dir, "short");
 writeFileSync(shortKey, "too-short\n");
 const goodKey = join(dir, "good");

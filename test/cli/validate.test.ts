@@ -1,11 +1,13 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CliIo } from "../../src/cli/command.js";
 import { runHerald } from "../../src/cli/herald.js";
+import { scratchDirs } from "../scratch.js";
+
+const scratch = scratchDirs("herald-validate");
 
 async function validateText(text: string): Promise<{ code: number; out: string; err: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "herald-validate-"));
+  const dir = scratch.make();
   const file = join(dir, "pools.yaml");
   await writeFile(file, text);
   const out: string[] = [];

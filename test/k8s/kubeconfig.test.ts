@@ -1,11 +1,13 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { KubeConfigError, loadKubeConfig } from "../../src/k8s/kubeconfig.js";
+import { scratchDirs } from "../scratch.js";
+
+const scratch = scratchDirs("herald-kc");
 
 function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "herald-kc-"));
+  const dir = scratch.make();
   writeFileSync(join(dir, "ca.crt"), "CA-PEM");
   writeFileSync(join(dir, "token"), "file-token\n");
   const file = join(dir, "config");
@@ -55,7 +57,7 @@ test("KUBECONFIG is used when no file is named; credential plugins are refused w
 });
 
 test("a context that names a missing cluster says so", () => {
-  const dir = mkdtempSync(join(tmpdir(), "herald-kc-"));
+  const dir = scratch.make();
   const file = join(dir, "config");
   writeFileSync(
     file,
