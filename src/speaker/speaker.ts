@@ -68,6 +68,8 @@ export class Speaker {
   /** Services this node announced last time: a nodeAssigned event marks each new one. */
   private announced = new Set<string>();
   private leaving = false;
+  /** True while the cluster view is handed to the layer-2 half: clusterChanged publishes after it. */
+  private settingState = false;
   private lastProblems = "";
   /** The forwarding applier's last word, and the warnings already sent for it. */
   private forwarding: ForwardingReport | undefined;
@@ -98,8 +100,22 @@ export class Speaker {
       this.d.log.warn({ problems: inputs.problems }, "ignored objects");
     this.lastProblems = problems;
     this.refusals.report(inputs.refused);
-    this.d.l2.setState(inputs.cluster);
+    this.settingState = true;
+    try {
+      this.d.l2.setState(inputs.cluster);
+    } finally {
+      this.settingState = false;
+    }
     this.publish();
+  }
+
+  /**
+   * The layer-2 half elected again and no address of this node moved (a successor died or came
+   * back): an owned Cluster address's traffic goes to its successors' NodePorts, so forwarding
+   * follows at once, not at the next change in the API.
+   */
+  electionsChanged(): void {
+    if (!this.settingState) this.publish();
   }
 
   /** The forwarding applier applied a table: which Services it refused, what it ignored. */

@@ -156,6 +156,39 @@ test("cut link of the owner: another node answers within seconds; the cable back
   });
 }, 60_000);
 
+/** HTTP status codes of `count` requests sent at once from the client ("000": no answer within 1 s). */
+async function burst(address: string, count: number): Promise<string[]> {
+  const one = `curl -s -o /dev/null -w '%{http_code}\\n' --max-time 1 http://${address}/`;
+  const out = await lab.exec("client", ["sh", "-c", `for i in $(seq ${count}); do ${one} & done; wait`]);
+  return out.trim().split("\n").sort();
+}
+
+test("cut link of a successor: the owner, keeping its address, stops sending connections to that node at once", async () => {
+  // Cluster traffic goes to the owner's Pod and to its successors' NodePorts: one in three new
+  // connections went to the cut node until the next change in the API, seconds later.
+  const address = await h.loadBalancer("lonely");
+  const first = await answeringNode(address);
+  await lab.createPod({ name: "lonely-1", node: first, labels: { app: "lonely" } });
+  const all = Array.from({ length: 20 }, () => "200");
+  await eventually(
+    "every node forwards to the Pod",
+    async () => (await burst(address, 20)).join() === all.join(),
+  );
+  // A successor that owns nothing: a takeover of its addresses would refresh the owner's rules anyway.
+  const owners = new Set([first, await answeringNode(vip)]);
+  const successor = NODES.find((n) => !owners.has(n)) as string;
+  await lab.cutLink(successor);
+  try {
+    // Counted dead after about 300 ms; its forwarding is out of the table a moment later.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await burst(address, 20)).toEqual(all);
+  } finally {
+    await lab.restoreLink(successor);
+    await deleteService(api, "default", "lonely");
+    await lab.deletePod("lonely-1");
+  }
+}, 60_000);
+
 test("a Service deleted while a node's cable was cut: the node, back, does not announce its address", async () => {
   // The API server's events for the cut node wait in TCP's retransmission backoff (about 6 s
   // after the first at 7 s of cut): without a fresh list when its links are back, the node would

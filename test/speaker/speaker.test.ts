@@ -121,6 +121,34 @@ test("owning an address: forwarding for it, a ServiceAnnouncement, one nodeAssig
   ]);
 });
 
+test("a successor that dies while this node keeps its address: Cluster traffic stops going to its NodePort", () => {
+  const t = setup();
+  t.objects.nodes = [...t.objects.nodes, node("n3", "192.0.2.13")];
+  t.objects.slices = [
+    {
+      metadata: { name: "web-abc", namespace: "shop", labels: { "kubernetes.io/service-name": "web" } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["10.244.1.5"], conditions: { ready: true }, nodeName: "n1" }],
+    },
+  ];
+  t.l2.live = new Set(["n1", "n2", "n3"]);
+  t.l2.owned = ["192.0.2.200"];
+  t.speaker.clusterChanged();
+  const successors = () => t.forwarded.at(-1)?.services.map((s) => s.remoteNodes.toSorted());
+  expect(successors()).toEqual([["192.0.2.12", "192.0.2.13"]]);
+  const others =
+    t.l2
+      .currentElections()
+      .get("shop/web")
+      ?.candidates.filter((n) => n !== "n1") ?? [];
+  expect(others).toHaveLength(2);
+  // The first successor's heartbeats stop: the layer-2 half elects again, and n1 stays the owner.
+  t.l2.live.delete(others[0] as string);
+  t.speaker.electionsChanged();
+  expect(successors()).toEqual([[others[1] === "n2" ? "192.0.2.12" : "192.0.2.13"]]);
+  expect(t.audit.events).toEqual([]);
+});
+
 test("an address probed before its first announcement is forwarded already, but not claimed or audited", () => {
   const t = setup();
   t.speaker.clusterChanged();

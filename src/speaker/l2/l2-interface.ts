@@ -49,6 +49,12 @@ export interface L2Listener {
    * than by being owned, which ownershipChanged reports).
    */
   probingChanged?(): void;
+  /**
+   * The elections changed without this node's ownership changing: a successor died, came back
+   * or became (in)eligible. Forwarding sends an owned Cluster address's traffic to its
+   * successors' NodePorts, so it follows.
+   */
+  electionsChanged?(): void;
 }
 
 export interface L2SpeakerOptions {

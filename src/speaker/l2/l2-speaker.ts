@@ -42,6 +42,8 @@ export class L2Speaker {
   private deaf = false;
   private settleTimer: unknown;
   private readonly listeners: L2Listener[] = [];
+  /** Ownership changes reported so far (a reconcile that reports one need not report its elections). */
+  private ownershipChanges = 0;
   /** What probing() returned at the last publish. */
   private lastProbing: ReadonlySet<string> = new Set();
 
@@ -80,6 +82,7 @@ export class L2Speaker {
   }
 
   private changed(change: OwnershipChange): void {
+    this.ownershipChanges++;
     this.o.onChange?.(change);
     for (const l of this.listeners) l.ownershipChanged?.(change);
   }
@@ -259,6 +262,8 @@ export class L2Speaker {
     for (const node of this.evidence.electionView(now)) live.add(node);
     if (this.leaving || !this.settled) live.delete(this.o.self);
     const plan = planHolding({ self: this.o.self, state: this.state, live, previous: this.elections });
+    const electionsChanged = !sameCandidates(this.elections, plan.elections);
+    const changesBefore = this.ownershipChanges;
     this.elections = plan.elections;
     for (const address of [...this.wanted]) if (!plan.wanted.has(address)) this.release(address);
     for (const [address, previousOwner] of plan.wanted) {
@@ -268,6 +273,9 @@ export class L2Speaker {
     }
     this.publish();
     this.o.heartbeats.setPlan(plan.heartbeats);
+    // An ownership change told the listeners already: they look at every election when told.
+    if (electionsChanged && this.ownershipChanges === changesBefore)
+      for (const l of this.listeners) l.electionsChanged?.();
   }
 
   /** Answer for what is owned and not still being probed or found in conflict. */
@@ -405,4 +413,15 @@ export class L2Speaker {
     }
     for (const link of this.links) link.announcer.withdraw(address);
   }
+}
+
+/** Whether every Service has the same candidates, in the same order, in both elections. */
+function sameCandidates(a: ReadonlyMap<string, Election>, b: ReadonlyMap<string, Election>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, e] of a) {
+    const other = b.get(key)?.candidates;
+    if (other === undefined || other.length !== e.candidates.length) return false;
+    if (e.candidates.some((n, i) => other[i] !== n)) return false;
+  }
+  return true;
 }

@@ -771,3 +771,33 @@ test("an owner with no working link tells its peers, who take over; it comes bac
   const owners = [owner, other].filter((n) => n.speaker.ownedAddresses().length > 0);
   expect(owners).toHaveLength(1);
 });
+
+test("a successor that goes silent changes no owner, and the listeners still hear that the elections changed", () => {
+  const { net, clock, owner, ownerIp } = pair();
+  const heard: string[][] = [];
+  owner.speaker.listen({
+    electionsChanged: () =>
+      heard.push([...(owner.speaker.currentElections().get("ns/web")?.candidates ?? [])]),
+  });
+  net.cut.add(ownerIp === "192.0.2.11" ? "192.0.2.12" : "192.0.2.11");
+  clock.advance(400);
+  // The owner keeps its address; its forwarding must stop sending to the silent node's NodePort.
+  expect(owner.speaker.ownedAddresses()).toEqual(["192.0.2.10"]);
+  expect(heard).toEqual([[owner.name]]);
+  // Nothing else changes: no more reports while the silence lasts.
+  clock.advance(2000);
+  expect(heard).toHaveLength(1);
+});
+
+test("a takeover reports the ownership change alone: the listeners look at every election then", () => {
+  const { net, clock, other, ownerIp } = pair();
+  const heard: string[] = [];
+  other.speaker.listen({
+    ownershipChanged: (c) => heard.push(`owned ${c.owned}`),
+    electionsChanged: () => heard.push("elections"),
+  });
+  net.cut.add(ownerIp);
+  clock.advance(400);
+  expect(other.speaker.ownedAddresses()).toEqual(["192.0.2.10"]);
+  expect(heard).toEqual(["owned true"]);
+});
